@@ -1,0 +1,5 @@
+"""Allow ``python -m fibersim``."""
+
+from fibersim.cli.main import main
+
+main()

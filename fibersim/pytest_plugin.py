@@ -1,0 +1,1 @@
+"""pytest plugin shipped with fibersim (entry point ``pytest11``); fixtures arrive with issue 7."""

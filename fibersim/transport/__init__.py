@@ -1,0 +1,40 @@
+"""Transport stage: move encoded envelopes between processes (RabbitMQ) or within one (memory).
+
+``open_transport`` picks the implementation from the URL, so callers never import aio-pika.
+"""
+
+from __future__ import annotations
+
+from fibersim.transport.base import Delivery, DeliveryHandler, PublishStats, Transport
+from fibersim.transport.memory import MemoryBroker, MemoryTransport
+
+
+def open_transport(
+    amqp_url: str | None,
+    *,
+    broker: MemoryBroker | None = None,
+    exchange: str = "fibersim",
+    confirm_window: int = 32,
+    ca_file: str | None = None,
+    insecure: bool = False,
+) -> Transport:
+    """An AMQP transport for a URL, else an in-memory one on ``broker`` (or a new broker)."""
+    if amqp_url:
+        from fibersim.transport.amqp import AmqpTransport
+
+        return AmqpTransport(
+            amqp_url, exchange=exchange, confirm_window=confirm_window, ca_file=ca_file,
+            insecure=insecure,
+        )
+    return MemoryTransport(broker or MemoryBroker())
+
+
+__all__ = [
+    "Delivery",
+    "DeliveryHandler",
+    "MemoryBroker",
+    "MemoryTransport",
+    "PublishStats",
+    "Transport",
+    "open_transport",
+]

@@ -1,0 +1,196 @@
+"""Codecs turn wire messages into AMQP-ready envelopes and back.
+
+The rest of fibersim only sees ``Codec.encode`` and ``Codec.decode``; adding another wire
+format (the vendor's own, say) means writing one more class with these two methods and
+registering it in ``CODECS``. The layout implemented by ``FibersimCodec`` is specified in
+docs/wire-protocol.md, which is the normative description.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from pydantic import ValidationError
+
+from fibersim.wire.messages import (
+    SCHEMA_VERSION,
+    DataBlock,
+    Heartbeat,
+    MessageKind,
+    MetadataMessage,
+    StatusMessage,
+    WireMessage,
+    kind_of,
+)
+
+JSON_CONTENT_TYPE = "application/json"
+BLOCK_CONTENT_TYPE = "application/vnd.fibersim.block"
+
+#: Largest data block a decoder accepts (bytes); bigger messages are rejected, not allocated.
+MAX_BLOCK_BYTES = 256 * 1024 * 1024
+
+BLOCK_MAGIC = b"FSDB"
+BLOCK_HEADER = struct.Struct("<4sHHBBHIQQqdIIIId")
+BLOCK_HEADER_VERSION = 1
+_DTYPE_CODES: dict[int, np.dtype] = {1: np.dtype("<i2"), 2: np.dtype("<f4")}
+_CODE_OF_DTYPE = {np.dtype(np.int16): 1, np.dtype(np.float32): 2}
+
+
+class WireFormatError(ValueError):
+    """A message that does not follow the wire protocol (malformed, truncated, wrong schema)."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One AMQP message, transport-neutral: what a transport publishes or delivers."""
+
+    kind: MessageKind
+    body: bytes
+    content_type: str
+    headers: dict[str, Any] = field(default_factory=dict)
+
+
+class Codec(Protocol):
+    """Encodes wire messages into envelopes and decodes them back."""
+
+    name: str
+
+    def encode(self, message: WireMessage) -> Envelope: ...
+
+    def decode(self, envelope: Envelope) -> WireMessage: ...
+
+
+class FibersimCodec:
+    """fibersim's own protocol: JSON control messages, a 72-byte header + raw samples for data."""
+
+    name = "fibersim"
+
+    def encode(self, message: WireMessage) -> Envelope:
+        kind = kind_of(message)
+        headers: dict[str, Any] = {
+            "x-fibersim-schema": SCHEMA_VERSION,
+            "x-fibersim-kind": kind.value,
+            "x-fibersim-fiber": message.fiber_id,
+        }
+        if isinstance(message, DataBlock):
+            headers["x-fibersim-sequence"] = message.sequence
+            return Envelope(kind, _encode_block(message), BLOCK_CONTENT_TYPE, headers)
+        payload = {"schema_version": SCHEMA_VERSION, "kind": kind.value}
+        payload.update(message.model_dump(mode="json"))
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return Envelope(kind, body, JSON_CONTENT_TYPE, headers)
+
+    def decode(self, envelope: Envelope) -> WireMessage:
+        if envelope.content_type == BLOCK_CONTENT_TYPE:
+            fiber_id = envelope.headers.get("x-fibersim-fiber")
+            if not isinstance(fiber_id, str):
+                raise WireFormatError("data block without an x-fibersim-fiber header")
+            return _decode_block(envelope.body, fiber_id)
+        if envelope.content_type != JSON_CONTENT_TYPE:
+            raise WireFormatError(f"unknown content type {envelope.content_type!r}")
+        return _decode_json(envelope.body)
+
+
+def _encode_block(block: DataBlock) -> bytes:
+    samples = block.samples
+    header = BLOCK_HEADER.pack(
+        BLOCK_MAGIC,
+        BLOCK_HEADER_VERSION,
+        BLOCK_HEADER.size,
+        _CODE_OF_DTYPE[samples.dtype],
+        0,
+        0,
+        block.config_epoch,
+        block.sequence,
+        block.first_sample_index,
+        block.first_sample_time_ns,
+        block.sample_rate_hz,
+        block.n_samples,
+        block.channel_start,
+        block.n_channels,
+        0,
+        block.scale,
+    )
+    little_endian = samples.astype(samples.dtype.newbyteorder("<"), copy=False)
+    return header + np.ascontiguousarray(little_endian).tobytes()
+
+
+def _decode_block(body: bytes, fiber_id: str) -> DataBlock:
+    if len(body) < BLOCK_HEADER.size:
+        raise WireFormatError(f"data block truncated: {len(body)} bytes, header needs 72")
+    if len(body) > MAX_BLOCK_BYTES:
+        raise WireFormatError(f"data block of {len(body)} bytes exceeds {MAX_BLOCK_BYTES}")
+    (magic, version, header_length, dtype_code, _flags, _r1, epoch, sequence, first_index,
+     first_time_ns, rate, n_samples, channel_start, n_channels, _r2, scale) = (
+        BLOCK_HEADER.unpack_from(body))
+    if magic != BLOCK_MAGIC:
+        raise WireFormatError(f"bad magic {magic!r}, expected {BLOCK_MAGIC!r}")
+    if version != BLOCK_HEADER_VERSION:
+        raise WireFormatError(f"unsupported block header version {version}")
+    if header_length < BLOCK_HEADER.size or header_length > len(body):
+        raise WireFormatError(f"bad header length {header_length}")
+    dtype = _DTYPE_CODES.get(dtype_code)
+    if dtype is None:
+        raise WireFormatError(f"unknown dtype code {dtype_code}")
+    expected = n_samples * n_channels * dtype.itemsize
+    if len(body) - header_length != expected:
+        raise WireFormatError(
+            f"payload is {len(body) - header_length} bytes, header announces {expected}"
+        )
+    samples = np.frombuffer(body, dtype=dtype, offset=header_length).reshape(n_samples, n_channels)
+    try:
+        return DataBlock(
+            fiber_id=fiber_id,
+            config_epoch=epoch,
+            sequence=sequence,
+            first_sample_index=first_index,
+            first_sample_time_ns=first_time_ns,
+            sample_rate_hz=rate,
+            channel_start=channel_start,
+            scale=scale,
+            samples=samples.astype(samples.dtype.newbyteorder("="), copy=False),
+        )
+    except ValidationError as error:
+        raise WireFormatError(f"invalid data block header: {error.errors()[0]['msg']}") from None
+
+
+_JSON_MODELS: dict[str, type[MetadataMessage | Heartbeat | StatusMessage]] = {
+    MessageKind.METADATA.value: MetadataMessage,
+    MessageKind.HEARTBEAT.value: Heartbeat,
+    MessageKind.STATUS.value: StatusMessage,
+}
+
+
+def _decode_json(body: bytes) -> WireMessage:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise WireFormatError(f"message is not JSON: {error}") from None
+    if not isinstance(payload, dict):
+        raise WireFormatError("JSON message is not an object")
+    if payload.pop("schema_version", None) != SCHEMA_VERSION:
+        raise WireFormatError(f"unsupported schema_version, expected {SCHEMA_VERSION}")
+    model = _JSON_MODELS.get(payload.pop("kind", None))
+    if model is None:
+        raise WireFormatError("unknown or missing message kind")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise WireFormatError(f"invalid {model.__name__} field {where}: {first['msg']}") from None
+
+
+CODECS: dict[str, Codec] = {FibersimCodec.name: FibersimCodec()}
+
+
+def get_codec(name: str = FibersimCodec.name) -> Codec:
+    """The registered codec called ``name``."""
+    try:
+        return CODECS[name]
+    except KeyError:
+        raise ValueError(f"unknown codec {name!r}; known: {', '.join(CODECS)}") from None
