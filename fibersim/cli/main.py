@@ -1,0 +1,97 @@
+"""The ``fibersim`` entry point.
+
+Commands are registered by name and imported lazily, so ``fibersim --help`` does not pay for
+numpy, scipy, aio-pika or FastAPI. Errors the user can fix are printed as one line and mapped
+to exit codes: 2 for bad input, 3 for an unreachable broker or Focus Server.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+from fibersim import __version__
+from fibersim.errors import FibersimError
+
+#: name -> (module, attribute, one-line summary shown by ``fibersim --help``)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "run": ("fibersim.cli.run", "run", "Run scenario files against a Focus Server and check it."),
+    "validate": ("fibersim.cli.run", "validate", "Check scenario files without running them."),
+    "schema": ("fibersim.cli.run", "schema", "Print the JSON Schema of scenario files."),
+    "stream": ("fibersim.cli.stream", "stream", "Publish a simulated fiber until stopped."),
+    "focus-mock": ("fibersim.cli.focus_mock", "focus_mock", "Serve the mock Focus Server."),
+    "wait-ready": ("fibersim.cli.wait_ready", "wait_ready",
+                   "Wait until a Focus Server has live fiber metadata."),
+    "plot": ("fibersim.cli.plot", "plot", "Render a scenario's waterfall and f-k spectrum."),
+    "record": ("fibersim.cli.record", "record", "Write a scenario or a live stream to PRODML."),
+    "replay": ("fibersim.cli.replay", "replay", "Publish a DAS recording file as a live fiber."),
+    "bench": ("fibersim.cli.bench", "bench", "Measure throughput against same-run baselines."),
+}
+
+
+def _available() -> dict[str, tuple[str, str, str]]:
+    return {name: entry for name, entry in COMMANDS.items()
+            if importlib.util.find_spec(entry[0]) is not None}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when that command is invoked."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_available())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = _available().get(cmd_name)
+        if entry is None:
+            return None
+        return getattr(importlib.import_module(entry[0]), entry[1])
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, entry[2]) for name, entry in sorted(_available().items())]
+        if not rows:
+            return
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fibersim")
+def cli() -> None:
+    """Simulate a DAS interrogator and drive a Focus Server through the "waiting for fiber"
+    incident.
+
+    \b
+    First run (no broker needed: embedded broker and built-in mock Focus Server):
+      fibersim run scenarios/fiber_lost.yaml
+    Stream one fiber into RabbitMQ as fast as possible for 10 simulated seconds:
+      fibersim stream --amqp-url amqp://guest:guest@127.0.0.1/ --duration 10s --speed max
+
+    Exit codes: 0 ok, 1 an expectation failed, 2 bad input, 3 broker or Focus Server
+    unreachable, 130/143 interrupted.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: one-line errors, documented exit codes, no tracebacks."""
+    try:
+        code = cli.main(args=argv, prog_name="fibersim", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("fibersim: interrupted", err=True)
+        sys.exit(130)
+    except click.UsageError as error:
+        message = error.format_message().splitlines()[0] if error.format_message() else ""
+        click.echo(f"fibersim: error: {message}", err=True)
+        sys.exit(2)
+    except click.ClickException as error:
+        click.echo(f"fibersim: error: {error.format_message()}", err=True)
+        sys.exit(error.exit_code)
+    except FibersimError as error:
+        click.echo(f"fibersim: error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("fibersim: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
