@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
-from aiormq.abc import ConfirmationFrameType
 from pamqp.commands import Basic
 
 from fibersim.redact import redact_url
@@ -101,7 +100,7 @@ class AmqpTransport(Transport):
     ) -> None:
         assert self._exchange is not None
         try:
-            confirmation: ConfirmationFrameType | None = await self._exchange.publish(
+            confirmation = await self._exchange.publish(
                 message, routing_key, mandatory=True
             )
         except Exception as error:  # connection loss, channel closed, timeout
@@ -109,11 +108,12 @@ class AmqpTransport(Transport):
             self._declare_lost(envelope)
             log.debug("publish failed: %s", type(error).__name__)
         else:
-            if isinstance(confirmation, Basic.Ack) or confirmation is None:
-                self.stats.confirmed += 1
-            else:
+            if isinstance(confirmation, (Basic.Nack, Basic.Reject)):
                 self.stats.nacked += 1
                 self._declare_lost(envelope)
+            elif isinstance(confirmation, Basic.Ack):
+                self.stats.confirmed += 1
+            # otherwise the broker returned it as unroutable: counted by ``_returned``.
         finally:
             self._window.release()
 

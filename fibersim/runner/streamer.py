@@ -1,0 +1,291 @@
+"""The streamer puts one simulated interrogator on the wire, paced by the virtual clock.
+
+It asks the interrogator model what is due (data blocks, heartbeats, periodic metadata), has
+the synthesizer render the samples, encodes them with the codec and publishes them through
+the transport. Scenario events call its methods (``disconnect``, ``reconfigure``, faults)
+between calls to ``run_until``.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fibersim.interrogator import BlockSlot, Interrogator
+from fibersim.signals import SignalSpec, SynthesisContext, Synthesizer, build_synthesizer
+from fibersim.transport import Transport
+from fibersim.runner.clock import VirtualClock
+from fibersim.wire import (
+    Codec,
+    DataBlock,
+    Envelope,
+    Heartbeat,
+    MessageKind,
+    MetadataMessage,
+    StatusEvent,
+    StatusMessage,
+    WireMessage,
+    get_codec,
+    routing_key,
+)
+from fibersim.wire.messages import MetadataReason
+
+DEFAULT_ROUTING_PREFIX = "das"
+DEFAULT_METADATA_INTERVAL_S = 2.0
+DEFAULT_HEARTBEAT_INTERVAL_S = 1.0
+
+
+@dataclass
+class FaultPlan:
+    """Pending data faults, consumed block by block."""
+
+    skip_blocks: int = 0
+    duplicate_blocks: int = 0
+    reorder_blocks: int = 0
+    corrupt_blocks: int = 0
+    stale_metadata: bool = False
+
+
+@dataclass
+class StreamStats:
+    """Running totals for progress lines, summaries and reports."""
+
+    blocks: int = 0
+    samples: int = 0
+    bytes: int = 0
+    metadata_messages: int = 0
+    heartbeats: int = 0
+    skipped_sequences: list[int] = field(default_factory=list)
+    wall_start: float = field(default_factory=time.monotonic)
+    sim_time: float = 0.0
+    #: lateness (s) of recent block publications against their due time, for jitter figures
+    lateness: collections.deque[float] = field(
+        default_factory=lambda: collections.deque(maxlen=100_000)
+    )
+
+    def realtime_factor(self) -> float:
+        elapsed = time.monotonic() - self.wall_start
+        return self.sim_time / elapsed if elapsed > 0 else 0.0
+
+
+class FiberStreamer:
+    """Publishes one fiber: metadata, data blocks, heartbeats and status announcements."""
+
+    def __init__(
+        self,
+        interrogator: Interrogator,
+        transport: Transport,
+        clock: VirtualClock,
+        *,
+        seed: int = 0,
+        signals: list[SignalSpec] | None = None,
+        codec: Codec | None = None,
+        routing_prefix: str = DEFAULT_ROUTING_PREFIX,
+        metadata_interval_s: float = DEFAULT_METADATA_INTERVAL_S,
+        heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S,
+    ) -> None:
+        self.interrogator = interrogator
+        self.transport = transport
+        self.clock = clock
+        self.seed = seed
+        self.signals = signals
+        self.codec = codec or get_codec()
+        self.routing_prefix = routing_prefix
+        self.metadata_interval_s = metadata_interval_s
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.faults = FaultPlan()
+        self.stats = StreamStats()
+        self.sim_time = 0.0
+        self.synthesizer = self._new_synthesizer()
+        self._next_heartbeat = 0.0
+        self._next_metadata = 0.0
+        self._held_back: Envelope | None = None
+        transport.on_reconnect(self._republish_metadata)
+
+    @property
+    def fiber_id(self) -> str:
+        return self.interrogator.config.fiber_id
+
+    def _new_synthesizer(self) -> Synthesizer:
+        config = self.interrogator.config
+        context = SynthesisContext(
+            prr=config.prr,
+            dx=config.dx,
+            n_channels=config.number_of_channels,
+            gauge_length_meters=config.gauge_length_meters,
+            seed=self.seed,
+            start_time_s=self.interrogator.time_of_sample_s(self.interrogator.next_sample_index),
+        )
+        return build_synthesizer(self.signals, context)
+
+    # -- scenario events ------------------------------------------------------------------
+    async def connect(self) -> None:
+        """Interrogator comes up: announce it, then send metadata before any data."""
+        self.interrogator.connect(self.sim_time)
+        await self._send(StatusMessage(
+            fiber_id=self.fiber_id, event=StatusEvent.CONNECTED, sent_at_ns=self._now_ns()))
+        await self._send_metadata("connect")
+        self._next_heartbeat = self.sim_time
+
+    async def disconnect(self, clean: bool = True) -> None:
+        """Interrogator goes away; a clean disconnect says so, a cut cable says nothing."""
+        if clean:
+            await self._send(StatusMessage(
+                fiber_id=self.fiber_id, event=StatusEvent.DISCONNECTED,
+                sent_at_ns=self._now_ns()))
+        self.interrogator.disconnect()
+
+    async def zero_prr(self) -> None:
+        self.interrogator.zero_prr()
+        await self._send_metadata("change")
+
+    async def restore_prr(self) -> None:
+        self.interrogator.restore_prr(self.sim_time)
+        await self._send_metadata("change")
+
+    async def reconfigure(self, **changes: Any) -> None:
+        """New prr, dx, channel count, gauge length or sw_version from now on."""
+        self.interrogator.reconfigure(self.sim_time, **changes)
+        self.synthesizer = self._new_synthesizer()
+        await self._send_metadata("change")
+
+    async def publish_raw(self, kind: MessageKind, body: bytes, content_type: str) -> None:
+        """Publish arbitrary bytes on this fiber's routing key (malformed-message faults)."""
+        envelope = Envelope(kind, body, content_type, {"x-fibersim-fiber": self.fiber_id})
+        await self.transport.publish(self._key(kind), envelope)
+
+    # -- the clock loop ---------------------------------------------------------------------
+    async def run_until(self, sim_end: float) -> None:
+        """Publish everything due up to simulated time ``sim_end``, paced by the clock."""
+        while True:
+            due, action = self._next_due()
+            if due > sim_end:
+                break
+            await self.clock.sleep_until(due)
+            await action()
+        if not self.clock.is_max_speed:
+            await self.clock.sleep_until(sim_end)
+        self.sim_time = max(self.sim_time, sim_end)
+        self.stats.sim_time = self.sim_time
+
+    def _next_due(self) -> tuple[float, Any]:
+        candidates: list[tuple[float, Any]] = [(math.inf, None)]
+        if self.interrogator.emits_metadata:
+            candidates.append((self._next_heartbeat, self._heartbeat))
+            if not self.faults.stale_metadata:
+                candidates.append((self._next_metadata, self._periodic_metadata))
+        if self.interrogator.emits_data:
+            candidates.append((self.interrogator.peek_block().end_time_s, self._block))
+        return min(candidates, key=lambda item: item[0])
+
+    async def _heartbeat(self) -> None:
+        self.sim_time = max(self.sim_time, self._next_heartbeat)
+        self._next_heartbeat += self.heartbeat_interval_s
+        last = self.interrogator.next_sequence - 1
+        await self._send(Heartbeat(
+            fiber_id=self.fiber_id,
+            state=self.interrogator.state.value,
+            last_sequence=last if last >= 0 else None,
+            next_sample_index=self.interrogator.next_sample_index,
+            sent_at_ns=self._now_ns(),
+        ))
+        self.stats.heartbeats += 1
+
+    async def _periodic_metadata(self) -> None:
+        self.sim_time = max(self.sim_time, self._next_metadata)
+        await self._send_metadata("periodic")
+
+    async def _republish_metadata(self) -> None:
+        if self.interrogator.emits_metadata:
+            await self._send_metadata("connect")
+
+    async def _block(self) -> None:
+        slot = self.interrogator.take_block()
+        self.sim_time = max(self.sim_time, slot.end_time_s)
+        self.stats.lateness.append(self.clock.lateness(slot.end_time_s))
+        samples = self.synthesizer.render(slot.n_samples)
+        if self.faults.skip_blocks:
+            self.faults.skip_blocks -= 1
+            self.stats.skipped_sequences.append(slot.sequence)
+            return
+        envelope = self.codec.encode(self._data_block(slot, samples))
+        if self.faults.corrupt_blocks:
+            self.faults.corrupt_blocks -= 1
+            envelope = Envelope(envelope.kind, envelope.body[:len(envelope.body) // 3],
+                                envelope.content_type, envelope.headers)
+        if self.faults.reorder_blocks and self._held_back is None:
+            self.faults.reorder_blocks -= 1
+            self._held_back = envelope
+            return
+        await self._publish_block(envelope, slot)
+        if self._held_back is not None:
+            held, self._held_back = self._held_back, None
+            await self.transport.publish(self._key(MessageKind.DATA), held)
+        if self.faults.duplicate_blocks:
+            self.faults.duplicate_blocks -= 1
+            await self.transport.publish(self._key(MessageKind.DATA), envelope)
+
+    async def _publish_block(self, envelope: Envelope, slot: BlockSlot) -> None:
+        await self.transport.publish(self._key(MessageKind.DATA), envelope)
+        self.stats.blocks += 1
+        self.stats.samples += slot.n_samples
+        self.stats.bytes += len(envelope.body)
+
+    def _data_block(self, slot: BlockSlot, strain_rate: np.ndarray) -> DataBlock:
+        config = self.interrogator.config
+        if config.dtype == "int16":
+            samples = quantize_int16(strain_rate, config.int16_scale)
+            scale = config.int16_scale
+        else:
+            samples, scale = strain_rate, 1.0
+        return DataBlock(
+            fiber_id=self.fiber_id,
+            config_epoch=self.interrogator.config_epoch,
+            sequence=slot.sequence,
+            first_sample_index=slot.first_sample_index,
+            first_sample_time_ns=slot.first_sample_time_ns,
+            sample_rate_hz=config.prr,
+            channel_start=0,
+            scale=scale,
+            samples=samples,
+        )
+
+    # -- helpers ------------------------------------------------------------------------------
+    async def _send_metadata(self, reason: MetadataReason) -> None:
+        self._next_metadata = self.sim_time + self.metadata_interval_s
+        await self._send(MetadataMessage(
+            fiber_id=self.fiber_id,
+            config_epoch=self.interrogator.config_epoch,
+            reason=reason,
+            sent_at_ns=self._now_ns(),
+            metadata=self.interrogator.metadata(),
+            int16_scale=self.interrogator.config.int16_scale,
+        ))
+        self.stats.metadata_messages += 1
+
+    async def _send(self, message: WireMessage) -> None:
+        envelope = self.codec.encode(message)
+        await self.transport.publish(self._key(envelope.kind), envelope)
+
+    def _key(self, kind: MessageKind) -> str:
+        return routing_key(self.routing_prefix, self.fiber_id, kind)
+
+    def _now_ns(self) -> int:
+        """Simulated now as an absolute timestamp (ns), consistent with data timestamps."""
+        return self.interrogator.start_time_ns + round(self.sim_time * 1e9)
+
+
+def quantize_int16(strain_rate: np.ndarray, scale: float) -> np.ndarray:
+    """Strain rate (1/s) to int16 counts of ``scale``, rounded, saturating at the int16 range.
+
+    Works in place on ``strain_rate`` to avoid a second float buffer per block.
+    """
+    np.multiply(strain_rate, np.float32(1.0 / scale), out=strain_rate)
+    np.rint(strain_rate, out=strain_rate)
+    np.clip(strain_rate, -32768, 32767, out=strain_rate)
+    return strain_rate.astype(np.int16)
