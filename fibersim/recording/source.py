@@ -1,0 +1,89 @@
+"""A recording as a signal source, so scenario files (and ``fibersim replay``) can play real
+data on a simulated fiber, alone or mixed with synthetic signals.
+
+In a scenario: ``{type: recording, path: quake.h5, channels: [100, 600], loop: true}``.
+The recording's rows are added sample for sample; it is never resampled, so the fiber must
+have the recording's sample rate and as many channels as the selection.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from fibersim.errors import InputError
+from fibersim.recording.reader import RecordingReader, open_recording
+
+if TYPE_CHECKING:  # fibersim.signals imports this module for its SignalSpec union
+    from fibersim.signals import SynthesisContext
+
+#: Relative difference below which a file's sample rate counts as the fiber's.
+_RATE_TOLERANCE = 1e-9
+
+
+class RecordingSpec(BaseModel):
+    """``{type: recording, path: run.h5, channels: [a, b], loop: false}``.
+
+    ``channels`` is a half-open range of the file's channel indices (``[0, 500]`` is the
+    first 500); all channels when omitted. Without ``loop`` the recording contributes
+    nothing once it has ended.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["recording"] = "recording"
+    path: Path = Field(description="A DAS file: PRODML, or any format DASCore reads.")
+    channels: tuple[int, int] | None = Field(
+        None, description="Half-open range [first, stop) of the file's channels to play.")
+    loop: bool = Field(False, description="Start over at the end of the recording.")
+
+    @model_validator(mode="after")
+    def _check_channels(self) -> RecordingSpec:
+        if self.channels is not None and not 0 <= self.channels[0] < self.channels[1]:
+            raise ValueError("channels must be [first, stop) with 0 <= first < stop")
+        return self
+
+    @property
+    def channel_slice(self) -> slice:
+        return slice(None) if self.channels is None else slice(*self.channels)
+
+    def build(self, context: SynthesisContext) -> RecordingSource:
+        return RecordingSource(self, context)
+
+
+class RecordingSource:
+    """Adds a recording's rows to each block, reading only those rows from the file."""
+
+    def __init__(self, spec: RecordingSpec, context: SynthesisContext) -> None:
+        self.reader: RecordingReader = open_recording(spec.path, spec.channel_slice)
+        info = self.reader.info
+        where = str(spec.path)
+        if not math.isclose(info.prr, context.prr, rel_tol=_RATE_TOLERANCE):
+            self.reader.close()
+            raise InputError(f"recorded at {info.prr:g} Hz but the fiber runs at "
+                             f"{context.prr:g} Hz; set the fiber's prr to match", file=where)
+        if info.n_channels != context.n_channels:
+            self.reader.close()
+            raise InputError(f"{info.n_channels} channels selected but the fiber has "
+                             f"{context.n_channels}; select as many with channels: [a, b]",
+                             file=where)
+        self.loop = spec.loop
+
+    def add_to(self, block: np.ndarray, first_sample: int) -> None:
+        """Add rows ``first_sample ..`` (wrapping when looping); gaps (NaN) add nothing."""
+        length = self.reader.info.n_rows
+        done = 0
+        while done < block.shape[0]:
+            row = first_sample + done
+            if self.loop:
+                row %= length
+            elif row >= length:
+                return
+            take = min(block.shape[0] - done, length - row)
+            rows = self.reader.read(row, row + take)
+            block[done:done + take] += np.nan_to_num(rows, nan=0.0, posinf=0.0, neginf=0.0)
+            done += take
