@@ -1,0 +1,105 @@
+"""``fibersim focus-mock``: serve the mock Focus Server until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+from pydantic import ValidationError
+
+from fibersim.cli.lifecycle import exit_with, run_until_signal
+from fibersim.cli.options import DURATION, amqp_url_option
+from fibersim.errors import UnreachableError
+from fibersim.redact import redact_url
+
+
+@click.command()
+@amqp_url_option
+@click.option("--exchange", default="fibersim", show_default=True,
+              help="Topic exchange the fiber is published on.")
+@click.option("--fiber-id", default="fiber-0", show_default=True,
+              help="Fiber to consume: binds das.<fiber-id>.#.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on (0.0.0.0 for every interface).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8500, show_default=True,
+              help="TCP port; 0 lets the OS choose.")
+@click.option("--prefix", default="/focus-server", show_default=True,
+              help="Path prefix the API is also served under ('' for none).")
+@click.option("--behaviour", type=click.Choice(["incident", "fixed"]), default="incident",
+              show_default=True,
+              help="incident: the real server, bare 503s included; fixed: structured errors.")
+@click.option("--reconfigure-policy", type=click.Choice(["legacy", "adaptive"]),
+              default="legacy", show_default=True,
+              help="Running jobs on a metadata change: legacy keeps the stale prr (the real"
+                   " bug), adaptive rebuilds them.")
+@click.option("--store", default=":memory:", show_default=True, metavar="PATH|:memory:",
+              help="SQLite file of the recordings index.")
+@click.option("--metadata-timeout", type=DURATION, default="10s", show_default=True,
+              help="Wall time without fiber metadata after which the fiber counts as lost.")
+@click.option("--control/--no-control", default=True, show_default=True,
+              help="Serve the mock-only /_mock routes (status, restart, store down/up).")
+@click.option("--control-token", envvar="FIBERSIM_CONTROL_TOKEN", default=None, metavar="T",
+              help="Require header X-Control-Token: T on /_mock routes (also"
+                   " FIBERSIM_CONTROL_TOKEN).")
+def focus_mock(amqp_url: str | None, exchange: str, fiber_id: str, host: str, port: int,
+               prefix: str, behaviour: str, reconfigure_policy: str, store: str,
+               metadata_timeout: float, control: bool, control_token: str | None) -> None:
+    """Serve a mock Focus Server that consumes a simulated fiber from RabbitMQ.
+
+    It answers the real server's API (GET /live_metadata, POST /configure, ...) at / and
+    under --prefix, from the fiber metadata and data it consumes: "waiting for fiber" until
+    metadata arrives, ready with prr > 0, and back to waiting on a disconnect or after
+    --metadata-timeout of silence. Logs use the real server's format.
+
+    Without --amqp-url it consumes an embedded in-memory broker that no other process can
+    publish to, so it stays "waiting for fiber": only useful to explore the API. Run
+    `fibersim stream` against the same broker to feed it.
+
+    \b
+    Examples:
+      fibersim focus-mock --amqp-url amqp://guest:guest@127.0.0.1/
+      fibersim stream --amqp-url amqp://guest:guest@127.0.0.1/ --duration 10m
+      curl http://127.0.0.1:8500/focus-server/live_metadata
+      curl http://127.0.0.1:8500/focus-server/_mock/status
+      fibersim focus-mock --behaviour fixed --reconfigure-policy adaptive --store index.db
+    """
+    from fibersim.focus import FocusSettings
+
+    try:
+        settings = FocusSettings(
+            behaviour=behaviour, reconfigure_policy=reconfigure_policy,  # type: ignore[arg-type]
+            fiber_id=fiber_id, prefix=prefix.rstrip("/"), store=store,
+            metadata_timeout_s=max(metadata_timeout, 0.001), control_enabled=control,
+            control_token=control_token)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise click.BadParameter(first["msg"], param_hint=f"--{first['loc'][0]}") from None
+    exit_with(run_until_signal(_serve(settings, amqp_url, exchange, host, port)))
+
+
+async def _serve(settings: object, amqp_url: str | None, exchange: str, host: str,
+                 port: int) -> int:
+    from fibersim.focus import FocusSettings, serve_focus_mock
+    from fibersim.focus.logs import configure_logging
+    from fibersim.transport import open_transport
+
+    assert isinstance(settings, FocusSettings)
+    configure_logging()
+    transport = open_transport(amqp_url, exchange=exchange)
+    try:
+        await transport.connect()
+    except ConnectionError as error:
+        raise UnreachableError(str(error)) from None
+    source = (f"{redact_url(amqp_url)} exchange {exchange!r}" if amqp_url
+              else "the embedded in-memory broker (nothing else can publish to it)")
+    try:
+        async with serve_focus_mock(settings, transport, host=host, port=port) as url:
+            click.echo(f"mock Focus Server ({settings.behaviour.value}) at {url}, consuming "
+                       f"{settings.routing_prefix}.{settings.fiber_id}.# from {source}",
+                       err=True)
+            await asyncio.Event().wait()
+    except OSError as error:
+        raise UnreachableError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    finally:
+        await asyncio.shield(transport.close())
+    return 0

@@ -1,0 +1,450 @@
+"""The mock Focus Server without HTTP: supervisor, core, wire consumer and bookkeeping.
+
+``FocusMock`` plays two roles that are separate processes in production. The *core* is the
+Focus Server itself: it holds the fiber metadata, the jobs and the recordings writer, and it
+dies on a restart (losing metadata and jobs). The *supervisor* (Kubernetes in production)
+restarts a core that failed to start, with exponential back-off, counting restarts. Counters,
+state history and the store survive restarts, so a scenario can observe a crash loop from
+outside. The wire consumer is subscribed once; while no core runs, messages are dropped, like
+messages sent to a server that is not there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+import numpy as np
+
+from fibersim.focus.jobs import (
+    Job,
+    JobPlan,
+    JobRequest,
+    JobRequestError,
+    JobTable,
+    Waterfall,
+    plan_job,
+)
+from fibersim.focus.logs import log
+from fibersim.focus.sequence import Arrival, SequenceTracker
+from fibersim.focus.settings import Behaviour, FocusSettings, ReconfigurePolicy
+from fibersim.focus.states import FiberState, StateMachine
+from fibersim.focus.store import RecordingIndexer, RecordingStore, StoreSelectionTimeoutError
+from fibersim.models import FiberMetadata
+from fibersim.transport import Delivery, Transport
+from fibersim.wire import (
+    DataBlock,
+    Envelope,
+    Heartbeat,
+    MessageKind,
+    MetadataMessage,
+    StatusEvent,
+    StatusMessage,
+    WireFormatError,
+    get_codec,
+)
+
+#: How often the watchdog checks the metadata timeout, flushes the index and expires jobs.
+WATCHDOG_PERIOD_S = 0.2
+#: The real server drops a live job nobody consumes after about this long (incident only).
+UNCONSUMED_JOB_TTL_S = 50.0
+#: The int16 scale assumed before any metadata message says otherwise (FiberConfig default).
+DEFAULT_INT16_SCALE = 1e-4 / 32767.0
+#: The only field the real server names when it refuses a job for lack of metadata.
+MISSING_FIELDS = ["prr"]
+
+
+class FiberNotReadyError(Exception):
+    """POST /configure while prr is 0 or missing: the incident's 503."""
+
+    def __init__(self, state: FiberState) -> None:
+        super().__init__("Cannot proceed: Missing required fiber metadata fields: "
+                         + ", ".join(MISSING_FIELDS))
+        self.state = state
+
+
+class ServerDownError(Exception):
+    """No core is running (crash loop or restart): every real API call answers 503."""
+
+
+class ChannelRangeError(ValueError):
+    """Requested channels outside [lowest_channel, highest_channel]: a 422."""
+
+
+@dataclass
+class Core:
+    """What one run of the Focus Server process holds; all of it is lost on restart."""
+
+    indexer: RecordingIndexer
+    metadata: FiberMetadata | None = None
+    int16_scale: float = DEFAULT_INT16_SCALE
+    last_metadata_at: float = 0.0
+    jobs: JobTable = field(default_factory=JobTable)
+
+
+class FocusMock:
+    """Consumes one fiber's wire messages and answers what the HTTP layer asks."""
+
+    def __init__(self, settings: FocusSettings, transport: Transport | None) -> None:
+        self.settings = settings
+        self.transport = transport
+        self.codec = get_codec()
+        self.machine = StateMachine()
+        self.store = RecordingStore(settings.store)
+        self.sequence = SequenceTracker()
+        self.messages: dict[MessageKind, int] = dict.fromkeys(MessageKind, 0)
+        self.rejected = 0
+        self.blocks = 0
+        self.restarts = 0
+        self.requests: collections.defaultdict[str, collections.Counter[str]] = (
+            collections.defaultdict(collections.Counter))
+        self.channels = settings.channels
+        self.core: Core | None = None
+        self._crash_loop: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._flush_failing = False
+        with contextlib.suppress(StoreSelectionTimeoutError):
+            self.core = self._boot()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Subscribe to ``<routing prefix>.<fiber>.#`` and start the background checks."""
+        if self.transport is not None:
+            key = f"{self.settings.routing_prefix}.{self.settings.fiber_id}.#"
+            await self.transport.subscribe([key], self.handle)
+        self._watchdog = asyncio.create_task(self._watch(), name="focus-mock-watchdog")
+        if self.core is None:
+            self._restart("store_unreachable_at_boot")
+
+    async def stop(self) -> None:
+        for task in (self._watchdog, self._crash_loop):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._flush()
+        self.store.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def _boot(self) -> Core:
+        """Start a core: like the real server, it connects to its store first or dies."""
+        self.store.ping()
+        self.store.close_open_recordings()
+        self.sequence.forget_position()
+        log.info("Focus Server started for fiber %s; recordings store %s",
+                 self.settings.fiber_id, self.store.address)
+        return Core(indexer=RecordingIndexer(self.store))
+
+    # -- supervisor ----------------------------------------------------------------------------
+    def restart(self) -> None:
+        """Kill the core and start a new one now (POST /_mock/restart)."""
+        if self.core is not None:
+            self._flush()
+            self.core = None
+        self._restart("restart_requested")
+
+    def _restart(self, reason: str) -> None:
+        if self._crash_loop is not None:
+            self._crash_loop.cancel()
+            self._crash_loop = None
+        self.restarts += 1
+        if not self._try_start(reason):
+            self._crash_loop = asyncio.get_running_loop().create_task(
+                self._back_off(), name="focus-mock-crash-loop")
+
+    def _try_start(self, reason: str) -> bool:
+        self.machine.enter(FiberState.RESTARTING, reason)
+        try:
+            self.core = self._boot()
+        except StoreSelectionTimeoutError as error:
+            log.error("fibersim.focus.store.StoreSelectionTimeoutError: %s", error)
+            log.error("Focus Server exited with code 1 (restart %d)", self.restarts)
+            self.machine.enter(FiberState.STORE_DOWN, "store_unreachable")
+            return False
+        self.machine.enter(FiberState.WAITING_FOR_FIBER, "core_started")
+        return True
+
+    async def _back_off(self) -> None:
+        """The crash loop: wait, doubling up to the cap, and start again until it works."""
+        delay = self.settings.restart_backoff_initial_s
+        while True:
+            log.info("Back-off restarting failed Focus Server in %.1f s", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.settings.restart_backoff_max_s)
+            self.restarts += 1
+            if self._try_start("backoff_elapsed"):
+                self._crash_loop = None
+                return
+
+    def set_store_reachable(self, reachable: bool) -> None:
+        """POST /_mock/store/up|down: a running core notices only when it next writes."""
+        self.store.reachable = reachable
+        log.warning("recordings store %s is now %s", self.store.address,
+                    "reachable" if reachable else "unreachable")
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(WATCHDOG_PERIOD_S)
+            self.tick()
+            self._flush()
+            self._expire_unconsumed_jobs()
+
+    def _flush(self) -> None:
+        if self.core is None:
+            return
+        try:
+            self.core.indexer.flush()
+        except StoreSelectionTimeoutError as error:
+            if not self._flush_failing:
+                log.error("cannot update the recordings index: %s", error)
+            self._flush_failing = True
+        else:
+            self._flush_failing = False
+
+    def _expire_unconsumed_jobs(self) -> None:
+        if self.core is None or self.settings.behaviour is not Behaviour.INCIDENT:
+            return
+        deadline = time.monotonic() - UNCONSUMED_JOB_TTL_S
+        for job in list(self.core.jobs.jobs.values()):
+            if not job.consumer_attached and job.created_at < deadline:
+                del self.core.jobs.jobs[job.job_id]
+                log.info("removed job %s: no consumer attached", job.job_id)
+
+    # -- wire consumer -------------------------------------------------------------------------
+    async def handle(self, delivery: Delivery) -> None:
+        """Transport callback; never raises, so one bad message cannot stop the consumer."""
+        try:
+            self.ingest(delivery.envelope)
+        except Exception:  # noqa: BLE001 - a bug here must not kill the subscription
+            log.exception("unexpected error while handling a %s message",
+                          delivery.envelope.kind)
+
+    def ingest(self, envelope: Envelope) -> None:
+        """Decode and apply one message (dropped while no core runs)."""
+        core = self.core
+        if core is None:
+            return
+        try:
+            message = self.codec.decode(envelope)
+        except WireFormatError as error:
+            self.rejected += 1
+            log.warning("rejected malformed %s message: %s", envelope.kind.value, error)
+            return
+        if isinstance(message, DataBlock):
+            self.messages[MessageKind.DATA] += 1
+            self._on_data(core, message)
+        elif isinstance(message, MetadataMessage):
+            self.messages[MessageKind.METADATA] += 1
+            self._on_metadata(core, message)
+        elif isinstance(message, Heartbeat):
+            self.messages[MessageKind.HEARTBEAT] += 1
+        else:
+            self.messages[MessageKind.STATUS] += 1
+            self._on_status(core, message)
+
+    def _on_metadata(self, core: Core, message: MetadataMessage) -> None:
+        metadata, previous = message.metadata, core.metadata
+        core.last_metadata_at = time.monotonic()
+        core.int16_scale = message.int16_scale
+        core.metadata = metadata
+        if metadata.number_of_channels > 0:
+            self.channels = metadata.number_of_channels
+        if metadata.is_waiting:
+            self._lose_fiber(core, "waiting_metadata")
+        elif metadata.prr <= 0:
+            self._go(FiberState.ZERO_PRR, "zero_prr")
+        elif self.machine.state is FiberState.READY:
+            if previous is not None and previous != metadata:
+                self.machine.enter(FiberState.READY, "reconfigured")
+                self._follow_reconfiguration(core, metadata)
+        else:
+            reason = "prr_restored" if self.machine.state is FiberState.ZERO_PRR else "metadata"
+            self._go(FiberState.READY, reason)
+
+    def _on_status(self, core: Core, message: StatusMessage) -> None:
+        if message.event is StatusEvent.DISCONNECTED:
+            self._lose_fiber(core, "disconnected")
+
+    def _lose_fiber(self, core: Core, reason: str) -> None:
+        core.metadata = None
+        core.indexer.end_recording()
+        self._go(FiberState.WAITING_FOR_FIBER, reason)
+
+    def _go(self, state: FiberState, reason: str) -> None:
+        if self.machine.state is not state:
+            self.machine.enter(state, reason)
+
+    def tick(self) -> None:
+        """Apply the metadata timeout; called by the watchdog and before every read."""
+        core = self.core
+        if (core is not None and self.machine.state in (FiberState.READY, FiberState.ZERO_PRR)
+                and time.monotonic() - core.last_metadata_at > self.settings.metadata_timeout_s):
+            self._lose_fiber(core, "metadata_timeout")
+
+    def _on_data(self, core: Core, block: DataBlock) -> None:
+        self.blocks += 1
+        if self.sequence.observe(block.sequence) in (Arrival.DUPLICATE, Arrival.REORDERED):
+            return  # late or repeated data cannot go back into a live stream
+        start_s = block.first_sample_time_ns / 1e9
+        core.indexer.on_data(start_s, start_s + block.n_samples / block.sample_rate_hz)
+        jobs = core.jobs.live()
+        if not jobs:
+            return
+        samples = block.samples
+        counts_per_unit = 1.0 if samples.dtype == np.int16 else 1.0 / core.int16_scale
+        for job in jobs:
+            assert job.waterfall is not None
+            job.waterfall.feed(samples, block.channel_start, counts_per_unit)
+
+    def _follow_reconfiguration(self, core: Core, metadata: FiberMetadata) -> None:
+        """Running jobs after a metadata change, as the reconfigure policy says."""
+        for job in core.jobs.live():
+            if self.settings.reconfigure_policy is ReconfigurePolicy.LEGACY:
+                job.stale = job.plan.prr != metadata.prr
+                continue
+            old_prr = job.plan.prr
+            try:
+                plan = plan_job(_fitted(job.request, metadata), metadata.prr)
+            except JobRequestError as error:
+                del core.jobs.jobs[job.job_id]
+                log.warning("job %s removed: cannot follow the new metadata: %s",
+                            job.job_id, error)
+                continue
+            job.plan, job.waterfall = plan, Waterfall(plan)
+            job.metadata = metadata.live_metadata_json()
+            job.rebuilds += 1
+            log.info("job %s rebuilt for the new fiber metadata: prr %g Hz (was %g Hz)",
+                     job.job_id, metadata.prr, old_prr)
+
+    # -- what the HTTP layer asks --------------------------------------------------------------
+    def running_core(self) -> Core:
+        if self.core is None:
+            raise ServerDownError(f"Focus Server is not running ({self.machine.state.value})")
+        return self.core
+
+    def live_metadata(self) -> FiberMetadata:
+        core = self.running_core()
+        self.tick()
+        if core.metadata is not None and self.machine.state in (FiberState.READY,
+                                                                 FiberState.ZERO_PRR):
+            return core.metadata
+        return FiberMetadata.waiting(self.channels)
+
+    def live_metadata_bytes(self) -> bytes:
+        """The exact compact JSON of GET /live_metadata (byte-for-byte as the real server)."""
+        return json.dumps(self.live_metadata().live_metadata_json(),
+                          separators=(",", ":")).encode()
+
+    def configure(self, request: JobRequest, summary: str) -> Job:
+        """POST /configure: validate against the fiber, plan, and create the job."""
+        core = self.running_core()
+        log.info("got configuration: %s", summary)
+        if request.channel_min < 1 or request.channel_max > self.channels:
+            raise ChannelRangeError(
+                f"channels {request.channel_min}..{request.channel_max} outside 1..{self.channels}")
+        metadata = self.live_metadata()
+        if not metadata.is_ready:
+            error = FiberNotReadyError(self.machine.state)
+            log.error("Cannot configure job - validation failed: %s", error)
+            raise error
+        plan = plan_job(request, metadata.prr)
+        if not request.is_live:
+            self._require_recording(core, request)
+        job = core.jobs.add(request, plan, metadata.live_metadata_json())
+        log.info("configured job %s (view %d, %d channels, nfft %d, internal nfft %d)",
+                 job.job_id, request.view_type, plan.channel_amount, plan.nfft,
+                 plan.internal_nfft)
+        return job
+
+    def _require_recording(self, core: Core, request: JobRequest) -> None:
+        assert request.start_time is not None and request.end_time is not None
+        if not self.recordings_in(request.start_time, request.end_time):
+            raise JobRequestError(404, "No recording found in given time range")
+
+    def recordings_in(self, start_s: float, end_s: float) -> list[tuple[float, float]]:
+        """Recordings overlapping the window; raises StoreSelectionTimeoutError if down."""
+        core = self.running_core()
+        core.indexer.flush()
+        return self.store.overlapping(start_s, end_s)
+
+    def all_recordings(self) -> list[tuple[float, float]]:
+        self.running_core().indexer.flush()
+        return self.store.all_recordings()
+
+    def job(self, job_id: str) -> Job | None:
+        return self.running_core().jobs.jobs.get(job_id)
+
+    def delete_job(self, job_id: str) -> bool:
+        return self.running_core().jobs.jobs.pop(job_id, None) is not None
+
+    def record_request(self, route: str, status: int) -> None:
+        self.requests[route][str(status)] += 1
+
+    def status(self) -> dict[str, Any]:
+        """The GET /_mock/status body (shape documented in docs/focus-mock.md)."""
+        self.tick()
+        core = self.core
+        metadata = core.metadata if core is not None else None
+        return {
+            "state": self.machine.state.value,
+            "state_since": self.machine.since,
+            "transitions": [t.as_json() for t in self.machine.transitions],
+            "behaviour": self.settings.behaviour.value,
+            "reconfigure_policy": self.settings.reconfigure_policy.value,
+            "metadata": metadata.live_metadata_json() if metadata is not None else None,
+            "counters": {
+                "messages": {kind.value: count for kind, count in self.messages.items()},
+                "rejected": self.rejected,
+                "blocks": self.blocks,
+                "gaps": self.sequence.gaps,
+                "missing_blocks": self.sequence.missing_blocks,
+                "duplicates": self.sequence.duplicates,
+                "reordered": self.sequence.reordered,
+            },
+            "restarts": self.restarts,
+            "store": "up" if self.store.reachable else "down",
+            "requests": {route: dict(counts) for route, counts in self.requests.items()},
+            "jobs": [_job_summary(job) for job in core.jobs.jobs.values()] if core else [],
+        }
+
+
+def _fitted(request: JobRequest, metadata: FiberMetadata) -> JobRequest:
+    """The request narrowed to what the new fiber can serve (adaptive rebuilds)."""
+    nyquist = metadata.prr / 2
+    high = request.frequency_max
+    return dataclasses.replace(
+        request,
+        channel_max=min(request.channel_max, metadata.number_of_channels),
+        channel_min=min(request.channel_min, metadata.number_of_channels),
+        frequency_max=None if high is None else min(high, nyquist),
+    )
+
+
+def _job_summary(job: Job) -> dict[str, object]:
+    plan: JobPlan = job.plan
+    return {
+        "job_id": job.job_id,
+        "view_type": str(job.request.view_type),
+        "prr": plan.prr,
+        "live": job.request.is_live,
+        "nfft": plan.nfft,
+        "internal_nfft": plan.internal_nfft,
+        "stream_port": job.stream_port,
+        "lines": job.waterfall.lines_total if job.waterfall else 0,
+        "dropped_blocks": job.waterfall.dropped_blocks if job.waterfall else 0,
+        "rebuilds": job.rebuilds,
+        "stale": job.stale,
+        "consumer_attached": job.consumer_attached,
+    }
