@@ -8,6 +8,7 @@ between calls to ``run_until``.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import math
 import time
@@ -17,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from fibersim.interrogator import BlockSlot, Interrogator
+from fibersim.runner.clock import VirtualClock
 from fibersim.signals import SignalSpec, SynthesisContext, Synthesizer, build_synthesizer
 from fibersim.transport import Transport
-from fibersim.runner.clock import VirtualClock
 from fibersim.wire import (
     Codec,
     DataBlock,
@@ -38,6 +39,10 @@ from fibersim.wire.messages import MetadataReason
 DEFAULT_ROUTING_PREFIX = "das"
 DEFAULT_METADATA_INTERVAL_S = 2.0
 DEFAULT_HEARTBEAT_INTERVAL_S = 1.0
+
+#: Blocks of at least this many values (samples x channels) are built off the event loop: a
+#: thread hop costs tens of microseconds, worth it only when the numpy work is much longer.
+OFFLOAD_MIN_VALUES = 65_536
 
 
 @dataclass
@@ -208,12 +213,11 @@ class FiberStreamer:
         slot = self.interrogator.take_block()
         self.sim_time = max(self.sim_time, slot.end_time_s)
         self.stats.lateness.append(self.clock.lateness(slot.end_time_s))
-        samples = self.synthesizer.render(slot.n_samples)
+        envelope = await self._render_encoded(slot)
         if self.faults.skip_blocks:
             self.faults.skip_blocks -= 1
             self.stats.skipped_sequences.append(slot.sequence)
             return
-        envelope = self.codec.encode(self._data_block(slot, samples))
         if self.faults.corrupt_blocks:
             self.faults.corrupt_blocks -= 1
             envelope = Envelope(envelope.kind, envelope.body[:len(envelope.body) // 3],
@@ -229,6 +233,24 @@ class FiberStreamer:
         if self.faults.duplicate_blocks:
             self.faults.duplicate_blocks -= 1
             await self.transport.publish(self._key(MessageKind.DATA), envelope)
+
+    async def _render_encoded(self, slot: BlockSlot) -> Envelope:
+        """The block's envelope; big blocks are built in a worker thread.
+
+        Rendering, quantizing and encoding a full-rate block is a few milliseconds of numpy,
+        which releases the GIL. Done on the event loop it would stall the transport (frames
+        and confirms wait) and every other fiber sharing the loop; in a thread it overlaps
+        with them. The synthesizer is only ever used by this fiber's coroutine, which awaits
+        the thread, so blocks are still rendered one at a time and in order.
+        """
+        values = slot.n_samples * self.interrogator.config.number_of_channels
+        if values < OFFLOAD_MIN_VALUES:
+            return self._encoded(slot)
+        return await asyncio.get_running_loop().run_in_executor(None, self._encoded, slot)
+
+    def _encoded(self, slot: BlockSlot) -> Envelope:
+        samples = self.synthesizer.render(slot.n_samples)
+        return self.codec.encode(self._data_block(slot, samples))
 
     async def _publish_block(self, envelope: Envelope, slot: BlockSlot) -> None:
         await self.transport.publish(self._key(MessageKind.DATA), envelope)

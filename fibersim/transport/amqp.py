@@ -4,6 +4,13 @@ Awaiting each confirm before the next publish would cap throughput at one messag
 round trip; instead up to ``confirm_window`` publishes are in flight at once and ``publish``
 only waits when the window is full. Every message ends confirmed, nacked, returned or failed,
 and data blocks that did not reach the broker are listed by sequence number in ``stats``.
+
+On connection loss aio-pika's robust connection reconnects and restores the channel and the
+exchange; the reconnect interval doubles after each failed attempt (exponential backoff) and
+resets once connected. Meanwhile ``publish`` holds the stream for up to ``outage_grace_s``, so
+a short outage loses nothing; past that, blocks are declared lost until the link is back.
+While the broker blocks the publisher (``connection.blocked`` on a memory or disk alarm) the
+window stays full, ``publish`` waits, memory stays bounded and the wait is reported.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from urllib.parse import urlsplit
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aiormq.exceptions import DeliveryError
 from pamqp.commands import Basic
 
 from fibersim.redact import redact_url
@@ -26,6 +34,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_EXCHANGE = "fibersim"
 DEFAULT_CONFIRM_WINDOW = 32
+DEFAULT_OUTAGE_GRACE_S = 30.0
+STALL_WARNING_S = 1.0
+RECONNECT_INTERVAL_MIN_S = 0.25
+RECONNECT_INTERVAL_MAX_S = 8.0
 
 
 class AmqpTransport(Transport):
@@ -38,8 +50,12 @@ class AmqpTransport(Transport):
         confirm_window: int = DEFAULT_CONFIRM_WINDOW,
         ca_file: str | None = None,
         insecure: bool = False,
+        outage_grace_s: float = DEFAULT_OUTAGE_GRACE_S,
     ) -> None:
         super().__init__()
+        self._outage_grace_s = outage_grace_s
+        self._link_up = asyncio.Event()
+        self._outage_started: float | None = None
         self._url = url
         self._exchange_name = exchange
         self._window = asyncio.Semaphore(confirm_window)
@@ -58,12 +74,14 @@ class AmqpTransport(Transport):
         if self._ssl_context is not None:
             kwargs["ssl_context"] = self._ssl_context
         try:
-            self._connection = await aio_pika.connect_robust(self._url, **kwargs)
+            self._connection = await aio_pika.connect_robust(
+                self._url, reconnect_interval=RECONNECT_INTERVAL_MIN_S, **kwargs)
         except Exception as error:  # aio-pika raises many types; the URL must not leak.
             raise ConnectionError(
                 f"cannot connect to {redact_url(self._url)}: {type(error).__name__}"
             ) from None
         self._connection.reconnect_callbacks.add(self._reconnected)
+        self._connection.close_callbacks.add(self._link_lost)
         self._channel = await self._connection.channel(
             publisher_confirms=True, on_return_raises=False
         )
@@ -71,10 +89,43 @@ class AmqpTransport(Transport):
         self._exchange = await self._channel.declare_exchange(
             self._exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
         )
+        self._link_up.set()
+
+    def _link_lost(self, *_: object) -> None:
+        """Connection closed: hold publishes, and back off a little more on every attempt."""
+        if self._connection is None:
+            return  # our own close()
+        if self._link_up.is_set():
+            log.warning("lost connection to %s; reconnecting", redact_url(self._url))
+            self._outage_started = asyncio.get_running_loop().time()
+        self._link_up.clear()
+        connection: Any = self._connection
+        doubled = max(RECONNECT_INTERVAL_MIN_S, connection.reconnect_interval * 2)
+        connection.reconnect_interval = min(RECONNECT_INTERVAL_MAX_S, doubled)
 
     def _reconnected(self, *_: object) -> None:
         log.warning("reconnected to %s", redact_url(self._url))
+        connection: Any = self._connection
+        connection.reconnect_interval = RECONNECT_INTERVAL_MIN_S
+        self._outage_started = None
+        self._link_up.set()
         asyncio.get_running_loop().create_task(self._fire_reconnect())
+
+    async def _wait_for_link(self) -> bool:
+        """Wait for the connection within the outage grace period; False if still down."""
+        if self._link_up.is_set():
+            return True
+        loop = asyncio.get_running_loop()
+        started = self._outage_started if self._outage_started is not None else loop.time()
+        remaining = self._outage_grace_s - (loop.time() - started)
+        if remaining <= 0:
+            return False
+        try:
+            async with asyncio.timeout(remaining):
+                await self._link_up.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def _returned(self, *_: object) -> None:
         self.stats.returned += 1
@@ -82,8 +133,20 @@ class AmqpTransport(Transport):
     async def publish(self, routing_key: str, envelope: Envelope) -> None:
         if self._exchange is None:
             raise RuntimeError("publish before connect")
+        waited_from = asyncio.get_running_loop().time()
+        link_up = await self._wait_for_link()
         await self._window.acquire()
+        waited = asyncio.get_running_loop().time() - waited_from
+        self.stats.broker_wait_seconds += waited
+        if waited > STALL_WARNING_S:
+            log.warning("publisher waited %.1f s for the broker (blocked, flow control or outage)",
+                        waited)
         self.stats.published += 1
+        if not link_up:
+            self.stats.failed += 1
+            self._declare_lost(envelope)
+            self._window.release()
+            return
         self.stats.bytes_published += len(envelope.body)
         message = aio_pika.Message(
             envelope.body,
@@ -103,15 +166,15 @@ class AmqpTransport(Transport):
             confirmation = await self._exchange.publish(
                 message, routing_key, mandatory=True
             )
+        except DeliveryError:  # aio-pika raises on a nack
+            self.stats.nacked += 1
+            self._declare_lost(envelope)
         except Exception as error:  # connection loss, channel closed, timeout
             self.stats.failed += 1
             self._declare_lost(envelope)
             log.debug("publish failed: %s", type(error).__name__)
         else:
-            if isinstance(confirmation, (Basic.Nack, Basic.Reject)):
-                self.stats.nacked += 1
-                self._declare_lost(envelope)
-            elif isinstance(confirmation, Basic.Ack):
+            if isinstance(confirmation, Basic.Ack):
                 self.stats.confirmed += 1
             # otherwise the broker returned it as unroutable: counted by ``_returned``.
         finally:

@@ -36,7 +36,8 @@ class PublishStats:
     failed: int = 0
     bytes_published: int = 0
     reconnects: int = 0
-    blocked_seconds: float = 0.0
+    #: time publish() waited for the broker: full confirm window, outage, connection.blocked
+    broker_wait_seconds: float = 0.0
     lost_sequences: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
@@ -48,7 +49,7 @@ class PublishStats:
             "failed": self.failed,
             "bytes_published": self.bytes_published,
             "reconnects": self.reconnects,
-            "blocked_seconds": round(self.blocked_seconds, 3),
+            "broker_wait_seconds": round(self.broker_wait_seconds, 3),
             "lost_sequences": list(self.lost_sequences),
         }
 

@@ -1,0 +1,150 @@
+"""Broker faults against the real RabbitMQ: nothing is lost without being reported."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from fibersim.interrogator import Interrogator
+from fibersim.models import FiberConfig
+from fibersim.runner import FiberStreamer, VirtualClock
+from fibersim.transport import Delivery, open_transport
+from fibersim.wire import DataBlock, MetadataMessage, get_codec
+from tests.reliability.tcp_proxy import CuttableProxy
+
+pytestmark = pytest.mark.broker
+
+FIBER = FiberConfig(fiber_id="fault-fiber", number_of_channels=32, prr=500.0)
+
+
+def via_proxy(amqp_url: str, port: int) -> str:
+    parts = urlsplit(amqp_url)
+    auth = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    return urlunsplit(parts._replace(netloc=f"{auth}127.0.0.1:{port}"))
+
+
+class SequenceRecorder:
+    def __init__(self) -> None:
+        self.sequences: list[int] = []
+        self.metadata_reasons: list[tuple[float, str]] = []
+
+    async def __call__(self, delivery: Delivery) -> None:
+        message = get_codec().decode(delivery.envelope)
+        if isinstance(message, DataBlock):
+            self.sequences.append(message.sequence)
+        elif isinstance(message, MetadataMessage):
+            self.metadata_reasons.append((time.monotonic(), message.reason))
+
+
+async def test_a_broker_outage_loses_nothing_silently(amqp_url: str, exchange_name: str) -> None:
+    proxy = CuttableProxy(urlsplit(amqp_url).hostname or "127.0.0.1",
+                          urlsplit(amqp_url).port or 5672)
+    await proxy.start()
+    observer = open_transport(amqp_url, exchange=exchange_name)
+    await observer.connect()
+    seen = SequenceRecorder()
+    await observer.subscribe([f"das.{FIBER.fiber_id}.#"], seen)
+    publisher = open_transport(via_proxy(amqp_url, proxy.port), exchange=exchange_name)
+    await publisher.connect()
+    streamer = FiberStreamer(Interrogator(FIBER, time.time_ns()), publisher, VirtualClock(10.0))
+    await streamer.connect()
+    run = asyncio.create_task(streamer.run_until(12.0))
+    await asyncio.sleep(0.3)
+    cut_at = time.monotonic()
+    await proxy.cut()
+    await asyncio.sleep(1.5)
+    await proxy.restore()
+    async with asyncio.timeout(30):
+        await run
+    await publisher.close()
+    await asyncio.sleep(0.5)
+    await observer.close()
+    await proxy.close()
+
+    published = set(range(streamer.interrogator.next_sequence))
+    lost = set(publisher.stats.lost_sequences)
+    assert published <= set(seen.sequences) | lost, "a block vanished without being reported"
+    assert publisher.stats.reconnects >= 1
+    assert any(at > cut_at and reason == "connect" for at, reason in seen.metadata_reasons), (
+        "metadata was not re-published after reconnecting")
+    assert max(seen.sequences) == streamer.interrogator.next_sequence - 1, "stream did not resume"
+
+
+def rabbitmqctl(*args: str) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("rabbitmqctl") is None:
+        pytest.skip("rabbitmqctl not available to raise a memory alarm")
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+
+
+async def test_a_blocked_broker_pauses_the_publisher_which_then_resumes(
+        amqp_url: str, exchange_name: str) -> None:
+    import math
+
+    publisher = open_transport(amqp_url, exchange=exchange_name, confirm_window=8)
+    await publisher.connect()
+    streamer = FiberStreamer(Interrogator(FIBER, time.time_ns()), publisher,
+                             VirtualClock(math.inf))
+    await streamer.connect()
+    run = asyncio.create_task(streamer.run_until(30.0))
+    await asyncio.sleep(0.3)
+    try:
+        rabbitmqctl("set_vm_memory_high_watermark", "absolute", "1")  # memory alarm
+        await asyncio.sleep(1.0)
+        blocks_when_blocked = streamer.stats.blocks
+        await asyncio.sleep(2.0)
+        assert streamer.stats.blocks - blocks_when_blocked <= 8, "publisher did not pause"
+        assert not run.done()
+    finally:
+        rabbitmqctl("set_vm_memory_high_watermark", "0.4")
+    async with asyncio.timeout(60):
+        await run
+    await publisher.close()
+    assert publisher.stats.lost_sequences == []
+    assert publisher.stats.broker_wait_seconds >= 1.5
+    assert streamer.interrogator.next_sequence == 300
+
+
+async def test_unroutable_blocks_are_counted_as_returned(amqp_url: str,
+                                                         exchange_name: str) -> None:
+    import math
+
+    publisher = open_transport(amqp_url, exchange=exchange_name)
+    await publisher.connect()
+    streamer = FiberStreamer(Interrogator(FIBER, time.time_ns()), publisher,
+                             VirtualClock(math.inf))
+    await streamer.connect()
+    await streamer.run_until(1.0)
+    await publisher.close()
+    assert publisher.stats.returned == publisher.stats.published
+    assert publisher.stats.lost_sequences == []
+
+
+async def test_blocks_the_broker_nacks_are_reported_lost_by_sequence(
+        amqp_url: str, exchange_name: str) -> None:
+    import math
+
+    import aio_pika
+
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(exchange_name, "topic", durable=True)
+        queue = await channel.declare_queue(
+            "", exclusive=True, arguments={"x-max-length": 3, "x-overflow": "reject-publish"})
+        await queue.bind(exchange, f"das.{FIBER.fiber_id}.data")
+        publisher = open_transport(amqp_url, exchange=exchange_name)
+        await publisher.connect()
+        streamer = FiberStreamer(Interrogator(FIBER, time.time_ns()), publisher,
+                                 VirtualClock(math.inf))
+        await streamer.connect()
+        await streamer.run_until(1.0)
+        await publisher.close()
+        await exchange.delete()
+    assert publisher.stats.nacked == 7
+    assert publisher.stats.lost_sequences == [3, 4, 5, 6, 7, 8, 9]
