@@ -127,7 +127,7 @@ class ProdmlWriter:
             "OutputDataRate": float(info.prr),
             "RawDataUnit": _text(_data_unit(info)),
         })
-        chunk_rows = int(np.clip(_CHUNK_BYTES // (info.n_channels * dtype.itemsize), 16, 65536))
+        chunk_rows = int(np.clip(_CHUNK_BYTES // (info.n_channels * dtype.itemsize), 16, 1024))
         compress: dict[str, object] = {}
         if compression is not None:
             compress = {"compression": compression, "shuffle": True}
@@ -315,6 +315,7 @@ def checked_channels(channels: slice, n_channels: int, path: str) -> slice:
     start, stop, step = channels.indices(n_channels)
     beyond = channels.stop is not None and channels.stop > n_channels
     if step != 1 or start >= stop or beyond:
-        raise InputError(f"channel range {channels.start}:{channels.stop} selects no channel "
-                         f"of the {n_channels} in the file", file=path)
+        asked = f"{channels.start or 0}..{(channels.stop or n_channels) - 1}"
+        raise InputError(f"channels {asked} are not within the file's channels "
+                         f"0..{n_channels - 1}", file=path)
     return slice(start, stop)

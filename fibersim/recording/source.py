@@ -26,39 +26,50 @@ _RATE_TOLERANCE = 1e-9
 
 
 class RecordingSpec(BaseModel):
-    """``{type: recording, path: run.h5, channels: [a, b], loop: false}``.
+    """``{type: recording, path: run.h5, channels: [first, last], loop: false}``.
 
-    ``channels`` is a half-open range of the file's channel indices (``[0, 500]`` is the
-    first 500); all channels when omitted. Without ``loop`` the recording contributes
-    nothing once it has ended.
+    ``channels`` is an inclusive range of the file's channel indices, like every channel
+    range in scenario files (``[0, 499]`` is the first 500); all channels when omitted.
+    Without ``loop`` the recording contributes nothing once it has ended.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["recording"] = "recording"
+    label: str | None = Field(None, description="Name for start_source/stop_source events.")
     path: Path = Field(description="A DAS file: PRODML, or any format DASCore reads.")
     channels: tuple[int, int] | None = Field(
-        None, description="Half-open range [first, stop) of the file's channels to play.")
+        None, description="Inclusive range [first, last] of the file's channels to play.")
     loop: bool = Field(False, description="Start over at the end of the recording.")
 
     @model_validator(mode="after")
     def _check_channels(self) -> RecordingSpec:
-        if self.channels is not None and not 0 <= self.channels[0] < self.channels[1]:
-            raise ValueError("channels must be [first, stop) with 0 <= first < stop")
+        if self.channels is not None and not 0 <= self.channels[0] <= self.channels[1]:
+            raise ValueError("channels must be [first, last] with 0 <= first <= last")
         return self
 
     @property
     def channel_slice(self) -> slice:
-        return slice(None) if self.channels is None else slice(*self.channels)
+        """The file's channels as a slice (stop exclusive)."""
+        if self.channels is None:
+            return slice(None)
+        return slice(self.channels[0], self.channels[1] + 1)
 
     def build(self, context: SynthesisContext) -> RecordingSource:
         return RecordingSource(self, context)
 
 
 class RecordingSource:
-    """Adds a recording's rows to each block, reading only those rows from the file."""
+    """Adds a recording's rows to each block, reading only those rows from the file.
+
+    It runs once per block (the SPARSE stage): one HDF5 read per block is far cheaper than
+    one per cache-sized chunk of rows.
+    """
 
     def __init__(self, spec: RecordingSpec, context: SynthesisContext) -> None:
+        from fibersim.signals.base import Stage  # not at import time: see the import above
+
+        self.stage = Stage.SPARSE
         self.reader: RecordingReader = open_recording(spec.path, spec.channel_slice)
         info = self.reader.info
         where = str(spec.path)

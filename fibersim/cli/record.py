@@ -1,0 +1,184 @@
+"""``fibersim record``: write a scenario's fiber, or a live stream, to a PRODML file.
+
+Two sources, one file format: ``fibersim record SCENARIO -o out.h5`` renders the scenario's
+signals offline (no broker, as fast as the CPU allows); ``fibersim record --from-amqp URL``
+taps a live fibersim stream. The layout is in docs/recording.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+
+import click
+
+from fibersim.cli.lifecycle import exit_with, run_until_signal
+from fibersim.cli.options import DURATION, tls_options
+from fibersim.cli.progress import ProgressLine
+from fibersim.errors import UnreachableError
+from fibersim.models import SampleDtype
+from fibersim.recording.model import Compression
+
+#: ``--compression`` choices and the HDF5 filter each selects.
+COMPRESSIONS: dict[str, Compression] = {"none": None, "gzip": "gzip", "lzf": "lzf"}
+
+
+@click.command()
+@click.argument("scenario", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="PRODML file to write (replaced if it exists).")
+@click.option("--from", "from_s", type=DURATION, default=None,
+              help="Scenario: first simulated time to record [default: 0s].")
+@click.option("--to", "to_s", type=DURATION, default=None,
+              help="Scenario: simulated time to record up to [default: 60s].")
+@click.option("--compression", type=click.Choice(list(COMPRESSIONS)), default="none",
+              show_default=True,
+              help="HDF5 compression of the samples; none is readable by every HDF5 tool,"
+              " lzf needs h5py.")
+@click.option("--dtype", type=click.Choice(["float32", "int16"]), default=None,
+              help="Sample type in the file [default: float32 for a scenario, the stream's"
+              " own for a tap]. int16 stores counts; RawDataUnit gives their size.")
+@click.option("--from-amqp", "amqp_url", metavar="URL", default=None,
+              help="Tap a live stream on this RabbitMQ instead of rendering a scenario.")
+@tls_options
+@click.option("--exchange", default="fibersim", show_default=True,
+              help="Tap: topic exchange of the stream.")
+@click.option("--fiber-id", default="fiber-0", show_default=True,
+              help="Tap: fiber to record (routing keys das.<fiber-id>.*).")
+@click.option("--duration", type=DURATION, default=None,
+              help="Tap: stream time to record, gaps included [default: 60s].")
+@click.option("--quiet", is_flag=True, help="No progress line; summary only.")
+def record(scenario: str | None, output: str, from_s: float | None, to_s: float | None,
+           compression: str, dtype: SampleDtype | None, amqp_url: str | None, ca_file: str | None,
+           insecure: bool, exchange: str, fiber_id: str, duration: float | None,
+           quiet: bool) -> None:
+    """Write a scenario's fiber, or a live stream, to a PRODML 2.1 HDF5 file that DASCore,
+    xdas and other DAS tools read.
+
+    \b
+    Examples:
+      fibersim record scenarios/quake.yaml -o quake.h5 --from 10s --to 70s
+      fibersim record scenarios/quake.yaml -o quake.h5 --dtype int16 --compression gzip
+      fibersim record --from-amqp amqp://guest:guest@127.0.0.1/ --fiber-id fiber-0 \\
+          -o live.h5 --duration 60s
+    """
+    chosen = COMPRESSIONS[compression]
+    if (scenario is None) == (amqp_url is None):
+        raise click.UsageError("give either a SCENARIO file or --from-amqp URL")
+    if scenario is not None:
+        if duration is not None:
+            raise click.UsageError("--duration is for --from-amqp; use --from/--to")
+        exit_with(_record_scenario(Path(scenario), Path(output), from_s or 0.0,
+                                   60.0 if to_s is None else to_s, chosen, dtype or "float32",
+                                   quiet))
+    if from_s is not None or to_s is not None:
+        raise click.UsageError("--from/--to are for a SCENARIO; a tap records --duration")
+    assert amqp_url is not None
+    exit_with(run_until_signal(_tap(amqp_url, ca_file, insecure, exchange, fiber_id,
+                                    Path(output), 60.0 if duration is None else duration,
+                                    chosen, dtype, quiet)))
+
+
+def _record_scenario(scenario_path: Path, output: Path, from_s: float, to_s: float,
+                     compression: Compression, dtype: SampleDtype, quiet: bool) -> int:
+    from fibersim.recording.offline import record_fiber
+    from fibersim.scenario import load_scenario
+
+    if to_s <= from_s:
+        raise click.BadParameter(f"must be after --from ({from_s:g} s)", param_hint="--to")
+    scenario = load_scenario(scenario_path)
+    config = scenario.fiber_config()
+    wall_start = time.monotonic()
+    done = [0, 1]
+
+    def on_block(rows: int, total: int) -> None:
+        done[:] = [rows, total]
+        progress.tick()
+
+    progress = ProgressLine(lambda: _offline_progress(done[0], done[1], config.prr, wall_start),
+                            enabled=not quiet)
+    click.echo(f"recording {scenario_path.name}: {config.number_of_channels} channels at "
+               f"{config.prr:g} Hz, {from_s:g}-{to_s:g} s, {dtype} to {output}", err=True)
+    info = record_fiber(config, scenario.fiber.signals, scenario.run.seed, output,
+                        start_time_ns=time.time_ns() // 1_000_000_000 * 1_000_000_000,
+                        from_s=from_s, to_s=to_s, dtype=dtype, compression=compression,
+                        on_block=on_block)
+    progress.done()
+    elapsed = max(1e-9, time.monotonic() - wall_start)
+    click.echo(f"summary: wrote {output}: {info.n_rows} samples x {info.n_channels} channels"
+               f" ({info.duration_s:g} s at {info.prr:g} Hz, dx {info.dx:g} m), {dtype},"
+               f" {_size(output)}, in {elapsed:.2f} s = {info.duration_s / elapsed:.1f}x real"
+               " time", err=True)
+    return 0
+
+
+def _offline_progress(rows: int, total: int, prr: float, wall_start: float) -> str:
+    elapsed = max(1e-9, time.monotonic() - wall_start)
+    return (f"t={rows / prr:8.1f} s of {total / prr:.1f} s  {100 * rows / total:5.1f}%  "
+            f"x{rows / prr / elapsed:6.1f} real time")
+
+
+async def _tap(amqp_url: str, ca_file: str | None, insecure: bool, exchange: str, fiber_id: str,
+               output: Path, duration: float, compression: Compression, dtype: SampleDtype | None,
+               quiet: bool) -> int:
+    from fibersim.cli.stream import _tick
+    from fibersim.recording.tap import Tap
+    from fibersim.transport import open_transport
+
+    transport = open_transport(amqp_url, exchange=exchange, ca_file=ca_file, insecure=insecure)
+    try:
+        await transport.connect()
+    except ConnectionError as error:
+        raise UnreachableError(str(error)) from None
+    tap = Tap(transport, fiber_id, output, duration_s=duration,
+              dtype=dtype, compression=compression)
+    progress = ProgressLine(lambda: _tap_progress(tap), enabled=not quiet)
+    ticker = asyncio.create_task(_tick(progress))
+    wall_start = time.monotonic()
+    try:
+        await tap.start()
+        click.echo(f"recording {fiber_id} from {transport.description} to {output}, "
+                   f"{duration:g} s of stream time", err=True)
+        await tap.done.wait()
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        progress.done()
+        await asyncio.shield(transport.close())
+        tap.close()
+        click.echo(_tap_summary(tap, output, time.monotonic() - wall_start), err=True)
+    return 0
+
+
+def _tap_progress(tap: object) -> str:
+    from fibersim.recording.tap import Tap
+
+    assert isinstance(tap, Tap)
+    info, stats = tap.info, tap.stats
+    if info is None:
+        return "waiting for metadata and data ..."
+    return (f"t={stats.rows / info.prr:8.1f} s of {tap.duration_s:g} s  blocks={stats.blocks:7d}"
+            f"  gaps={stats.gaps}")
+
+
+def _tap_summary(tap: object, output: Path, elapsed: float) -> str:
+    from fibersim.recording.tap import Tap
+
+    assert isinstance(tap, Tap)
+    info, stats = tap.info, tap.stats
+    if info is None:
+        return (f"summary: nothing recorded in {elapsed:.1f} s ({stats.blocks_before_metadata}"
+                " data blocks arrived before any metadata); no file written")
+    return (f"summary: wrote {output}: {stats.rows} samples x {info.n_channels} channels"
+            f" ({stats.rows / info.prr:g} s at {info.prr:g} Hz, dx {info.dx:g} m), {info.dtype},"
+            f" {_size(output)}; {stats.blocks} blocks, {stats.gaps} gaps ({stats.gap_rows}"
+            f" samples, {stats.missing_sequences} missing blocks), {stats.stale_blocks}"
+            f" duplicate/late and {stats.malformed} malformed blocks dropped;"
+            f" {stats.stop_reason or 'interrupted'}")
+
+
+def _size(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.1f} MB"

@@ -1,0 +1,124 @@
+"""``fibersim replay``: publish a DAS recording as a live fiber, paced like an interrogator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import re
+import time
+from pathlib import Path
+
+import click
+
+from fibersim.cli.lifecycle import exit_with, run_until_signal
+from fibersim.cli.options import DURATION, SPEED, amqp_url_option, tls_options
+from fibersim.cli.progress import ProgressLine
+from fibersim.errors import UnreachableError
+from fibersim.models import SampleDtype
+from fibersim.units import format_speed
+
+_CHANNELS = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
+
+
+class ChannelRangeType(click.ParamType):
+    """``first:last``, an inclusive channel range like scenario files' ``[first, last]``."""
+
+    name = "first:last"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        match = _CHANNELS.match(str(value))
+        if match is None or int(match[1]) > int(match[2]):
+            self.fail(f"{value!r} is not a channel range first:last (e.g. 100:599)", param, ctx)
+        return int(match[1]), int(match[2])
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True))
+@amqp_url_option
+@tls_options
+@click.option("--exchange", default="fibersim", show_default=True, help="Topic exchange name.")
+@click.option("--fiber-id", default="fiber-0", show_default=True,
+              help="Fiber id, used in routing keys das.<fiber-id>.<kind>.")
+@click.option("--speed", type=SPEED, default="1", show_default=True,
+              help="Recorded seconds per wall second: 1 is real time, 10, or max.")
+@click.option("--loop", is_flag=True, help="Start over at the end of the file, until stopped.")
+@click.option("--duration", type=DURATION, default=None,
+              help="Stop after this much stream time [default: one pass of the file].")
+@click.option("--channels", type=ChannelRangeType(), default=None,
+              help="Inclusive range of the file's channels to publish, e.g. 100:599.")
+@click.option("--dtype", type=click.Choice(["int16", "float32"]), default=None,
+              help="Sample type on the wire [default: the file's; int16 files keep their"
+              " count size as scale].")
+@click.option("--original-time", is_flag=True,
+              help="Stamp samples with the file's times instead of starting now.")
+@click.option("--quiet", is_flag=True, help="No progress line; summary only.")
+def replay(file: str, amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: str,
+           fiber_id: str, speed: float, loop: bool, duration: float | None,
+           channels: tuple[int, int] | None, dtype: SampleDtype | None, original_time: bool,
+           quiet: bool) -> None:
+    """Publish a DAS recording (PRODML, or any format DASCore reads) as a live fiber.
+
+    Metadata comes from the file: prr from its time step, dx from its distance step, channel
+    count and gauge length. Data blocks, metadata and heartbeats follow docs/wire-protocol.md,
+    exactly as for a simulated fiber.
+
+    \b
+    Examples:
+      fibersim replay quake.h5 --amqp-url amqp://guest:guest@127.0.0.1/ --speed 1
+      fibersim replay vendor.hdf5 --channels 100:599 --loop --speed max --duration 10m
+    """
+    exit_with(run_until_signal(_replay(Path(file), amqp_url, ca_file, insecure, exchange,
+                                       fiber_id, speed, loop, duration, channels, dtype,
+                                       original_time, quiet)))
+
+
+async def _replay(path: Path, amqp_url: str | None, ca_file: str | None, insecure: bool,
+                  exchange: str, fiber_id: str, speed: float, loop: bool,
+                  duration: float | None, channels: tuple[int, int] | None,
+                  dtype: SampleDtype | None, original_time: bool, quiet: bool) -> int:
+    from fibersim.cli.stream import _progress_text, _summary_text, _tick
+    from fibersim.errors import InputError
+    from fibersim.recording.replay import build_replay
+    from fibersim.transport import open_transport
+
+    transport = open_transport(amqp_url, exchange=exchange, ca_file=ca_file, insecure=insecure)
+    replay = build_replay(path, transport, fiber_id=fiber_id, speed=speed, channels=channels,
+                          dtype=dtype, loop=loop,
+                          start_time_ns=None if original_time else time.time_ns())
+    if replay.pass_duration_s <= 0:
+        raise InputError("shorter than one data block "
+                         f"({replay.streamer.interrogator.config.block_duration_s:g} s)",
+                         file=str(path))
+    end = duration if duration is not None else (math.inf if loop else replay.pass_duration_s)
+    try:
+        await transport.connect()
+    except ConnectionError as error:
+        raise UnreachableError(str(error)) from None
+    streamer, info = replay.streamer, replay.info
+    config = streamer.interrogator.config
+    click.echo(f"replaying {path.name} as {fiber_id}: {info.n_channels} channels at "
+               f"{info.prr:g} Hz, dx {info.dx:g} m, {info.duration_s:g} s"
+               f"{' looped' if loop else ''}, {config.dtype}, at {format_speed(speed)} to "
+               f"{transport.description}", err=True)
+    progress = ProgressLine(lambda: _progress_text(streamer), enabled=not quiet)
+    ticker = asyncio.create_task(_tick(progress))
+    try:
+        await streamer.connect()
+        await streamer.run_until(end)
+        await streamer.disconnect()
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        progress.done()
+        await asyncio.shield(transport.close())
+        click.echo(_summary_text(streamer), err=True)
+        if not loop and replay.unsent_rows:
+            click.echo(f"note: the last {replay.unsent_rows} samples do not fill a block of "
+                       f"{config.samples_per_block} and were not sent", err=True)
+    return 0 if not transport.stats.lost_sequences else 1
+
