@@ -1,4 +1,4 @@
-"""Fixtures for the mock Focus Server tests (helpers live in focus_harness.py)."""
+"""Fixtures for the mock Focus Server tests (helpers live in harness.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-from focus_harness import Focus, FocusFactory
 
 from fibersim.focus import FocusMock, FocusSettings, create_app
 from fibersim.transport import MemoryBroker, MemoryTransport
+from tests.focus.harness import Focus, FocusFactory
 
 
 @pytest.fixture
