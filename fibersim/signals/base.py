@@ -1,22 +1,32 @@
-"""The signal-source interface and the synthesizer that composes sources block by block.
+"""The signal-source interface, source placement, and the synthesizer that composes sources.
 
-A source adds its strain rate (1/s, float32) into a (time, channel) block in place. Sources
-keep their own state (filter memories, random streams, event positions) so that consecutive
-calls produce a seamless signal and the result does not depend on how the time axis is cut
-into blocks: ``render(1000)`` equals ``render(400)`` followed by ``render(600)``.
+A source adds its strain rate (1/s, float32) into a (time, channel) block in place. Every
+source in this package is a *pure function of the absolute sample index*: what it adds to
+sample ``i`` is computed from ``i`` alone, with element-wise float operations and no state
+carried from one call to the next. That is what makes the output bit-for-bit independent of
+how the time axis is cut into blocks (``render(1000)`` equals ``render(400)`` then
+``render(600)``), lets a source be gated by a time window, and lets scenario events start and
+stop sources at any sample.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
-from typing import Protocol
+from enum import IntEnum
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 @dataclass(frozen=True)
 class SynthesisContext:
-    """What every source needs to know about the fiber it is drawn on."""
+    """What every source needs to know about the fiber (or the stretch of it) it is drawn on."""
 
     prr: float
     dx: float
@@ -24,34 +34,191 @@ class SynthesisContext:
     gauge_length_meters: float
     seed: int
     start_time_s: float = 0.0  # simulated time of the synthesizer's sample 0
+    channel_offset: int = 0  # fiber channel of this context's channel 0 (placement)
 
-    def rng(self, salt: int) -> np.random.Generator:
+    def rng(self, salt: int | tuple[int, ...]) -> np.random.Generator:
         """An independent, reproducible random stream for one source (``salt`` tells them apart)."""
-        return np.random.default_rng([self.seed, salt])
+        extra = salt if isinstance(salt, tuple) else (salt,)
+        return np.random.default_rng([self.seed, *extra])
+
+    def restricted(self, first: int, last: int) -> SynthesisContext:
+        """The context of channels ``first..last`` (inclusive) of this one."""
+        return dataclasses.replace(
+            self, n_channels=last - first + 1, channel_offset=self.channel_offset + first
+        )
+
+    def sample_of(self, time_s: float) -> int:
+        """The first sample at or after simulated time ``time_s``."""
+        return math.ceil(round((time_s - self.start_time_s) * self.prr, 6))
+
+
+class Stage(IntEnum):
+    """When the synthesizer runs a source within a block.
+
+    SPARSE sources touch a small part of the block and run once per block (their per-call
+    overhead is high); DENSE sources cover every sample and run row-chunk by row-chunk so the
+    block stays in cache; POST sources rewrite what the others produced (saturation, dead
+    channels) and run last on each chunk.
+    """
+
+    SPARSE = 0
+    DENSE = 1
+    POST = 2
 
 
 class SignalSource(Protocol):
     """A physical contribution to the recording."""
 
-    def add_to(self, block: np.ndarray, first_sample: int) -> None:
-        """Add this source's samples ``first_sample ..`` into ``block`` (time, channel), in place.
+    stage: Stage
 
-        Calls come with consecutive ``first_sample`` values; a source may rely on that.
-        """
+    def add_to(self, block: np.ndarray, first_sample: int) -> None:
+        """Add samples ``first_sample ..`` into ``block`` (time, channel), in place."""
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A source confined to a channel slice and a window of absolute samples ``[begin, end)``."""
+
+    inner: SignalSource
+    first_channel: int
+    stop_channel: int
+    begin: int = 0
+    end: int = 2**62
+
+    @property
+    def stage(self) -> Stage:
+        return self.inner.stage
+
+    def add_to(self, block: np.ndarray, first_sample: int) -> None:
+        a = max(0, self.begin - first_sample)
+        b = min(block.shape[0], self.end - first_sample)
+        if a < b:
+            self.inner.add_to(block[a:b, self.first_channel : self.stop_channel], first_sample + a)
+
+
+@dataclass(frozen=True)
+class SourceGroup:
+    """Several placed sources built from one spec (a preset); the synthesizer flattens it."""
+
+    parts: tuple[Placed, ...]
+    stage: Stage = Stage.SPARSE
+
+    def add_to(self, block: np.ndarray, first_sample: int) -> None:
+        for part in sorted(self.parts, key=lambda p: p.stage):
+            part.add_to(block, first_sample)
+
+
+class PlacedSpec(BaseModel):
+    """Fields every source spec shares: a label and where/when the source is active.
+
+    ``channels`` is an inclusive ``[first, last]`` fiber-channel range; ``start``/``end`` are
+    simulated times in seconds on the synthesizer's clock (``start_time_s + sample / prr``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str | None = Field(None, description="Name for start_source/stop_source events.")
+    channels: tuple[int, int] | None = Field(
+        None, description="Inclusive channel range [first, last]; default the whole fiber."
+    )
+    start: float | None = Field(None, description="Active from this simulated time (s).")
+    end: float | None = Field(None, description="Active until this simulated time (s).")
+
+    def build(self, context: SynthesisContext) -> SignalSource:
+        """The source this spec describes, confined to its channels and time window."""
+        first, last = self.channels if self.channels is not None else (0, context.n_channels - 1)
+        first, last = max(0, first), min(context.n_channels - 1, last)
+        if first > last:
+            raise ValueError(f"channels {self.channels} lie outside 0..{context.n_channels - 1}")
+        begin = 0 if self.start is None else max(0, context.sample_of(self.start))
+        end = 2**62 if self.end is None else context.sample_of(self.end)
+        inner = self.make(context.restricted(first, last))
+        if isinstance(inner, SourceGroup):
+            return SourceGroup(tuple(_confine(p, first, begin, end) for p in inner.parts))
+        return Placed(inner, first, last + 1, begin, end)
+
+    def make(self, context: SynthesisContext) -> SignalSource:
+        """The unplaced source on ``context`` (its channel 0 is the range's first channel)."""
+        raise NotImplementedError
+
+
+def _confine(part: Placed, first: int, begin: int, end: int) -> Placed:
+    """``part`` (placed within a sub-range starting at ``first``) placed on the whole fiber."""
+    return dataclasses.replace(
+        part,
+        first_channel=part.first_channel + first,
+        stop_channel=part.stop_channel + first,
+        begin=max(part.begin, begin),
+        end=min(part.end, end),
+    )
+
+
+def _parts(source: SignalSource) -> Iterable[SignalSource]:
+    return source.parts if isinstance(source, SourceGroup) else (source,)
 
 
 class Synthesizer:
-    """Sums sources into consecutive float32 blocks and counts samples."""
+    """Sums sources into consecutive float32 blocks and counts samples.
 
-    def __init__(self, context: SynthesisContext, sources: list[SignalSource]) -> None:
+    Sources carry labels so scenario events can start and stop them; a change takes effect at
+    the synthesizer's next sample.
+    """
+
+    #: Rows per chunk for DENSE/POST sources: ~0.6 MB of a 2337-channel block stays in L2.
+    CHUNK_ROWS = 64
+
+    def __init__(
+        self,
+        context: SynthesisContext,
+        sources: list[SignalSource],
+        labels: list[str] | None = None,
+    ) -> None:
         self.context = context
-        self.sources = sources
         self.next_sample = 0
+        self._active: list[tuple[str, SignalSource]] = []
+        names = labels if labels is not None else [f"source{i}" for i in range(len(sources))]
+        for label, source in zip(names, sources, strict=True):
+            self._add(label, source)
+
+    @property
+    def sources(self) -> list[SignalSource]:
+        """The active (flattened, placed) sources in the order they are summed."""
+        return [source for _, source in self._active]
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({label for label, _ in self._active})
+
+    def _add(self, label: str, source: SignalSource) -> None:
+        self._active.extend((label, part) for part in _parts(source))
+        self._active.sort(key=lambda item: item[1].stage)  # stable: keeps insertion order
+
+    def start_source(self, label: str, spec: PlacedSpec) -> None:
+        """Add ``spec``'s source from the next sample on (its own start/end still apply)."""
+        if label in self.labels:
+            raise ValueError(f"signal source {label!r} is already running")
+        source = spec.build(self.context)
+        now = self.next_sample
+        delayed = (dataclasses.replace(p, begin=max(p.begin, now)) for p in _parts(source))
+        self._add(label, SourceGroup(tuple(delayed)))
+
+    def stop_source(self, label: str) -> None:
+        """Remove the source(s) labelled ``label`` from the next sample on."""
+        if label not in self.labels:
+            raise KeyError(f"no running signal source {label!r}")
+        self._active = [(name, source) for name, source in self._active if name != label]
 
     def render(self, n_samples: int) -> np.ndarray:
         """The next ``n_samples`` of strain rate, shape (n_samples, n_channels), float32."""
         block = np.zeros((n_samples, self.context.n_channels), dtype=np.float32)
-        for source in self.sources:
-            source.add_to(block, self.next_sample)
+        first = self.next_sample
+        chunked = [source for _, source in self._active if source.stage != Stage.SPARSE]
+        for _, source in self._active:
+            if source.stage == Stage.SPARSE:
+                source.add_to(block, first)
+        for row in range(0, n_samples, self.CHUNK_ROWS):
+            chunk = block[row : row + self.CHUNK_ROWS]
+            for source in chunked:
+                source.add_to(chunk, first + row)
         self.next_sample += n_samples
         return block

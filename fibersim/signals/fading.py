@@ -1,0 +1,167 @@
+"""Channel-quality effects: Rayleigh fading, dead ranges and the interrogator's internal fiber.
+
+Each channel's backscatter amplitude is the modulus of a sum of many random scatterer phasors,
+a complex Gaussian ``z``; so ``|z|^2`` is exponential and the amplitude ``sqrt(exponential)``.
+Where the amplitude is small the phase is badly measured: the channel is "faded" and its noise
+is 10-100x the normal level. Temperature drift slowly changes the scatterers' phases, so ``z``
+of every channel wanders over minutes: here it is interpolated between independent knots
+every ``drift_s`` seconds with cos/sin weights (so ``|z|^2`` stays exponential at all times).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, PositiveFloat
+
+from fibersim.signals.banks import PhaseNoise, noise_bank
+from fibersim.signals.base import Placed, PlacedSpec, SourceGroup, Stage, SynthesisContext
+
+#: Bank for faded and replaced channels: 4.1 s x 64 columns (apart from the incoherent bank).
+_BANK_ROWS = 8192
+_BANK_COLS = 64
+#: Longest contiguous read from the channel-major bank.
+_WRAP = 2048
+
+
+class RayleighFadingSpec(PlacedSpec):
+    """Faded channels with excess noise, dead ranges and the internal first channels.
+
+    ``{type: rayleigh_fading, fraction: 0.03, gain_min: 10, gain_max: 100, drift_s: 180,
+    internal_channels: 20, dead: [[1500, 1520]]}``
+    """
+
+    type: Literal["rayleigh_fading"] = "rayleigh_fading"
+    fraction: float = Field(0.03, ge=0, le=0.5, description="Fraction of faded channels.")
+    gain_min: PositiveFloat = Field(10.0, description="Noise gain of a just-faded channel.")
+    gain_max: PositiveFloat = Field(100.0, description="Noise gain of the deepest fades.")
+    drift_s: PositiveFloat = Field(180.0, description="Time for the faded set to renew (s).")
+    tick_s: PositiveFloat = Field(0.5, description="Fading gains are updated this often (s).")
+    sigma_phi: float = Field(0.01, ge=0, description="Normal phase noise the gains scale (rad).")
+    corner_hz: float = Field(20.0, ge=0, description="1/f corner of that noise (Hz).")
+    internal_channels: int = Field(
+        0, ge=0, description="First channels inside the interrogator: quiet near-constant noise."
+    )
+    internal_gain: float = Field(0.2, ge=0, description="Their noise relative to normal.")
+    dead: list[tuple[int, int]] = Field(
+        default_factory=list, description="Inclusive channel ranges past a break: noise only."
+    )
+    dead_gain: float = Field(30.0, ge=0, description="Noise of dead channels relative to normal.")
+
+    def make(self, context: SynthesisContext) -> SourceGroup:
+        """Faded noise over the range, then the internal and dead channels overwritten."""
+        colour = PhaseNoise(self.sigma_phi, self.corner_hz, 1.0, context.gauge_length_meters)
+        bank = channel_major_bank(colour, context.prr, context.seed)
+        n = context.n_channels
+        parts = [Placed(FadedNoise(self, context, bank), 0, n)]
+        replaced = [(first, last, self.dead_gain) for first, last in self.dead]
+        if self.internal_channels:
+            replaced.insert(0, (0, self.internal_channels - 1, self.internal_gain))
+        for first, last, gain in replaced:
+            first, last = max(0, first), min(n - 1, last)
+            if first <= last:
+                source = ReplacedNoise(context, bank, first, last - first + 1, gain)
+                parts.append(Placed(source, first, last + 1))
+        return SourceGroup(tuple(parts))
+
+
+def read_columns(
+    bank_t: np.ndarray, columns: np.ndarray, offsets: np.ndarray, first_sample: int, n: int
+) -> np.ndarray:
+    """(n, len(columns)) noise: channel j reads bank column ``columns[j]`` from row
+    ``(first_sample + offsets[j]) mod L``. ``bank_t`` is the channel-major (column, row)
+    bank with its first rows repeated at the end, so each read is one contiguous slice."""
+    length = bank_t.shape[1] - _WRAP
+    out = np.empty((n, columns.size), dtype=np.float32)
+    for done in range(0, n, _WRAP):
+        count = min(_WRAP, n - done)
+        starts = (first_sample + done + offsets) % length
+        for j, (column, start) in enumerate(zip(columns, starts, strict=True)):
+            out[done : done + count, j] = bank_t[column, start : start + count]
+    return out
+
+
+@lru_cache(maxsize=8)
+def channel_major_bank(colour: PhaseNoise, prr: float, seed: int) -> np.ndarray:
+    """The noise bank transposed to (column, row), its first ``_WRAP`` rows appended."""
+    bank = noise_bank(colour, prr, seed, _BANK_ROWS, _BANK_COLS)
+    return np.ascontiguousarray(np.concatenate([bank, bank[:_WRAP]]).T)
+
+
+class FadedNoise:
+    """Extra noise on the channels that are faded at each tick (a few % of the block)."""
+
+    stage = Stage.SPARSE
+    _SALT = 21
+
+    def __init__(self, spec: RayleighFadingSpec, context: SynthesisContext, bank: np.ndarray):
+        self._spec = spec
+        self._context = context
+        self._bank = bank
+        self._threshold = -np.log1p(-spec.fraction)  # P(|z|^2 < t) = fraction
+        self._tick = max(1, round(spec.tick_s * context.prr))
+        rng = context.rng((self._SALT, context.channel_offset))
+        self._row_offset = rng.integers(0, _BANK_ROWS, context.n_channels)
+        self._column = rng.integers(0, bank.shape[0], context.n_channels)
+        self._knots: dict[int, np.ndarray] = {}
+
+    def _knot(self, k: int) -> np.ndarray:
+        found = self._knots.get(k)
+        if found is None:
+            rng = self._context.rng((self._SALT, self._context.channel_offset, 1, k + 2**31))
+            pair = rng.standard_normal((2, self._context.n_channels))
+            found = (pair[0] + 1j * pair[1]) / np.sqrt(2)
+            if len(self._knots) > 4:
+                self._knots.clear()
+            self._knots[k] = found
+        return found
+
+    def gains(self, tick: int) -> tuple[np.ndarray, np.ndarray]:
+        """Faded channels and their noise gains during ``tick``."""
+        t = (tick + 0.5) * self._tick / self._context.prr
+        u, k = np.modf(t / self._spec.drift_s)
+        z = self._knot(int(k)) * np.cos(np.pi / 2 * u) + self._knot(int(k) + 1) * np.sin(
+            np.pi / 2 * u
+        )
+        power = np.abs(z) ** 2
+        faded = np.flatnonzero(power < self._threshold)
+        depth = power[faded] / self._threshold  # 0 deepest .. 1 just faded
+        log_gain = np.log(self._spec.gain_max) * (1 - depth) + np.log(self._spec.gain_min) * depth
+        return faded, np.exp(log_gain).astype(np.float32)
+
+    def add_to(self, block: np.ndarray, first_sample: int) -> None:
+        n = block.shape[0]
+        row = 0
+        while row < n:
+            tick, pos = divmod(first_sample + row, self._tick)
+            stop = min(n, row + self._tick - pos)
+            faded, gain = self.gains(tick)
+            if faded.size:
+                extra = read_columns(
+                    self._bank, self._column[faded], self._row_offset[faded],
+                    first_sample + row, stop - row,
+                )
+                block[row:stop, faded] += extra * gain
+            row = stop
+
+
+class ReplacedNoise:
+    """Channels whose content is replaced by noise alone (internal fiber, dead ranges)."""
+
+    stage = Stage.POST
+    _SALT = 22
+
+    def __init__(
+        self, context: SynthesisContext, bank: np.ndarray, first: int, count: int, gain: float
+    ) -> None:
+        rng = context.rng((self._SALT, context.channel_offset + first))
+        self._row_offset = rng.integers(0, _BANK_ROWS, count)
+        self._column = rng.integers(0, bank.shape[0], count)
+        self._bank = bank
+        self._gain = np.float32(gain)
+
+    def add_to(self, block: np.ndarray, first_sample: int) -> None:
+        noise = read_columns(self._bank, self._column, self._row_offset, first_sample, len(block))
+        np.multiply(noise, self._gain, out=block)

@@ -1,0 +1,49 @@
+"""Named mixes of sources: what a fiber in a typical setting records.
+
+``urban_road`` is the default for a fiber whose scenario names no signals: instrument noise,
+fading, a road with traffic both ways along the whole fiber, pedestrians, two machines and the
+interrogator's saturation. ``subsea`` replaces the land sources by the ocean's.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fibersim.signals.artefacts import PhaseWrapSpec
+from fibersim.signals.base import Placed, PlacedSpec, SourceGroup, SynthesisContext
+from fibersim.signals.fading import RayleighFadingSpec
+from fibersim.signals.noise import CommonModeNoiseSpec, IncoherentNoiseSpec
+from fibersim.signals.seismic import MachinerySpec, OceanSpec
+from fibersim.signals.traffic import FootstepsSpec, VehiclesSpec
+
+
+def preset_specs(name: str, n_channels: int) -> list[PlacedSpec]:
+    """The specs of preset ``name`` for a range of ``n_channels`` channels."""
+    internal = min(20, n_channels // 20)
+    instrument: list[PlacedSpec] = [IncoherentNoiseSpec(), CommonModeNoiseSpec()]
+    last: list[PlacedSpec] = [RayleighFadingSpec(internal_channels=internal), PhaseWrapSpec()]
+    if name == "urban_road":
+        land: list[PlacedSpec] = [
+            VehiclesSpec(),
+            FootstepsSpec(),
+            MachinerySpec(channel=int(0.31 * n_channels), f0=29.5, harmonics=4),
+            MachinerySpec(channel=int(0.74 * n_channels), f0=16.7, harmonics=6, amplitude=3e-7),
+        ]
+        return instrument + land + last
+    if name == "subsea":
+        return [*instrument, OceanSpec(), *last]
+    raise ValueError(f"unknown preset {name!r}")
+
+
+class PresetSpec(PlacedSpec):
+    """A named mix: ``{type: preset, name: urban_road}`` or ``{type: preset, name: subsea}``."""
+
+    type: Literal["preset"] = "preset"
+    name: Literal["urban_road", "subsea"] = "urban_road"
+
+    def make(self, context: SynthesisContext) -> SourceGroup:
+        parts: list[Placed] = []
+        for spec in preset_specs(self.name, context.n_channels):
+            built = spec.build(context)
+            parts.extend(built.parts if isinstance(built, SourceGroup) else [built])
+        return SourceGroup(tuple(parts))

@@ -1,0 +1,207 @@
+"""Waves from farther away: earthquakes, stationary machinery and the ocean.
+
+An earthquake at perpendicular distance ``d`` from the fiber, closest to channel ``x0``,
+reaches channel ``x`` after ``sqrt((x - x0)^2 + d^2) / v``: a hyperbolic moveout, first for the
+P wave (5-8 km/s) then for the S wave (3-4.5 km/s, 2-5x stronger), with 1/r spreading.
+Machinery is a stationary oscillator with harmonics, felt on a few channels. The ocean adds
+plane waves: the secondary microseism (0.1-0.35 Hz, fast) and surface gravity waves (slow,
+about 10 m/s on the shelf), each a rank-one-per-term field ``sin(w t - k x + phi)``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, PositiveFloat
+
+from fibersim.signals.base import PlacedSpec, Stage, SynthesisContext
+from fibersim.signals.events import OVERSAMPLE, add_wavelets
+from fibersim.signals.physics import gauge_average, gauge_taps, sample_times
+
+
+class EarthquakeSpec(PlacedSpec):
+    """One earthquake's P and S arrivals.
+
+    ``{type: earthquake, origin_time: 10, distance_m: 5000, vp: 6000, vs: 3500, s_to_p: 3}``
+    """
+
+    type: Literal["earthquake"] = "earthquake"
+    origin_time: float = Field(5.0, description="Origin time, simulated clock (s).")
+    distance_m: PositiveFloat = Field(
+        5000.0, description="Hypocentre distance from the fiber line (m)."
+    )
+    closest_channel: int | None = Field(
+        None, description="Channel nearest the hypocentre (range-relative); default the middle."
+    )
+    vp: float = Field(6000.0, ge=1000, description="P velocity (m/s), 5-8 km/s.")
+    vs: float = Field(3500.0, ge=500, description="S velocity (m/s), 3-4.5 km/s.")
+    p_amplitude: PositiveFloat = Field(3e-6, description="P peak strain rate at distance d (1/s).")
+    s_to_p: PositiveFloat = Field(3.0, description="S/P peak amplitude ratio (2-5).")
+    f_min: PositiveFloat = Field(2.0, description="Lowest frequency (Hz).")
+    f_max: PositiveFloat = Field(20.0, description="Highest frequency (Hz).")
+    coda_s: PositiveFloat = Field(1.0, description="Envelope decay time of each phase (s).")
+
+    def make(self, context: SynthesisContext) -> Earthquake:
+        return Earthquake(self, context)
+
+
+@lru_cache(maxsize=16)
+def quake_wavelet(prr: float, f_min: float, f_max: float, coda_s: float, seed: int) -> np.ndarray:
+    """An oversampled unit-peak wavelet: log-spaced sines in the band under a rise-and-decay
+    envelope ``(t / r) exp(1 - t / r)`` stretched by the coda."""
+    t = np.arange(round(6 * coda_s * OVERSAMPLE * prr)) / (OVERSAMPLE * prr)
+    rng = np.random.default_rng([seed, 0x51])
+    freqs = np.geomspace(f_min, f_max, 12)
+    phases = rng.uniform(0, 2 * np.pi, freqs.size)
+    carrier = np.sin(2 * np.pi * freqs[:, None] * t + phases[:, None]).sum(axis=0)
+    rise = 0.1 * coda_s
+    envelope = np.where(t < rise, t / rise, np.exp(-(t - rise) / coda_s))
+    envelope *= np.minimum(1.0, (t[-1] - t) / coda_s)  # reach zero at the table's end
+    wavelet = carrier * envelope
+    return (wavelet / np.abs(wavelet).max()).astype(np.float32)
+
+
+class Earthquake:
+    """Adds the P and S wavelets at their hyperbolic arrival times."""
+
+    stage = Stage.SPARSE
+
+    def __init__(self, spec: EarthquakeSpec, context: SynthesisContext) -> None:
+        self._context = context
+        centre = context.n_channels // 2 if spec.closest_channel is None else spec.closest_channel
+        x = (np.arange(context.n_channels) - centre) * context.dx
+        r = np.hypot(x, spec.distance_m)
+        origin = spec.origin_time - context.start_time_s
+        spreading = spec.distance_m / r
+        self._phases = [
+            (
+                quake_wavelet(
+                    context.prr, spec.f_min, spec.f_max, spec.coda_s, context.seed + salt
+                ),
+                origin + r / velocity,
+                amplitude * spreading,
+            )
+            for salt, velocity, amplitude in (
+                (1, spec.vp, spec.p_amplitude),
+                (2, spec.vs, spec.p_amplitude * spec.s_to_p),
+            )
+        ]
+
+    def add_to(self, block: np.ndarray, first_sample: int) -> None:
+        for table, arrival, amplitude in self._phases:
+            add_wavelets(block, first_sample, self._context, table, arrival, amplitude, 0)
+
+
+class MachinerySpec(PlacedSpec):
+    """A stationary machine (pump, generator, HVAC) with a fundamental and harmonics.
+
+    ``{type: machinery, channel: 1200, f0: 29.5, harmonics: 4, amplitude: 5e-7}``
+    """
+
+    type: Literal["machinery"] = "machinery"
+    channel: int | None = Field(None, description="Channel of the machine (range-relative).")
+    f0: float = Field(29.5, gt=0, description="Fundamental (Hz), 10-60.")
+    harmonics: int = Field(4, ge=1, le=12, description="Number of tones f0, 2 f0, ...")
+    harmonic_decay: float = Field(0.6, gt=0, le=1, description="Amplitude ratio per harmonic.")
+    amplitude: float = Field(5e-7, ge=0, description="Fundamental strain rate at the machine.")
+    decay_m: PositiveFloat = Field(3.0, description="Spatial decay length (m).")
+
+    def make(self, context: SynthesisContext) -> Machinery:
+        return Machinery(self, context)
+
+
+class Machinery:
+    """A sum of harmonics in time times a decaying, gauge-averaged profile in space."""
+
+    stage = Stage.SPARSE
+    _SALT = 51
+
+    def __init__(self, spec: MachinerySpec, context: SynthesisContext) -> None:
+        centre = spec.channel if spec.channel is not None else context.n_channels // 2
+        radius = round(5 * spec.decay_m / context.dx)
+        taps = gauge_taps(context.dx, context.gauge_length_meters)
+        self._lo = max(0, centre - radius - taps)
+        self._hi = min(context.n_channels, centre + radius + taps + 1)
+        distance = np.abs(np.arange(self._lo, self._hi) - centre) * context.dx
+        profile = np.exp(-distance / spec.decay_m) * (distance <= 5 * spec.decay_m)
+        self._profile = gauge_average(profile.astype(np.float32)[None, :], taps)
+        order = np.arange(1, spec.harmonics + 1)
+        keep = order * spec.f0 < 0.45 * context.prr
+        self._freqs = (order * spec.f0)[keep]
+        self._amps = (spec.amplitude * spec.harmonic_decay ** (order - 1))[keep]
+        self._phases = context.rng((self._SALT, context.channel_offset + centre)).uniform(
+            0, 2 * np.pi, spec.harmonics
+        )[keep]
+        self._prr = context.prr
+
+    def add_to(self, block: np.ndarray, first_sample: int) -> None:
+        if self._lo >= self._hi:
+            return
+        t = sample_times(first_sample, block.shape[0], self._prr)
+        series = np.zeros(block.shape[0])
+        for f, a, phase in zip(self._freqs, self._amps, self._phases, strict=True):
+            series += a * np.sin(2 * np.pi * f * t + phase)
+        block[:, self._lo : self._hi] += series.astype(np.float32)[:, None] * self._profile
+
+
+class OceanSpec(PlacedSpec):
+    """Subsea ambient field: secondary microseism plus surface gravity waves, both directions.
+
+    ``{type: ocean, microseism_amplitude: 1e-7, gravity_amplitude: 3e-7, gravity_speed: 10}``
+    """
+
+    type: Literal["ocean"] = "ocean"
+    microseism_amplitude: float = Field(1e-7, ge=0, description="Per-term strain rate (1/s).")
+    microseism_f_min: PositiveFloat = Field(0.1, description="Microseism band low (Hz).")
+    microseism_f_max: PositiveFloat = Field(0.35, description="Microseism band high (Hz).")
+    microseism_speed: PositiveFloat = Field(2000.0, description="Apparent speed (m/s).")
+    gravity_amplitude: float = Field(3e-7, ge=0, description="Per-term strain rate (1/s).")
+    gravity_f_min: PositiveFloat = Field(0.05, description="Gravity-wave band low (Hz).")
+    gravity_f_max: PositiveFloat = Field(0.3, description="Gravity-wave band high (Hz).")
+    gravity_speed: PositiveFloat = Field(10.0, description="Gravity-wave speed (m/s).")
+    terms: int = Field(6, ge=1, le=32, description="Plane waves per family.")
+
+    def make(self, context: SynthesisContext) -> Ocean:
+        return Ocean(self, context)
+
+
+class Ocean:
+    """Sum of plane waves, each split as ``sin(wt+p) cos(kx) - cos(wt+p) sin(kx)``."""
+
+    stage = Stage.DENSE
+    _SALT = 61
+
+    def __init__(self, spec: OceanSpec, context: SynthesisContext) -> None:
+        rng = context.rng((self._SALT, context.channel_offset))
+        x = (context.channel_offset + np.arange(context.n_channels)) * context.dx
+        taps = gauge_taps(context.dx, context.gauge_length_meters)
+        omegas, phases, cos_kx, sin_kx = [], [], [], []
+        for amplitude, f_lo, f_hi, speed in (
+            (spec.microseism_amplitude, spec.microseism_f_min, spec.microseism_f_max,
+             spec.microseism_speed),
+            (spec.gravity_amplitude, spec.gravity_f_min, spec.gravity_f_max, spec.gravity_speed),
+        ):
+            f = rng.uniform(f_lo, f_hi, spec.terms)
+            direction = rng.choice([-1.0, 1.0], spec.terms)
+            for fi, di in zip(f, direction, strict=True):
+                k = 2 * np.pi * fi / speed * di
+                omegas.append(2 * np.pi * fi)
+                phases.append(rng.uniform(0, 2 * np.pi))
+                cos_kx.append(amplitude * np.cos(k * x))
+                sin_kx.append(amplitude * np.sin(k * x))
+        self._omega = np.array(omegas)
+        self._phase = np.array(phases)
+        self._cos_kx = gauge_average(np.array(cos_kx, dtype=np.float32), taps)
+        self._sin_kx = gauge_average(np.array(sin_kx, dtype=np.float32), taps)
+        self._prr = context.prr
+
+    def add_to(self, block: np.ndarray, first_sample: int) -> None:
+        t = sample_times(first_sample, block.shape[0], self._prr)
+        angle = self._omega[None, :] * t[:, None] + self._phase
+        sin_t = np.sin(angle).astype(np.float32)
+        cos_t = np.cos(angle).astype(np.float32)
+        for j in range(self._omega.size):
+            block += sin_t[:, j : j + 1] * self._cos_kx[j]
+            block -= cos_t[:, j : j + 1] * self._sin_kx[j]

@@ -1,0 +1,267 @@
+"""Road traffic and pedestrians: moving sources along the fiber.
+
+A vehicle loads the ground: under and around its position ``x_v(t)`` the fiber is strained by
+``A g((x - x_v) / w)`` with ``g(u) = (1 - u^2) exp(-u^2 / 2)`` (compression under the wheels,
+extension either side); as the load moves at ``v`` a channel sees the strain rate
+``-dir v A / w g'(u)``, energy below ~0.8 Hz for w of several metres. Tyres on the road surface
+also shake the ground at 3-20 Hz; that vibration is modelled as a band-limited series carried
+by the vehicle, decaying as ``exp(-|x - x_v| / decay)``. Both profiles are evaluated once per
+tile of a few samples (within which the vehicle moves less than a quarter channel), averaged
+over the gauge, and expanded to samples: a few array passes over the vehicle's footprint.
+
+Footsteps are impulses every ~0.6 s at positions advancing at walking speed; each radiates a
+short wavelet (contact pulse 1-5 Hz plus a heel strike ringing at ~25 Hz) as a surface wave.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, PositiveFloat, model_validator
+
+from fibersim.signals.banks import PowerLaw, unit_bank
+from fibersim.signals.base import PlacedSpec, Stage, SynthesisContext
+from fibersim.signals.events import OVERSAMPLE, EpochProcess, add_wavelets
+
+
+class VehiclesSpec(PlacedSpec):
+    """Cars and trucks driving both ways along the channel range (a road over the fiber).
+
+    ``{type: vehicles, rate_per_hour: 120, speed_min: 10, speed_max: 30, truck_fraction: 0.15}``
+    """
+
+    type: Literal["vehicles"] = "vehicles"
+    rate_per_hour: float = Field(120.0, ge=0, description="Poisson arrivals per direction.")
+    directions: Literal["both", "forward", "backward"] = Field(
+        "both", description="forward = increasing channel."
+    )
+    speed_min: PositiveFloat = Field(10.0, description="Slowest speed (m/s).")
+    speed_max: PositiveFloat = Field(30.0, description="Fastest speed (m/s).")
+    truck_fraction: float = Field(0.15, ge=0, le=1, description="Share of trucks.")
+    truck_factor_min: PositiveFloat = Field(3.0, description="Truck/car amplitude, lowest.")
+    truck_factor_max: PositiveFloat = Field(10.0, description="Truck/car amplitude, highest.")
+    strain: PositiveFloat = Field(1e-7, description="Car quasi-static strain amplitude.")
+    width_m: PositiveFloat = Field(6.0, description="Width w of the load's strain bowl (m).")
+    tyre_rms: float = Field(2e-7, ge=0, description="Car tyre-road vibration rms at x_v (1/s).")
+    tyre_f_min: PositiveFloat = Field(3.0, description="Tyre-road band, low edge (Hz).")
+    tyre_f_max: PositiveFloat = Field(20.0, description="Tyre-road band, high edge (Hz).")
+    tyre_decay_m: PositiveFloat = Field(6.0, description="Decay length of tyre vibration (m).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> VehiclesSpec:
+        if self.speed_min > self.speed_max or self.truck_factor_min > self.truck_factor_max:
+            raise ValueError("min must not exceed max")
+        return self
+
+    def make(self, context: SynthesisContext) -> Vehicles:
+        return Vehicles(self, context)
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    """One pass: enters the range at ``t_enter`` (s since sample 0) and moves at ``velocity``."""
+
+    t_enter: float
+    x_enter: float
+    velocity: float  # signed, m/s
+    strain: float
+    tyre_rms: float
+    noise_offset: int
+
+    t_exit: float  # when it has left the range and its footprint
+
+    def position(self, t: np.ndarray) -> np.ndarray:
+        return self.x_enter + self.velocity * (t - self.t_enter)
+
+
+class Vehicles:
+    """Renders every vehicle alive in the block on its own footprint."""
+
+    stage = Stage.SPARSE
+    _SALT = 31
+    _NOISE_ROWS = 2**16
+
+    def __init__(self, spec: VehiclesSpec, context: SynthesisContext) -> None:
+        self._spec = spec
+        self._context = context
+        self._length = (context.n_channels - 1) * context.dx
+        self._radius = 4 * max(spec.width_m, spec.tyre_decay_m) + context.gauge_length_meters / 2
+        self._tile = max(1, int(0.25 * context.dx * context.prr / spec.speed_max))
+        colour = PowerLaw(0.0, spec.tyre_f_min, spec.tyre_f_max)
+        self._noise = unit_bank(colour, context.prr, context.seed, self._NOISE_ROWS, 1)[:, 0]
+        directions = {"both": (1, -1), "forward": (1,), "backward": (-1,)}[spec.directions]
+        self._span = self._length + 2 * self._radius
+        self._processes = [
+            EpochProcess(
+                context, self._SALT + 100 * i, spec.rate_per_hour / 3600,
+                lambda rng, t, d=d: self._draw(rng, t, d), self._span / spec.speed_min,
+            )
+            for i, d in enumerate(directions)
+        ]
+
+    def _draw(self, rng: np.random.Generator, t: float, direction: int) -> Vehicle:
+        spec = self._spec
+        speed = rng.uniform(spec.speed_min, spec.speed_max)
+        factor = rng.lognormal(0.0, 0.3)
+        if rng.random() < spec.truck_fraction:
+            factor *= rng.uniform(spec.truck_factor_min, spec.truck_factor_max)
+        start = -self._radius if direction > 0 else self._length + self._radius
+        return Vehicle(
+            t, start, direction * speed, spec.strain * factor, spec.tyre_rms * factor,
+            int(rng.integers(0, self._NOISE_ROWS)), t + self._span / speed,
+        )
+
+    def add_to(self, block: np.ndarray, first_sample: int) -> None:
+        n, prr, tile = block.shape[0], self._context.prr, self._tile
+        first_tile = first_sample // tile
+        tiles = np.arange(first_tile, (first_sample + n - 1) // tile + 1)
+        tile_t = (tiles * tile + (tile - 1) / 2) / prr
+        samples = np.arange(tiles[0] * tile, (tiles[-1] + 1) * tile)
+        skip = first_sample - tiles[0] * tile
+        t0, t1 = first_sample / prr, (first_sample + n) / prr
+        for process in self._processes:
+            for vehicle in process.alive(t0, t1):
+                if vehicle.t_enter <= t1 and vehicle.t_exit >= t0:
+                    self._add_vehicle(block, vehicle, tile_t, samples, skip)
+
+    def _add_vehicle(
+        self,
+        block: np.ndarray,
+        vehicle: Vehicle,
+        tile_t: np.ndarray,
+        samples: np.ndarray,
+        skip: int,
+    ) -> None:
+        """Add one vehicle: profiles per tile, expanded over the tile's samples."""
+        dx, spec, n = self._context.dx, self._spec, block.shape[0]
+        x = vehicle.position(tile_t)
+        lo = max(0, math.floor((x.min() - self._radius) / dx))
+        hi = min(block.shape[1], math.ceil((x.max() + self._radius) / dx) + 1)
+        if lo >= hi:
+            return
+        xi = (np.arange(lo, hi) * dx - x[:, None]).astype(np.float32)
+        half = np.float32(self._context.gauge_length_meters / 2)
+        # Gauge averages in closed form: the mean of a derivative over [xi - h, xi + h] is a
+        # difference of the function, divided by the gauge length.
+        scale = np.float32(-vehicle.velocity * vehicle.strain / (2 * half))
+        quasi_static = scale * (_bowl(xi + half, spec.width_m) - _bowl(xi - half, spec.width_m))
+        decay = spec.tyre_decay_m
+        tyre = np.float32(vehicle.tyre_rms * decay / (2 * half)) * (
+            _decay_integral(xi + half, decay) - _decay_integral(xi - half, decay)
+        )
+        noise = self._noise[(samples + vehicle.noise_offset) % self._NOISE_ROWS]
+        field = noise.reshape(len(tile_t), self._tile, 1) * tyre[:, None, :]
+        field += quasi_static[:, None, :]
+        block[:, lo:hi] += field.reshape(-1, hi - lo)[skip : skip + n]
+
+
+def _bowl(xi: np.ndarray, width: float) -> np.ndarray:
+    """Strain profile g(u) = (1 - u^2) exp(-u^2 / 2), u = xi / width, cut to 0 beyond 4 widths."""
+    u2 = np.square(xi * np.float32(1 / width))
+    return (1 - u2) * np.exp(np.float32(-0.5) * u2) * (u2 < 16)
+
+
+def _decay_integral(xi: np.ndarray, decay: float) -> np.ndarray:
+    """Antiderivative of exp(-|xi| / decay) in units of ``decay``, flat beyond 4 decays."""
+    clipped = np.clip(xi * np.float32(1 / decay), -4, 4)
+    return np.sign(clipped) * (1 - np.exp(-np.abs(clipped)))
+
+
+class FootstepsSpec(PlacedSpec):
+    """People walking along the fiber, each step an impulse radiating a short surface wave.
+
+    ``{type: footsteps, rate_per_hour: 60, speed: 1.4, step_interval_s: 0.6}``
+    """
+
+    type: Literal["footsteps"] = "footsteps"
+    rate_per_hour: float = Field(60.0, ge=0, description="Walkers starting per hour (Poisson).")
+    speed: PositiveFloat = Field(1.4, description="Mean walking speed (m/s).")
+    step_interval_s: PositiveFloat = Field(0.6, description="Mean time between steps (s).")
+    contact_s: PositiveFloat = Field(0.2, description="Foot contact duration (s), 0.15-0.25.")
+    walk_min_s: PositiveFloat = Field(60.0, description="Shortest walk (s).")
+    walk_max_s: PositiveFloat = Field(300.0, description="Longest walk (s).")
+    amplitude: float = Field(4e-7, ge=0, description="Peak strain rate under the foot (1/s).")
+    decay_m: PositiveFloat = Field(6.0, description="Amplitude decay length (m); visible ~20 m.")
+    wave_speed: PositiveFloat = Field(150.0, description="Surface-wave speed (m/s).")
+
+    def make(self, context: SynthesisContext) -> Footsteps:
+        return Footsteps(self, context)
+
+
+@dataclass(frozen=True)
+class Walker:
+    """A walk: step times (s since sample 0), step positions (m) and amplitudes."""
+
+    times: np.ndarray
+    positions: np.ndarray
+    amplitudes: np.ndarray
+
+
+@lru_cache(maxsize=8)
+def footstep_wavelet(prr: float, contact_s: float) -> np.ndarray:
+    """Strain-rate wavelet of one step, oversampled, unit peak.
+
+    The derivative of a half-sine contact force (1-5 Hz) plus a heel strike ringing at 25 Hz.
+    """
+    t = np.arange(round(3 * contact_s * OVERSAMPLE * prr)) / (OVERSAMPLE * prr)
+    contact = np.where(t < contact_s, np.cos(np.pi * t / contact_s), 0.0)
+    heel = 0.6 * np.exp(-t / 0.03) * np.sin(2 * np.pi * 25 * t)
+    wavelet = contact + heel
+    wavelet *= np.minimum(1.0, (len(t) - np.arange(len(t))) / (0.2 * len(t)))  # taper the end
+    return (wavelet / np.abs(wavelet).max()).astype(np.float32)
+
+
+class Footsteps:
+    """Renders each step near the walker as a delayed, decaying wavelet."""
+
+    stage = Stage.SPARSE
+    _SALT = 41
+
+    def __init__(self, spec: FootstepsSpec, context: SynthesisContext) -> None:
+        self._spec = spec
+        self._context = context
+        self._table = footstep_wavelet(context.prr, spec.contact_s)
+        self._radius = 4 * spec.decay_m
+        wavelet_s = self._table.size / (OVERSAMPLE * context.prr)
+        self._reach_s = wavelet_s + self._radius / spec.wave_speed
+        self._process = EpochProcess(
+            context, self._SALT, spec.rate_per_hour / 3600, self._draw,
+            spec.walk_max_s + self._reach_s,
+        )
+
+    def _draw(self, rng: np.random.Generator, t: float) -> Walker:
+        spec = self._spec
+        length = (self._context.n_channels - 1) * self._context.dx
+        duration = rng.uniform(spec.walk_min_s, spec.walk_max_s)
+        interval = spec.step_interval_s * rng.uniform(0.85, 1.15)
+        n = max(1, int(duration / interval))
+        times = t + interval * (np.arange(n) + rng.uniform(-0.05, 0.05, n))
+        speed = rng.normal(spec.speed, 0.1 * spec.speed) * rng.choice([-1.0, 1.0])
+        positions = rng.uniform(0, length) + speed * (times - t)
+        amplitudes = spec.amplitude * rng.lognormal(0, 0.3) * rng.uniform(0.7, 1.3, n)
+        keep = (positions >= 0) & (positions <= length)
+        return Walker(times[keep], positions[keep], amplitudes[keep])
+
+    def add_to(self, block: np.ndarray, first_sample: int) -> None:
+        prr, dx = self._context.prr, self._context.dx
+        t0 = first_sample / prr
+        t1 = (first_sample + block.shape[0]) / prr
+        spec = self._spec
+        for walker in self._process.alive(t0, t1):
+            near = (walker.times <= t1) & (walker.times + self._reach_s >= t0)
+            for t_step, x_step, amp in zip(
+                walker.times[near], walker.positions[near], walker.amplitudes[near], strict=True
+            ):
+                lo = max(0, math.floor((x_step - self._radius) / dx))
+                hi = min(block.shape[1], math.ceil((x_step + self._radius) / dx) + 1)
+                distance = np.abs(np.arange(lo, hi) * dx - x_step)
+                arrival = t_step + distance / spec.wave_speed
+                amplitude = amp * np.exp(-distance / spec.decay_m)
+                add_wavelets(
+                    block, first_sample, self._context, self._table, arrival, amplitude, lo
+                )
+
