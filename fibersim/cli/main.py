@@ -59,7 +59,9 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fibersim")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True,
+              help="More log output: -v fibersim's info, -vv also the AMQP client's.")
+def cli(verbose: int) -> None:
     """Simulate a DAS interrogator and drive a Focus Server through the "waiting for fiber"
     incident.
 
@@ -72,6 +74,26 @@ def cli() -> None:
     Exit codes: 0 ok, 1 an expectation failed, 2 bad input, 3 broker or Focus Server
     unreachable, 130/143 interrupted.
     """
+    configure_logging(verbose)
+
+
+def configure_logging(verbose: int) -> None:
+    """Warnings on stderr by default; the AMQP client's own chatter only with ``-vv``.
+
+    aio-pika and aiormq log every failed (re)connection attempt at ERROR with a traceback;
+    fibersim reports those outcomes itself in one line, so their loggers stay quiet unless
+    asked.
+    """
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S%z",
+    )
+    client_level = logging.DEBUG if verbose >= 2 else logging.CRITICAL
+    for name in ("aio_pika", "aiormq"):
+        logging.getLogger(name).setLevel(client_level)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -26,7 +26,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aiormq.exceptions import DeliveryError
 from pamqp.commands import Basic
 
-from fibersim.redact import redact_url
+from fibersim.redact import redact_url, scrub, secrets_in
 from fibersim.transport.base import Delivery, DeliveryHandler, Transport, sequence_of
 from fibersim.wire import Envelope, MessageKind
 
@@ -77,8 +77,9 @@ class AmqpTransport(Transport):
             self._connection = await aio_pika.connect_robust(
                 self._url, reconnect_interval=RECONNECT_INTERVAL_MIN_S, **kwargs)
         except Exception as error:  # aio-pika raises many types; the URL must not leak.
+            reason = scrub(" ".join(str(error).split()), secrets_in(self._url))[:300]
             raise ConnectionError(
-                f"cannot connect to {redact_url(self._url)}: {type(error).__name__}"
+                f"cannot connect to {redact_url(self._url)}: {type(error).__name__}: {reason}"
             ) from None
         self._connection.reconnect_callbacks.add(self._reconnected)
         self._connection.close_callbacks.add(self._link_lost)

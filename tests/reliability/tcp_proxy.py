@@ -1,18 +1,22 @@
 """A small TCP proxy on 127.0.0.1 that a test can cut and restore, to simulate a broker
-restart or a network partition without touching the shared RabbitMQ."""
+restart or a network partition without touching the shared RabbitMQ. Given a TLS context it
+also terminates TLS, which turns the local plain broker into an ``amqps://`` endpoint."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 
 
 class CuttableProxy:
     """Forwards 127.0.0.1:<port> to a target; ``cut()`` drops every connection and refuses
     new ones until ``restore()``."""
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.target = (target_host, target_port)
+        self.tls = tls
         self.port = 0
         self.connections_accepted = 0
         self._server: asyncio.Server | None = None
@@ -20,7 +24,8 @@ class CuttableProxy:
         self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port,
+                                                  ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def cut(self) -> None:
