@@ -1,0 +1,192 @@
+"""``fibersim run``, ``fibersim validate`` and ``fibersim schema``: the scenario front door.
+
+``run`` loads every scenario first (any invalid file: exit 2 before anything starts), then
+runs them one after the other. Exit codes: 0 all expectations met, 1 an expectation or event
+failed (or the global --timeout hit), 2 invalid scenario or arguments, 3 broker or Focus
+Server unreachable, 130/143 interrupted (partial reports are still written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from fibersim.cli.lifecycle import exit_with, run_until_signal
+from fibersim.cli.options import DURATION, SPEED, amqp_url_option, tls_options
+from fibersim.errors import UnreachableError
+from fibersim.redact import secrets_in
+from fibersim.scenario import Scenario, load_scenario
+from fibersim.scenario.timeline import describe_anchor, resolve_timeline
+from fibersim.units import format_speed
+
+if TYPE_CHECKING:
+    from fibersim.runner.focus_target import Endpoints
+
+
+@click.command()
+@click.argument("scenarios", nargs=-1, required=True, metavar="SCENARIO...")
+@amqp_url_option
+@tls_options
+@click.option("--exchange", default="fibersim", show_default=True,
+              help="Topic exchange the fiber is published on (and the mock consumes).")
+@click.option("--focus-url", default=None, metavar="URL", envvar="FIBERSIM_FOCUS_URL",
+              help="A separately run Focus Server, e.g. https://host/focus-server/ (also"
+              " FIBERSIM_FOCUS_URL). Without it: the built-in mock, in this process.")
+@click.option("--focus-control-url", default=None, metavar="URL",
+              help="Base URL of a separately run mock's /_mock interface (state, restart,"
+              " store and request-count steps need it with --focus-url).")
+@click.option("--focus-control-token", default=None, envvar="FIBERSIM_FOCUS_CONTROL_TOKEN",
+              metavar="TOKEN", help="X-Control-Token for --focus-control-url (never printed).")
+@click.option("--speed", type=SPEED, default=None,
+              help="Override the scenario's speed: simulated s per wall s, or max.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
+              help="Override the scenario's random seed.")
+@click.option("--junit", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write JUnit XML: one testsuite per scenario, one testcase per expectation.")
+@click.option("--report", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the JSON report: seed, file hash, every event, probe and verdict.")
+@click.option("--allow-exec", is_flag=True, help="Allow 'exec' steps to run their commands.")
+@click.option("--dry-run", is_flag=True, help="Print the resolved timelines; run nothing.")
+@click.option("--timeout", type=DURATION, default="5m", show_default=True,
+              help="Cap on the wall time of the whole run.")
+@click.option("--request-timeout", type=DURATION, default="3s", show_default=True,
+              help="Timeout of each HTTP request to the Focus Server.")
+def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, insecure: bool,
+        exchange: str, focus_url: str | None, focus_control_url: str | None,
+        focus_control_token: str | None, speed: float | None, seed: int | None,
+        junit: str | None, report: str | None, allow_exec: bool, dry_run: bool,
+        timeout: float, request_timeout: float) -> None:
+    """Run scenario files: stream the fiber, drive the Focus Server, check expectations.
+
+    \b
+    Modes:
+      no --amqp-url              embedded broker + built-in mock, all in this process
+      --amqp-url                 real RabbitMQ + built-in mock consuming it
+      --amqp-url --focus-url     real RabbitMQ + a separately run Focus Server
+    \b
+    Examples:
+      fibersim run scenarios/fiber_lost.yaml
+      fibersim run scenarios/*.yaml --junit junit.xml --report report.json
+      fibersim run scenarios/healthy.yaml --amqp-url amqp://guest:guest@127.0.0.1/
+    """
+    from fibersim.runner.focus_target import Endpoints
+
+    if request_timeout <= 0 or timeout <= 0:
+        raise click.BadParameter("timeouts must be positive", param_hint="--timeout")
+    loaded = [(path, load_scenario(path)) for path in scenarios]
+    if dry_run:
+        for path, scenario in loaded:
+            click.echo(dry_run_text(path, scenario, speed, seed))
+        return
+    endpoints = Endpoints(
+        amqp_url=amqp_url, exchange=exchange, focus_url=focus_url,
+        focus_control_url=focus_control_url, focus_control_token=focus_control_token,
+        insecure=insecure, ca_file=ca_file, request_timeout_s=request_timeout)
+    secrets = secrets_in(amqp_url, focus_url, focus_control_url)
+    if focus_control_token:
+        secrets.append(focus_control_token)
+    exit_with(run_until_signal(_run_all(loaded, endpoints, speed, seed, allow_exec, timeout,
+                                        junit, report, secrets)))
+
+
+async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints, speed: float | None,
+                   seed: int | None, allow_exec: bool, timeout: float, junit: str | None,
+                   report: str | None, secrets: list[str]) -> int:
+    from fibersim.reports import ConsoleReporter, write_json_report, write_junit
+    from fibersim.runner.results import RunResult
+    from fibersim.runner.scenario_runner import RunSettings, ScenarioRunner
+
+    console = ConsoleReporter(sys.stdout)
+    settings = RunSettings(speed=speed, seed=seed, allow_exec=allow_exec)
+    runners = [ScenarioRunner(scenario, path, endpoints, settings, console.record, secrets)
+               for path, scenario in loaded]
+    for runner in runners:
+        runner.preflight()
+    results: list[RunResult] = []
+    code = 0
+    try:
+        async with asyncio.timeout(timeout):
+            for runner in runners:
+                results.append(runner.result)
+                console.start(runner.scenario.name, runner.scenario.description.strip())
+                try:
+                    await runner.run()
+                finally:
+                    console.summary(runner.result)
+                code = max(code, 0 if runner.result.passed else 1)
+    except TimeoutError:
+        results[-1].error = f"the run took longer than --timeout {timeout:g}s"
+        console.summary(results[-1])
+        code = max(code, 1)
+    except UnreachableError as error:
+        results[-1].error = str(error)
+        raise
+    except asyncio.CancelledError:
+        if results:
+            results[-1].interrupted = True
+        raise
+    finally:
+        if junit:
+            write_junit(results, junit)
+        if report:
+            write_json_report(results, report)
+    return code
+
+
+def dry_run_text(path: str, scenario: Scenario, speed: float | None, seed: int | None) -> str:
+    """The resolved timeline: nominal simulated times, anchors, events and expectations.
+
+    Times after the first expectation are lower bounds (">="): a checkpoint may hold the
+    timeline back while it waits for the Focus Server.
+    """
+    from fibersim.runner.scenario_runner import describe_expectation
+    from fibersim.scenario.models import ExpectStep
+
+    config = scenario.fiber_config()
+    chosen_speed = scenario.run.speed if speed is None else speed
+    lines = [f"scenario {scenario.name} ({path}): fiber {config.fiber_id}, "
+             f"{config.number_of_channels} channels at {config.prr:g} Hz, dx {config.dx:g} m; "
+             f"speed {format_speed(chosen_speed)}, seed "
+             f"{scenario.run.seed if seed is None else seed}"]
+    held = False
+    for entry in resolve_timeline(scenario):
+        step = entry.step
+        when = f"{'>=' if held else '  '}{entry.nominal_s:7.1f}s"
+        if isinstance(step, ExpectStep):
+            hold = (f", holds {step.holds_for:g}s" if step.holds_for is not None
+                    else f", holds until {step.until}" if step.until else "")
+            lines.append(f"  sim {when}  expect  {entry.label}: {describe_expectation(step)}"
+                         f" within {step.within:g}s wall{hold} [{describe_anchor(entry)}]")
+            held = True
+        else:
+            lines.append(f"  sim {when}  event   {entry.label}: {step.describe()}"
+                         f" [{describe_anchor(entry)}]")
+    if not math.isinf(chosen_speed):
+        last = max(entry.nominal_s for entry in resolve_timeline(scenario))
+        lines.append(f"  nominal length {last:g} simulated s = {last / chosen_speed:.1f}s wall"
+                     " plus checkpoint waits")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("scenarios", nargs=-1, required=True, metavar="SCENARIO...")
+def validate(scenarios: tuple[str, ...]) -> None:
+    """Check scenario files (YAML, fields, timeline references) without running them.
+
+    Prints one line per file; exit 2 at the first invalid one (``file:line: field: message``).
+    """
+    for path in scenarios:
+        scenario = load_scenario(path)
+        click.echo(f"{path}: ok ({scenario.name}, {len(scenario.timeline)} steps)")
+
+
+@click.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (for editors and CI linting)."""
+    click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+

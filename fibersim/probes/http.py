@@ -1,0 +1,145 @@
+"""An HTTP client for a Focus Server (real or mock) and the mock's control interface.
+
+Every request has its own timeout, so a server that stops answering makes a probe fail fast
+instead of hanging the run. URLs are joined onto the base path the server is deployed under
+(``https://host/focus-server/``), and ``insecure`` skips certificate checks like ``curl -k``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from fibersim.errors import UnreachableError
+from fibersim.redact import redact_url
+
+#: Per-request timeout of probes (s): far above a healthy server's answer times.
+DEFAULT_REQUEST_TIMEOUT_S = 3.0
+
+#: The incident's two configure requests (section 3), every field sent, unset ones as null,
+#: exactly as the retrying test suites sent them.
+CONFIGURE_REQUESTS: dict[str, dict[str, Any]] = {
+    "height_200": {
+        "displayTimeAxisDuration": 30, "nfftSelection": 1024, "displayInfo": {"height": 200},
+        "channels": {"min": 11, "max": 109}, "frequencyRange": {"min": 0, "max": 1000},
+        "start_time": None, "end_time": None, "view_type": "0",
+    },
+    "height_1000": {
+        "displayTimeAxisDuration": 30, "nfftSelection": 1024, "displayInfo": {"height": 1000},
+        "channels": {"min": 1, "max": 50}, "frequencyRange": {"min": 0, "max": 500},
+        "start_time": None, "end_time": None, "view_type": "0",
+    },
+}
+
+
+class ProbeError(Exception):
+    """A request got no HTTP answer (timeout, refused connection); the text says which."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer: status, parsed JSON (None if not JSON), raw text, round-trip time."""
+
+    status: int
+    body: Any
+    text: str
+    elapsed_s: float
+
+    @property
+    def error_text(self) -> str:
+        """The one-line reason clients read: ``body["error"]``, then ``body["message"]``."""
+        if isinstance(self.body, dict):
+            for key in ("error", "message", "detail"):
+                if key in self.body:
+                    return str(self.body[key])
+        return self.text
+
+
+def join_url(base_url: str, path: str) -> str:
+    """``base_url`` (with or without a trailing slash) plus ``path``."""
+    return base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+class FocusClient:
+    """Requests to one Focus Server, each with its own timeout."""
+
+    def __init__(self, base_url: str, *, insecure: bool = False, ca_file: str | None = None,
+                 timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+                 control_url: str | None = None, control_token: str | None = None) -> None:
+        self.base_url = base_url
+        self.control_url = control_url
+        self._control_headers = {"X-Control-Token": control_token} if control_token else {}
+        verify: bool | str = False if insecure else (ca_file or True)
+        self._http = httpx.AsyncClient(timeout=timeout_s, verify=verify)
+        self.timeout_s = timeout_s
+
+    @property
+    def has_control(self) -> bool:
+        """Whether the mock's status and control endpoints are available."""
+        return self.control_url is not None
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def request(self, method: str, path: str, body: Any = None, *,
+                      control: bool = False) -> Answer:
+        """One request; ``ProbeError`` if no HTTP answer arrives within the timeout."""
+        base = self.control_url if control else self.base_url
+        if base is None:
+            raise ProbeError("the mock control interface is not available")
+        url = join_url(base, path)
+        headers = self._control_headers if control else {}
+        started = time.monotonic()
+        try:
+            response = await self._http.request(method, url, json=body, headers=headers)
+        except httpx.TimeoutException:
+            raise ProbeError(f"{method} {path}: no answer within {self.timeout_s:g}s") from None
+        except httpx.HTTPError as error:
+            raise ProbeError(f"{method} {path}: {type(error).__name__}") from None
+        try:
+            parsed = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            parsed = None
+        return Answer(response.status_code, parsed, response.text[:2000],
+                      time.monotonic() - started)
+
+    async def live_metadata(self) -> Answer:
+        return await self.request("GET", "live_metadata")
+
+    async def channels(self) -> Answer:
+        return await self.request("GET", "channels")
+
+    async def configure(self, body: dict[str, Any]) -> Answer:
+        return await self.request("POST", "configure", body)
+
+    async def mock_status(self) -> Answer:
+        return await self.request("GET", "_mock/status", control=True)
+
+    async def control(self, action: str) -> Answer:
+        """``POST /_mock/<action>`` (restart, store/down, store/up, requests/reset)."""
+        return await self.request("POST", f"_mock/{action}", control=True)
+
+    async def wait_reachable(self, deadline_s: float) -> None:
+        """Return once the server answers ``GET /ack`` at all; ``UnreachableError`` otherwise."""
+        end = time.monotonic() + deadline_s
+        last = "no attempt"
+        while True:
+            try:
+                await self.request("GET", "ack")
+                return
+            except ProbeError as error:
+                last = str(error)
+            if time.monotonic() >= end:
+                raise UnreachableError(
+                    f"Focus Server at {redact_url(self.base_url)} unreachable: {last}")
+            await _pause(0.2)
+
+
+async def _pause(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)

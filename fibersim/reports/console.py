@@ -1,0 +1,76 @@
+"""Console output: one line per event and expectation as it happens, then a summary table."""
+
+from __future__ import annotations
+
+import math
+from typing import TextIO
+
+from fibersim.runner.results import EventRecord, ExpectationRecord, RunResult, StepRecord
+
+
+def _speed(speed: float) -> str:
+    return "max" if math.isinf(speed) else f"{speed:g}x"
+
+
+def step_line(record: StepRecord) -> str:
+    """``sim  12.0s  wall   3.41s  <what>  <verdict>`` for one event or expectation."""
+    if isinstance(record, EventRecord):
+        verdict = {"fired": "", "failed": "  FAILED: ", "refused": "  REFUSED: "}[record.outcome]
+        detail = f"{verdict}{record.detail}" if verdict else (
+            f"  ({record.detail})" if record.detail else "")
+        return (f"  sim {record.sim_s:7.1f}s  wall {record.wall_s:7.2f}s  event   "
+                f"{record.label}: {record.what}{detail}")
+    return (f"  sim {record.due_sim_s:7.1f}s  wall {record.due_wall_s:7.2f}s  expect  "
+            f"{record.label}: {record.what}  {verdict_text(record)}")
+
+
+def verdict_text(record: ExpectationRecord) -> str:
+    """``MET in 1.23s (holds 5s)`` or ``FAILED: <what was seen>``."""
+    if record.verdict == "met":
+        hold = f", {record.hold}" if record.hold else ""
+        return f"MET in {record.reaction_s:.2f}s{hold}"
+    if record.verdict == "failed":
+        return f"FAILED: {record.failure}"
+    return "PENDING (run ended first)"
+
+
+class ConsoleReporter:
+    """Writes live lines and the summary to ``stream``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def _print(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def start(self, name: str, description: str) -> None:
+        self._print(f"scenario {name}: {description}")
+
+    def record(self, record: StepRecord) -> None:
+        self._print(step_line(record))
+
+    def summary(self, result: RunResult) -> None:
+        """The verdict line and a table of every expectation with its reaction time."""
+        expectations = result.expectations
+        met = sum(1 for record in expectations if record.verdict == "met")
+        verdict = "PASSED" if result.passed else ("INTERRUPTED" if result.interrupted
+                                                  else "FAILED")
+        self._print(
+            f"{result.scenario}: {verdict}: {met}/{len(expectations)} expectations met,"
+            f" {len(result.failed_events)} event(s) failed; {result.wall_s:.1f}s wall,"
+            f" {result.sim_s:.1f}s simulated, seed {result.seed}, speed {_speed(result.speed)},"
+            f" mode {result.mode}")
+        if result.error:
+            self._print(f"  error: {result.error}")
+        if not expectations:
+            return
+        width = max(len(record.label) for record in expectations)
+        self._print(f"  {'#':>3}  {'expectation':<{width}}  {'verdict':<7}  {'reaction':>8}"
+                    "  seen")
+        for record in expectations:
+            reaction = f"{record.reaction_s:.2f}s" if record.reaction_s is not None else "-"
+            self._print(f"  {record.index + 1:>3}  {record.label:<{width}}  "
+                        f"{record.verdict.upper():<7}  {reaction:>8}  {record.seen[:140]}")
+        for record in result.failed_events:
+            self._print(f"  event {record.label} {record.outcome}: {record.detail}")

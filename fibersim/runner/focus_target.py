@@ -1,0 +1,134 @@
+"""Where a scenario's Focus Server is: the built-in mock in this process, or a separate server.
+
+The three run modes differ only here: with no ``focus_url`` the mock is started in-process on
+the same broker (embedded in-memory, or the real RabbitMQ of ``amqp_url``) and its logs are
+captured for log expectations; with a ``focus_url`` the scenario talks to that server, and the
+mock's status/control interface is available only through ``focus_control_url``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from fibersim.errors import UnreachableError
+from fibersim.probes.expectations import LogCapture
+from fibersim.probes.http import FocusClient
+from fibersim.redact import redact_url
+from fibersim.scenario.models import Scenario
+from fibersim.transport import MemoryBroker, Transport, open_transport
+
+#: Seconds the Focus Server has to answer its first request before the run is abandoned.
+REACHABLE_WITHIN_S = 10.0
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """How to reach the broker and the Focus Server (command-line settings)."""
+
+    amqp_url: str | None = None
+    exchange: str = "fibersim"
+    focus_url: str | None = None
+    focus_control_url: str | None = None
+    focus_control_token: str | None = None
+    insecure: bool = False
+    ca_file: str | None = None
+    request_timeout_s: float = 3.0
+
+    @property
+    def mode(self) -> str:
+        """``embedded``, ``broker+mock`` or ``external``, for reports."""
+        if self.focus_url:
+            return "external"
+        return "broker+mock" if self.amqp_url else "embedded"
+
+    @property
+    def has_control(self) -> bool:
+        return self.focus_url is None or self.focus_control_url is not None
+
+
+@dataclass
+class FocusTarget:
+    """An open connection to the scenario's Focus Server."""
+
+    client: FocusClient
+    logs: LogCapture | None
+    description: str
+
+
+def open_stream_transport(endpoints: Endpoints, broker: MemoryBroker) -> Transport:
+    """The transport the streamer publishes on."""
+    return open_transport(endpoints.amqp_url, broker=broker, exchange=endpoints.exchange,
+                          ca_file=endpoints.ca_file, insecure=endpoints.insecure)
+
+
+async def connect(transport: Transport, endpoints: Endpoints) -> None:
+    """Connect, turning a refused or timed-out broker into exit code 3."""
+    try:
+        await transport.connect()
+    except (ConnectionError, OSError, TimeoutError) as error:
+        where = redact_url(endpoints.amqp_url) if endpoints.amqp_url else "memory"
+        raise UnreachableError(f"broker {where} unreachable: {type(error).__name__}") from None
+
+
+@contextlib.asynccontextmanager
+async def open_focus(scenario: Scenario, endpoints: Endpoints,
+                     broker: MemoryBroker) -> AsyncIterator[FocusTarget]:
+    """The scenario's Focus Server, reachable, for the duration of the context."""
+    if endpoints.focus_url:
+        client = _client(endpoints, endpoints.focus_url, endpoints.focus_control_url)
+        try:
+            await client.wait_reachable(REACHABLE_WITHIN_S)
+            yield FocusTarget(client, None, f"Focus Server {redact_url(endpoints.focus_url)}")
+        finally:
+            await client.close()
+        return
+    async with _embedded_mock(scenario, endpoints, broker) as target:
+        yield target
+
+
+@contextlib.asynccontextmanager
+async def _embedded_mock(scenario: Scenario, endpoints: Endpoints,
+                         broker: MemoryBroker) -> AsyncIterator[FocusTarget]:
+    from fibersim.focus import FocusSettings, serve_focus_mock
+
+    mock_settings = scenario.focus_mock
+    settings = FocusSettings(
+        behaviour=mock_settings.behaviour,  # type: ignore[arg-type]
+        reconfigure_policy=mock_settings.reconfigure_policy,  # type: ignore[arg-type]
+        fiber_id=scenario.fiber.fiber_id,
+        channels=scenario.fiber.channels,
+        **({"metadata_timeout_s": mock_settings.metadata_timeout}
+           if mock_settings.metadata_timeout else {}),
+    )
+    transport = open_stream_transport(endpoints, broker)
+    await connect(transport, endpoints)
+    logs = LogCapture()
+    logger = logging.getLogger("pz.focus_server")
+    previous = logger.level, logger.propagate
+    logger.addHandler(logs)
+    # Capture INFO lines for log expectations, but show the mock's lines on the console only
+    # when the user asked for info logs (-v): a storm would otherwise bury the step lines.
+    logger.propagate = logging.getLogger().getEffectiveLevel() <= logging.INFO
+    logger.setLevel(logging.INFO)
+    try:
+        async with serve_focus_mock(settings, transport) as base_url:
+            client = _client(endpoints, base_url, base_url)
+            try:
+                await client.wait_reachable(REACHABLE_WITHIN_S)
+                yield FocusTarget(client, logs, f"built-in mock Focus Server {base_url}")
+            finally:
+                await client.close()
+    finally:
+        logger.removeHandler(logs)
+        logger.setLevel(previous[0])
+        logger.propagate = previous[1]
+        await transport.close()
+
+
+def _client(endpoints: Endpoints, base_url: str, control_url: str | None) -> FocusClient:
+    return FocusClient(base_url, insecure=endpoints.insecure, ca_file=endpoints.ca_file,
+                       timeout_s=endpoints.request_timeout_s, control_url=control_url,
+                       control_token=endpoints.focus_control_token)

@@ -1,0 +1,505 @@
+"""Runs one scenario: streams the fiber, fires the timeline's events, checks its expectations.
+
+Time semantics (docs/scenarios.md, "Time"):
+
+* The streamer runs continuously in **simulated** time (``StreamDriver``), paced by the
+  virtual clock at the run's speed; data timestamps follow the simulated clock.
+* Steps run in file order. A step is due at its simulated time (``at``, or ``after`` a label
+  counted from when that step actually fired or was met, or right after the previous step).
+* An **expectation is a checkpoint**: it is polled until met or until its **wall-clock**
+  window (``within``) ends, and the timeline waits for it (and for its ``holds_for``); the
+  streamer keeps publishing meanwhile. Events whose time passed during the wait fire at once.
+  A hold ``until`` an event runs in the background and ends just before that event fires.
+* Wall-clock windows measure how fast the Focus Server reacts, so they are never scaled by
+  ``--speed``; the reaction time (due -> first met) is recorded for every expectation.
+* At ``--speed max`` simulated time jumps straight to the next event; while a checkpoint waits
+  it advances at real-time pace, so the Focus Server keeps receiving a live stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import random
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fibersim.errors import InputError
+from fibersim.interrogator import Interrogator
+from fibersim.probes.clients import ClientTally, run_backoff_client, run_storm
+from fibersim.probes.expectations import ExpectationChecker, RequestBaseline
+from fibersim.probes.http import FocusClient, ProbeError
+from fibersim.probes.matching import Verdict
+from fibersim.redact import scrub
+from fibersim.runner.clock import VirtualClock
+from fibersim.runner.focus_target import (
+    Endpoints,
+    FocusTarget,
+    connect,
+    open_focus,
+    open_stream_transport,
+)
+from fibersim.runner.results import EventRecord, ExpectationRecord, Probe, RunResult, StepRecord
+from fibersim.runner.streamer import FiberStreamer
+from fibersim.scenario.loader import step_line
+from fibersim.scenario.models import (
+    CONTROL_EVENTS,
+    BackoffClient,
+    Corrupt,
+    Disconnect,
+    Duplicate,
+    Exec,
+    ExpectStep,
+    Gap,
+    Reconfigure,
+    Reorder,
+    Scenario,
+    StartSource,
+    StopSource,
+    Storm,
+)
+from fibersim.scenario.timeline import ResolvedStep, resolve_timeline
+from fibersim.transport import MemoryBroker
+from fibersim.wire import MessageKind
+
+#: Wall seconds between two evaluations of a pending or holding expectation.
+POLL_INTERVAL_S = 0.2
+#: Simulated seconds the driver advances per step at finite speed (events wait at most this).
+DRIVER_STEP_S = 0.1
+#: Garbage published by ``corrupt`` on non-data routing keys: not JSON, not a block.
+GARBAGE = b"\x00\xff{not a fibersim message"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Per-run overrides and permissions from the command line."""
+
+    speed: float | None = None
+    seed: int | None = None
+    allow_exec: bool = False
+
+
+class StreamDriver:
+    """Keeps the streamer publishing in simulated time, in short steps, so events can be
+    applied between steps (under ``lock``) while the timeline waits on the wall clock."""
+
+    def __init__(self, streamer: FiberStreamer) -> None:
+        self.streamer = streamer
+        self.lock = asyncio.Lock()
+        self._progress = asyncio.Condition()
+        self._target: float | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def sim_time(self) -> float:
+        return self.streamer.sim_time
+
+    def start(self) -> None:
+        self.streamer.clock.restart(self.streamer.sim_time)
+        self._task = asyncio.create_task(self._run(), name="stream-driver")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def reach(self, sim_s: float) -> None:
+        """Return once the stream has been published up to simulated time ``sim_s``."""
+        async with self._progress:
+            self._target = sim_s
+            await self._progress.wait_for(lambda: self.sim_time >= sim_s or self._failed())
+            self._target = None
+        if self._task is not None and self._task.done():
+            self._task.result()
+
+    def _failed(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    async def _run(self) -> None:
+        clock = self.streamer.clock
+        while True:
+            if clock.is_max_speed:
+                target = self._target
+                if target is None or target <= self.sim_time:
+                    # nothing due: keep a live stream going at real-time pace
+                    paused_at = time.monotonic()
+                    await asyncio.sleep(DRIVER_STEP_S)
+                    target = self.sim_time + (time.monotonic() - paused_at)
+            else:
+                target = self.sim_time + DRIVER_STEP_S
+                await clock.sleep_until(target)
+            async with self.lock:
+                await self.streamer.run_until(target)
+            async with self._progress:
+                self._progress.notify_all()
+
+
+class ScenarioRunner:
+    """One run of one scenario file."""
+
+    def __init__(self, scenario: Scenario, path: str, endpoints: Endpoints,
+                 settings: RunSettings, on_record: Callable[[StepRecord], None],
+                 secrets: list[str]) -> None:
+        self.scenario = scenario
+        self.path = path
+        self.endpoints = endpoints
+        self.settings = settings
+        self.on_record = on_record
+        self.secrets = secrets
+        self.steps = resolve_timeline(scenario)
+        self.seed = scenario.run.seed if settings.seed is None else settings.seed
+        self.speed = scenario.run.speed if settings.speed is None else settings.speed
+        self.result = RunResult(
+            scenario=scenario.name, file=path, sha256=_sha256(path), seed=self.seed,
+            speed=self.speed, mode=endpoints.mode)
+        self._rng = random.Random(self.seed)
+        self._wall_start = time.monotonic()
+        self._fired_sim: dict[str, float] = {}
+        self._previous_sim = 0.0
+        self._tallies: dict[str, ClientTally] = {}
+        self._baselines: dict[str | None, RequestBaseline] = {}
+        self._background: list[asyncio.Task[None]] = []
+        self._holds_until: dict[str, list[asyncio.Event]] = {}
+        self._extra_clients: list[FocusClient] = []
+
+    # -- preflight ----------------------------------------------------------------------------
+    def preflight(self) -> None:
+        """Refuse, before anything starts, what this run may or cannot do (exit 2)."""
+        for entry in self.steps:
+            step = entry.step
+            if isinstance(step, Exec) and not self.settings.allow_exec:
+                self._refuse(entry, "exec steps run commands; refused without --allow-exec")
+            if not self.endpoints.has_control and _needs_control(step):
+                self._refuse(entry, "needs the mock's status/control interface; pass"
+                                    " --focus-control-url (and --focus-control-token) or use"
+                                    " the built-in mock")
+
+    def _refuse(self, entry: ResolvedStep, message: str) -> None:
+        raise InputError(message, file=self.path, line=step_line(self.path, entry.index),
+                         field=f"timeline[{entry.index}]")
+
+    # -- the run ----------------------------------------------------------------------------
+    async def run(self) -> RunResult:
+        """Run the timeline; ``self.result`` is filled in live, also if cancelled."""
+        self.preflight()
+        broker = MemoryBroker()
+        started = time.monotonic()
+        try:
+            async with open_focus(self.scenario, self.endpoints, broker) as focus:
+                transport = open_stream_transport(self.endpoints, broker)
+                await connect(transport, self.endpoints)
+                try:
+                    streamer = FiberStreamer(
+                        Interrogator(self.scenario.fiber_config(), time.time_ns()), transport,
+                        VirtualClock(self.speed), seed=self.seed,
+                        signals=self.scenario.fiber.signals)
+                    await self._run_timeline(focus, streamer)
+                finally:
+                    await asyncio.shield(transport.close())
+        finally:
+            self.result.wall_s = time.monotonic() - started
+        return self.result
+
+    async def _run_timeline(self, focus: FocusTarget, streamer: FiberStreamer) -> None:
+        driver = StreamDriver(streamer)
+        checker = ExpectationChecker(focus.client, logs=focus.logs, tallies=self._tallies,
+                                     baselines=self._baselines)
+        self._wall_start = time.monotonic()
+        if focus.client.has_control:
+            await self._snapshot_requests(focus.client, None)
+        driver.start()
+        try:
+            for entry in self.steps:
+                await driver.reach(self._due(entry))
+                if isinstance(entry.step, ExpectStep):
+                    await self._expectation(entry, entry.step, driver, checker)
+                else:
+                    await self._event(entry, driver, focus)
+            await self._finish_background()
+        finally:
+            for task in self._background:
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
+            await driver.stop()
+            self.result.sim_s = streamer.sim_time
+            self.result.clients = {label: tally.as_json()
+                                   for label, tally in self._tallies.items()}
+            for client in self._extra_clients:
+                await client.close()
+            if focus.client.has_control:
+                with contextlib.suppress(ProbeError):
+                    answer = await focus.client.mock_status()
+                    if isinstance(answer.body, dict):
+                        self.result.focus_status = answer.body
+
+    def _due(self, entry: ResolvedStep) -> float:
+        anchor = entry.anchor
+        if anchor.previous:
+            return self._previous_sim
+        if anchor.label is None:
+            return anchor.offset_s
+        return self._fired_sim[anchor.label] + anchor.offset_s
+
+    def _done(self, entry: ResolvedStep, sim_s: float, record: StepRecord) -> None:
+        self._previous_sim = sim_s
+        self._fired_sim[entry.label] = sim_s
+        self.on_record(record)
+
+    def _wall(self) -> float:
+        return time.monotonic() - self._wall_start
+
+    # -- events -------------------------------------------------------------------------------
+    async def _event(self, entry: ResolvedStep, driver: StreamDriver, focus: FocusTarget) -> None:
+        step = entry.step
+        assert not isinstance(step, ExpectStep)
+        for release in self._holds_until.pop(entry.label, []):
+            release.set()
+        await asyncio.sleep(0)  # let background holds take their final look first
+        record = EventRecord(entry.index, entry.label, step.describe(), entry.nominal_s)
+        self.result.records.append(record)
+        async with driver.lock:
+            record.sim_s, record.wall_s = driver.sim_time, self._wall()
+            try:
+                record.detail = await self._apply(entry, driver.streamer, focus)
+            except ProbeError as error:
+                record.outcome, record.detail = "failed", str(error)
+        self._done(entry, record.sim_s, record)
+
+    async def _apply(self, entry: ResolvedStep, streamer: FiberStreamer,
+                     focus: FocusTarget) -> str:
+        """Do what the event says; returns a detail line for the reports."""
+        step = entry.step
+        faults = streamer.faults
+        match step:
+            case Disconnect(clean=clean):
+                await streamer.disconnect(clean=clean)
+            case Reconfigure():
+                await streamer.reconfigure(**step.changes())
+            case Gap(blocks=blocks):
+                faults.skip_blocks += blocks
+            case Duplicate(blocks=blocks):
+                faults.duplicate_blocks += blocks
+            case Reorder(blocks=blocks):
+                faults.reorder_blocks += blocks
+            case Corrupt(message="data", count=count):
+                faults.corrupt_blocks += count
+            case Corrupt(message=message, count=count):
+                for _ in range(count):
+                    await streamer.publish_raw(MessageKind(message), GARBAGE, "application/json")
+            case StartSource(source=source, signal=signal):
+                streamer.synthesizer.start_source(source, signal)  # type: ignore[attr-defined]
+            case StopSource(source=source):
+                streamer.synthesizer.stop_source(source)  # type: ignore[attr-defined]
+            case Storm():
+                self._start_storm(entry.label, step, focus)
+            case BackoffClient():
+                self._start_backoff(entry.label, step, focus)
+            case Exec():
+                return await self._exec(entry, step, focus)
+            case _ if step.do in CONTROL_EVENTS:
+                action = {"focus_restart": "restart", "store_down": "store/down",
+                          "store_up": "store/up"}[step.do]
+                answer = await focus.client.control(action)
+                if answer.status >= 300:
+                    raise ProbeError(f"POST /_mock/{action}: HTTP {answer.status}")
+            case _:
+                await self._streamer_call(step.do, streamer)
+        if self._is_since_label(entry.label) and focus.client.has_control:
+            await self._snapshot_requests(focus.client, entry.label)
+        return ""
+
+    @staticmethod
+    async def _streamer_call(name: str, streamer: FiberStreamer) -> None:
+        """The events that map one-to-one onto streamer calls or fault flags."""
+        if name == "stale_metadata":
+            streamer.faults.stale_metadata = True
+        elif name == "stale_metadata_end":
+            streamer.faults.stale_metadata = False
+        else:
+            await {"connect": streamer.connect, "zero_prr": streamer.zero_prr,
+                   "restore_prr": streamer.restore_prr}[name]()
+
+    def _is_since_label(self, label: str) -> bool:
+        return any(isinstance(entry.step, ExpectStep) and entry.step.expect.requests is not None
+                   and entry.step.expect.requests.since == label for entry in self.steps)
+
+    async def _snapshot_requests(self, client: FocusClient, label: str | None) -> None:
+        answer = await client.mock_status()
+        requests = answer.body.get("requests", {}) if isinstance(answer.body, dict) else {}
+        self._baselines[label] = RequestBaseline(time.monotonic(), requests)
+
+    def _new_client(self, focus: FocusTarget) -> FocusClient:
+        client = FocusClient(focus.client.base_url, insecure=self.endpoints.insecure,
+                             ca_file=self.endpoints.ca_file,
+                             timeout_s=self.endpoints.request_timeout_s)
+        self._extra_clients.append(client)
+        return client
+
+    def _start_storm(self, label: str, step: Storm, focus: FocusTarget) -> None:
+        tally = self._tallies[label] = ClientTally()
+        clients = [self._new_client(focus) for _ in range(step.clients)]
+        self._background.append(asyncio.create_task(run_storm(
+            clients, tally, step.duration, (step.interval_min, step.interval_max),
+            random.Random(self._rng.random()))))
+
+    def _start_backoff(self, label: str, step: BackoffClient, focus: FocusTarget) -> None:
+        tally = self._tallies[label] = ClientTally()
+        self._background.append(asyncio.create_task(run_backoff_client(
+            self._new_client(focus), tally, step.duration, step.base, step.cap,
+            random.Random(self._rng.random()))))
+
+    async def _exec(self, entry: ResolvedStep, step: Exec, focus: FocusTarget) -> str:
+        """Run the command (no shell unless asked), with a timeout; output is scrubbed."""
+        env = dict(os.environ, FIBERSIM_FOCUS_URL=focus.client.base_url)
+        if step.shell:
+            assert isinstance(step.command, str)
+            process = await asyncio.create_subprocess_shell(
+                step.command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                env=env)
+        else:
+            argv = shlex.split(step.command) if isinstance(step.command, str) else step.command
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                    env=env)
+            except OSError as error:
+                raise ProbeError(f"exec {argv[0]}: {error.strerror}") from None
+        try:
+            output, _ = await asyncio.wait_for(process.communicate(), step.timeout)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise ProbeError(f"exec: no exit within {step.timeout:g}s (killed)") from None
+        tail = scrub(output.decode("utf-8", "replace")[-300:], self.secrets).strip()
+        detail = f"exit {process.returncode}" + (f": {' '.join(tail.split())}" if tail else "")
+        if step.check and process.returncode != 0:
+            raise ProbeError(detail)
+        return detail
+
+    # -- expectations ---------------------------------------------------------------------------
+    async def _expectation(self, entry: ResolvedStep, step: ExpectStep, driver: StreamDriver,
+                           checker: ExpectationChecker) -> None:
+        record = ExpectationRecord(
+            entry.index, entry.label, step.name or entry.label, describe_expectation(step),
+            entry.nominal_s, step.within, _hold_text(step), due_sim_s=driver.sim_time,
+            due_wall_s=self._wall())
+        self.result.records.append(record)
+        due = time.monotonic()
+        verdict = await self._poll_until_met(step, checker, record, due + step.within)
+        record.seen = verdict.seen
+        if not verdict.ok:
+            record.verdict = "failed"
+            record.failure = (f"not met within {step.within:g}s wall; last seen: {verdict.seen}")
+            self._done(entry, driver.sim_time, record)
+            return
+        record.reaction_s = record.probes[-1].wall_s - record.due_wall_s
+        record.met_sim_s = driver.sim_time
+        if step.holds_for is not None:
+            await self._hold(step, checker, record, time.monotonic() + step.holds_for, None)
+            self._done(entry, driver.sim_time, record)
+        elif step.until is not None:
+            release = asyncio.Event()
+            self._holds_until.setdefault(step.until, []).append(release)
+            self._previous_sim = record.met_sim_s
+            self._fired_sim[entry.label] = record.met_sim_s
+            self._background.append(asyncio.create_task(
+                self._hold_then_report(entry, step, checker, record, release)))
+        else:
+            record.verdict = "met"
+            self._done(entry, record.met_sim_s, record)
+
+    async def _poll_until_met(self, step: ExpectStep, checker: ExpectationChecker,
+                              record: ExpectationRecord, deadline: float) -> Verdict:
+        while True:
+            verdict = await checker.evaluate(step.expect)
+            record.add_probe(Probe(self._wall(), verdict.ok, verdict.seen))
+            if verdict.ok or time.monotonic() >= deadline:
+                return verdict
+            await asyncio.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
+
+    async def _hold(self, step: ExpectStep, checker: ExpectationChecker,
+                    record: ExpectationRecord, deadline: float | None,
+                    release: asyncio.Event | None) -> None:
+        """Keep evaluating until ``deadline`` or ``release``; the first miss fails the hold."""
+        met_wall = self._wall()
+        while True:
+            if release is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(release.wait(), POLL_INTERVAL_S)
+            else:
+                assert deadline is not None
+                await asyncio.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
+            verdict = await checker.evaluate(step.expect)
+            record.add_probe(Probe(self._wall(), verdict.ok, verdict.seen))
+            record.seen = verdict.seen
+            if not verdict.ok:
+                record.verdict = "failed"
+                record.failure = (f"met, then stopped holding after {self._wall() - met_wall:.1f}s"
+                                  f" wall; seen: {verdict.seen}")
+                return
+            if (release is not None and release.is_set()) or (
+                    deadline is not None and time.monotonic() >= deadline):
+                record.verdict = "met"
+                return
+
+    async def _hold_then_report(self, entry: ResolvedStep, step: ExpectStep,
+                                checker: ExpectationChecker, record: ExpectationRecord,
+                                release: asyncio.Event) -> None:
+        await self._hold(step, checker, record, None, release)
+        self.on_record(record)
+
+    async def _finish_background(self) -> None:
+        """Wait for storms, backoff clients and holds still running at the end."""
+        for releases in self._holds_until.values():
+            for release in releases:
+                release.set()
+        await asyncio.gather(*self._background)
+
+
+def describe_expectation(step: ExpectStep) -> str:
+    """The expectation's checks as one compact line: ``state=ready; live_metadata prr=2000``."""
+    parts: list[str] = []
+    for check, value in step.expect.model_dump(exclude_none=True).items():
+        if isinstance(value, dict):
+            fields = " ".join(f"{key}={_compact(item)}" for key, item in value.items())
+            parts.append(f"{check} {fields}")
+        else:
+            parts.append(f"{check}={_compact(value)}")
+    return "; ".join(parts)
+
+
+def _compact(value: object) -> str:
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{key}:{_compact(item)}" for key, item in value.items()) + "}"
+    text = "null" if value is None else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _hold_text(step: ExpectStep) -> str:
+    if step.holds_for is not None:
+        return f"holds {step.holds_for:g}s"
+    return f"holds until {step.until}" if step.until else ""
+
+
+def _needs_control(step: object) -> bool:
+    if isinstance(step, ExpectStep):
+        expect = step.expect
+        return (expect.state is not None or expect.mock is not None
+                or expect.requests is not None)
+    return getattr(step, "do", None) in CONTROL_EVENTS
+
+
+def _sha256(path: str) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
