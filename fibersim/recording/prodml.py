@@ -156,6 +156,12 @@ class ProdmlWriter:
             " their RawData is the dataset fill value")
         self._update_extent()
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, channels) of RawData as stored in the file right now."""
+        rows, channels = self._data.shape
+        return int(rows), int(channels)
+
     def append(self, samples: np.ndarray) -> None:
         """Write the next rows; ``samples`` is (time, channel) in the file's dtype."""
         expected = self._data.dtype
