@@ -1,10 +1,30 @@
-"""``fibersim stream``: publish one simulated fiber until the duration ends or Ctrl-C."""
+"""``fibersim stream``: publish simulated fibers until the duration ends or Ctrl-C.
+
+One process can publish many fibers (``--fibers N``): N streamers share one transport (one
+broker connection) and one virtual clock, so they stay in step and the broker sees one client.
+``--workers K`` spreads the fibers over K processes, each publishing a disjoint share, which
+is how a full-rate fleet uses more than one core. Several machines or pods split a fleet the
+same way with ``--instance I/N`` (or explicit ``--fiber-ids``): fiber names are
+``<prefix><index>``, so instances never publish the same fiber.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import math
+import os
+import re
+import socket
+import statistics
+import sys
+import tempfile
 import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import ValidationError
@@ -16,13 +36,68 @@ from fibersim.errors import UnreachableError
 from fibersim.models import DEFAULT_CHANNELS, FiberConfig
 from fibersim.units import format_speed
 
+if TYPE_CHECKING:
+    from fibersim.runner import FiberStreamer
+    from fibersim.transport import Transport
+
+#: Largest fleet ``--fibers`` accepts; far above what one machine sustains at full rate.
+MAX_FIBERS = 10_000
+_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
+_ORDINAL = re.compile(r"-(\d+)$")
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """Everything a stream process needs; a ``--workers`` parent hands each child a copy."""
+
+    indices: tuple[int, ...]
+    prefix: str
+    seed: int
+    #: ``--fiber-id``: the one fiber's name, instead of ``<prefix><index>``
+    single_name: str | None
+    config: FiberConfig
+    amqp_url: str | None
+    ca_file: str | None
+    insecure: bool
+    exchange: str
+    duration: float
+    speed: float
+    confirm_window: int
+    quiet: bool
+    stats_json: str | None
+
+    @property
+    def fibers(self) -> tuple[str, ...]:
+        if self.single_name is not None:
+            return (self.single_name,)
+        return tuple(f"{self.prefix}{index}" for index in self.indices)
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        """Fiber ``<prefix><i>`` gets ``seed + i``, whichever process publishes it."""
+        return tuple(self.seed + index for index in self.indices)
+
 
 @click.command()
 @amqp_url_option
 @tls_options
 @click.option("--exchange", default="fibersim", show_default=True, help="Topic exchange name.")
-@click.option("--fiber-id", default="fiber-0", show_default=True,
-              help="Fiber id, used in routing keys das.<fiber-id>.<kind>.")
+@click.option("--fiber-id", default=None,
+              help="Name of a single fiber (default fiber-0); routing keys das.<fiber-id>.<kind>."
+              " Not combinable with --fibers, --fiber-ids or --instance.")
+@click.option("--fibers", type=click.IntRange(1, MAX_FIBERS), default=None,
+              help="Fleet size N: fibers <prefix>0 .. <prefix>N-1 (with --instance: the fleet"
+              " this process takes its share of).")
+@click.option("--fiber-ids", default=None, metavar="RANGES",
+              help="Fiber indices to publish, e.g. 0-15 or 0-3,8,10-11.")
+@click.option("--fiber-prefix", default="fiber-", show_default=True,
+              help="Fiber names are <prefix><index>.")
+@click.option("--instance", envvar="FIBERSIM_INSTANCE", default=None, metavar="I/N",
+              help="Publish share I of N of the fleet (also FIBERSIM_INSTANCE). I is a number,"
+              " a name ending in -<ordinal> (a StatefulSet pod name, e.g. fibersim-3) or the word"
+              " 'hostname' (this host's name, which is the pod name in a StatefulSet).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes to spread this share of fibers over (one per core).")
 @click.option("--channels", type=click.IntRange(1, 100_000), default=DEFAULT_CHANNELS,
               show_default=True, help="Channels (loci) per sample.")
 @click.option("--prr", type=click.FloatRange(0, 200_000, min_open=True), default=2000.0,
@@ -34,67 +109,178 @@ from fibersim.units import format_speed
 @click.option("--speed", type=SPEED, default="1", show_default=True,
               help="Simulated seconds per wall second: 1 is real time, 10, or max.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
-              help="Random seed: the same seed gives the same bytes.")
+              help="Random seed: the same seed gives the same bytes; fiber <i> uses seed+i.")
 @click.option("--dtype", type=click.Choice(["int16", "float32"]), default="int16",
               show_default=True, help="Sample type on the wire (int16 carries a scale).")
 @click.option("--confirm-window", type=click.IntRange(1, 10_000), default=32, show_default=True,
-              help="Publishes awaiting a broker confirm at once.")
+              help="Publishes awaiting a broker confirm at once (per process).")
+@click.option("--stats-json", type=click.Path(dir_okay=False), default=None,
+              help="Write run statistics (throughput, block publish lateness) as JSON here.")
 @click.option("--quiet", is_flag=True, help="No progress line; summary only.")
 def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: str,
-           fiber_id: str, channels: int, prr: float, dx: float, duration: float, speed: float,
-           seed: int, dtype: str, confirm_window: int, quiet: bool) -> None:
-    """Publish a simulated DAS fiber (metadata, data blocks, heartbeats) to RabbitMQ.
+           fiber_id: str | None, fibers: int | None, fiber_ids: str | None, fiber_prefix: str,
+           instance: str | None, workers: int, channels: int, prr: float, dx: float,
+           duration: float, speed: float, seed: int, dtype: str, confirm_window: int,
+           stats_json: str | None, quiet: bool) -> None:
+    """Publish simulated DAS fibers (metadata, data blocks, heartbeats) to RabbitMQ.
 
-    Data blocks of 0.1 simulated s go to das.<fiber-id>.data, metadata (on connect, every
-    2 s and on change) to das.<fiber-id>.metadata; see docs/wire-protocol.md.
+    Data blocks of 0.1 simulated s go to das.<fiber>.data, metadata (on connect, every
+    2 s and on change) to das.<fiber>.metadata; see docs/wire-protocol.md.
 
     \b
     Examples:
       fibersim stream --amqp-url amqp://guest:guest@127.0.0.1/ --duration 10s --speed max
       fibersim stream --fiber-id well-7 --channels 500 --prr 1000 --speed 1
+      fibersim stream --fibers 8 --workers 2 --duration 1h         # fiber-0 .. fiber-7
+      fibersim stream --fibers 128 --instance 3/8                  # fiber-48 .. fiber-63
     """
+    if fiber_id is not None and (fibers, fiber_ids, instance) != (None, None, None):
+        raise click.UsageError("--fiber-id names one fiber; use --fiber-ids, --fibers or"
+                               " --instance (not both) for several")
     try:
-        config = FiberConfig(fiber_id=fiber_id, number_of_channels=channels, prr=prr, dx=dx,
-                             dtype=dtype)  # type: ignore[arg-type]
+        config = FiberConfig(fiber_id=fiber_id or f"{fiber_prefix}0", number_of_channels=channels,
+                             prr=prr, dx=dx, dtype=dtype)  # type: ignore[arg-type]
+        indices = [0] if fiber_id is not None else select_fibers(fibers, fiber_ids, instance)
+        for index in indices[:1] + indices[-1:]:  # the longest name is the largest index
+            FiberConfig(fiber_id=fiber_id or f"{fiber_prefix}{index}")
     except ValidationError as error:
         first = error.errors()[0]
         raise click.BadParameter(first["msg"], param_hint=f"--{first['loc'][0]}") from None
-    exit_with(run_until_signal(_stream(config, amqp_url, ca_file, insecure, exchange,
-                                       duration, speed, seed, confirm_window, quiet)))
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    plan = StreamPlan(tuple(indices), fiber_prefix, seed, fiber_id, config, amqp_url, ca_file,
+                      insecure, exchange, duration, speed, confirm_window, quiet, stats_json)
+    if workers > 1 and len(indices) > 1:
+        exit_with(run_until_signal(_run_workers(plan, workers)))
+    exit_with(run_until_signal(_stream(plan)))
 
 
-async def _stream(config: FiberConfig, amqp_url: str | None, ca_file: str | None,
-                  insecure: bool, exchange: str, duration: float, speed: float, seed: int,
-                  confirm_window: int, quiet: bool) -> int:
+# -- choosing fibers ------------------------------------------------------------------------------
+def parse_ranges(text: str) -> list[int]:
+    """``"0-3,8,10-11"`` -> ``[0, 1, 2, 3, 8, 10, 11]``; sorted, duplicates rejected."""
+    indices: list[int] = []
+    for part in text.replace(" ", "").split(","):
+        match = _RANGE.match(part)
+        if not match:
+            raise ValueError(f"--fiber-ids: {part!r} is not an index or a range like 0-15")
+        first = int(match.group(1))
+        last = int(match.group(2)) if match.group(2) is not None else first
+        if last < first:
+            raise ValueError(f"--fiber-ids: range {part!r} runs backwards")
+        if last - first + 1 + len(indices) > MAX_FIBERS:
+            raise ValueError(f"--fiber-ids: more than {MAX_FIBERS} fibers")
+        indices.extend(range(first, last + 1))
+    if len(set(indices)) != len(indices):
+        raise ValueError("--fiber-ids: an index appears twice")
+    return sorted(indices)
+
+
+def format_ranges(indices: Sequence[int]) -> str:
+    """The inverse of ``parse_ranges``: ``[0, 1, 2, 5]`` -> ``"0-2,5"``."""
+    parts: list[str] = []
+    start = previous = indices[0]
+    for index in [*indices[1:], None]:
+        if index is not None and index == previous + 1:
+            previous = index
+            continue
+        parts.append(f"{start}-{previous}" if previous > start else f"{start}")
+        if index is not None:
+            start = previous = index
+    return ",".join(parts)
+
+
+def parse_instance(spec: str, hostname: str | None = None) -> tuple[int, int]:
+    """``"3/8"``, ``"fibersim-3/8"`` or ``"hostname/8"`` -> ``(3, 8)``.
+
+    A StatefulSet names its pods ``<name>-<ordinal>`` and sets each pod's hostname to that
+    name, so a pod finds its share without any per-pod configuration.
+    """
+    which, slash, count_text = spec.rpartition("/")
+    if not slash or not count_text.isdigit() or int(count_text) < 1:
+        raise ValueError(f"--instance {spec!r}: expected I/N, e.g. 3/8, fibersim-3/8, hostname/8")
+    if which == "hostname":
+        which = hostname if hostname is not None else socket.gethostname()
+    if which.isdigit():
+        index = int(which)
+    else:
+        ordinal = _ORDINAL.search(which)
+        if ordinal is None:
+            raise ValueError(f"--instance: {which!r} does not end in -<ordinal> (like fibersim-3)")
+        index = int(ordinal.group(1))
+    count = int(count_text)
+    if index >= count:
+        raise ValueError(f"--instance: no instance {index} among {count} (0..{count - 1})")
+    return index, count
+
+
+def share(items: Sequence[int], index: int, count: int) -> list[int]:
+    """Contiguous share ``index`` of ``count`` of ``items``; shares differ by at most one."""
+    return list(items[index * len(items) // count:(index + 1) * len(items) // count])
+
+
+def select_fibers(fibers: int | None, fiber_ids: str | None, instance: str | None) -> list[int]:
+    """The fiber indices this process publishes, from the fleet options."""
+    if fibers is not None and fiber_ids is not None:
+        raise ValueError("give either --fibers (a fleet of N) or --fiber-ids, not both")
+    fleet = parse_ranges(fiber_ids) if fiber_ids is not None else list(range(fibers or 1))
+    if instance is None:
+        return fleet
+    index, count = parse_instance(instance)
+    mine = share(fleet, index, count)
+    if not mine:
+        raise ValueError(f"--instance {index}/{count}: no fiber left among {len(fleet)}")
+    return mine
+
+
+# -- one process, many fibers -------------------------------------------------------------------
+async def _stream(plan: StreamPlan) -> int:
     from fibersim.interrogator import Interrogator
     from fibersim.runner import FiberStreamer, VirtualClock
     from fibersim.transport import open_transport
 
-    transport = open_transport(amqp_url, exchange=exchange, confirm_window=confirm_window,
-                               ca_file=ca_file, insecure=insecure)
+    transport = open_transport(plan.amqp_url, exchange=plan.exchange,
+                               confirm_window=plan.confirm_window, ca_file=plan.ca_file,
+                               insecure=plan.insecure)
     try:
         await transport.connect()
     except ConnectionError as error:
         raise UnreachableError(str(error)) from None
-    streamer = FiberStreamer(Interrogator(config, time.time_ns()), transport,
-                             VirtualClock(speed), seed=seed)
-    click.echo(f"streaming {config.fiber_id}: {config.number_of_channels} channels at "
-               f"{config.prr:g} Hz, {config.dtype}, {duration:g} s at {format_speed(speed)} "
-               f"to {transport.description}", err=True)
-    progress = ProgressLine(lambda: _progress_text(streamer), enabled=not quiet)
+    clock = VirtualClock(plan.speed)
+    start_ns = time.time_ns()
+    streamers = [
+        FiberStreamer(Interrogator(plan.config.model_copy(update={"fiber_id": name}), start_ns),
+                      transport, clock, seed=seed)
+        for name, seed in zip(plan.fibers, plan.seeds, strict=True)
+    ]
+    config = plan.config
+    click.echo(f"streaming {_fiber_list(plan.fibers)}: {config.number_of_channels} channels at "
+               f"{config.prr:g} Hz, {config.dtype}, {plan.duration:g} s at "
+               f"{format_speed(plan.speed)} to {transport.description}", err=True)
+    progress = ProgressLine(lambda: _progress_text(streamers), enabled=not plan.quiet)
     ticker = asyncio.create_task(_tick(progress))
+    clock.restart()  # building synthesizers took time that no block should be late for
+    for streamer in streamers:
+        streamer.stats.wall_start = time.monotonic()
     try:
-        await streamer.connect()
-        await streamer.run_until(duration)
-        await streamer.disconnect()
+        for streamer in streamers:
+            await streamer.connect()
+        await asyncio.gather(*(streamer.run_until(plan.duration) for streamer in streamers))
+        for streamer in streamers:
+            await streamer.disconnect()
     finally:
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
         progress.done()
         await asyncio.shield(transport.close())
-        click.echo(_summary_text(streamer), err=True)
+        click.echo(_summary_text(streamers, transport), err=True)
+        if plan.stats_json is not None:
+            Path(plan.stats_json).write_text(json.dumps(_stats(streamers, transport), indent=1))
     return 0 if not transport.stats.lost_sequences else 1
+
+
+def _fiber_list(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{len(names)} fibers ({names[0]} .. {names[-1]})"
 
 
 async def _tick(progress: ProgressLine) -> None:
@@ -103,29 +289,146 @@ async def _tick(progress: ProgressLine) -> None:
         progress.tick()
 
 
-def _progress_text(streamer: object) -> str:
-    from fibersim.runner import FiberStreamer
-
-    assert isinstance(streamer, FiberStreamer)
-    stats = streamer.stats
-    elapsed = max(1e-9, time.monotonic() - stats.wall_start)
-    return (f"t={streamer.sim_time:8.1f} s  blocks={stats.blocks:7d}  "
-            f"{stats.bytes / elapsed / 1e6:7.1f} MB/s  x{stats.sim_time / elapsed:6.1f} real time")
+def _progress_text(streamers: Sequence[FiberStreamer]) -> str:
+    totals = _totals(streamers)
+    return (f"t={totals['sim_time']:8.1f} s  blocks={totals['blocks']:7d}  "
+            f"{totals['bytes'] / totals['wall_s'] / 1e6:7.1f} MB/s  "
+            f"x{totals['sim_time'] / totals['wall_s']:6.1f} real time")
 
 
-def _summary_text(streamer: object) -> str:
-    from fibersim.runner import FiberStreamer
+def _totals(streamers: Sequence[FiberStreamer]) -> dict[str, Any]:
+    """Totals over the streamers; simulated time is the slowest fiber's."""
+    wall = max(1e-9, time.monotonic() - min(s.stats.wall_start for s in streamers))
+    return {
+        "sim_time": min(s.stats.sim_time for s in streamers),
+        "wall_s": wall,
+        "blocks": sum(s.stats.blocks for s in streamers),
+        "bytes": sum(s.stats.bytes for s in streamers),
+        "metadata_messages": sum(s.stats.metadata_messages for s in streamers),
+        "heartbeats": sum(s.stats.heartbeats for s in streamers),
+    }
 
-    assert isinstance(streamer, FiberStreamer)
-    stats, sent = streamer.stats, streamer.transport.stats
-    elapsed = max(1e-9, time.monotonic() - stats.wall_start)
+
+def _summary_text(streamers: Sequence[FiberStreamer], transport: Transport) -> str:
+    totals, sent = _totals(streamers), transport.stats
+    wall = totals["wall_s"]
     lost = sent.lost_sequences
     lost_text = f"lost blocks (sequence numbers): {lost}" if lost else "no block lost"
+    fibers = f"{len(streamers)} fibers, " if len(streamers) > 1 else ""
     return (
-        f"summary: {stats.sim_time:.1f} simulated s in {elapsed:.2f} s wall = "
-        f"real-time factor {stats.sim_time / elapsed:.1f}x; {stats.blocks} blocks, "
-        f"{stats.bytes / 1e6:.1f} MB ({stats.bytes / elapsed / 1e6:.1f} MB/s); "
-        f"{stats.metadata_messages} metadata, {stats.heartbeats} heartbeats; broker: "
+        f"summary: {fibers}{totals['sim_time']:.1f} simulated s in {wall:.2f} s wall = "
+        f"real-time factor {totals['sim_time'] / wall:.1f}x; {totals['blocks']} blocks, "
+        f"{totals['bytes'] / 1e6:.1f} MB ({totals['bytes'] / wall / 1e6:.1f} MB/s); "
+        f"{totals['metadata_messages']} metadata, {totals['heartbeats']} heartbeats; broker: "
         f"{sent.confirmed} confirmed, {sent.nacked} nacked, {sent.returned} returned "
         f"(unroutable), {sent.failed} failed; {lost_text}"
     )
+
+
+def _stats(streamers: Sequence[FiberStreamer], transport: Transport) -> dict[str, Any]:
+    """The ``--stats-json`` document of one process."""
+    totals = _totals(streamers)
+    return {
+        "fibers": [s.fiber_id for s in streamers],
+        **totals,
+        "realtime_factor": totals["sim_time"] / totals["wall_s"],
+        "lateness": lateness_summary(
+            [list(s.stats.lateness) for s in streamers]),
+        "transport": transport.stats.as_dict(),
+    }
+
+
+def lateness_summary(series: Iterable[Sequence[float]]) -> dict[str, float]:
+    """Percentiles (s) of block publish lateness over all fibers, and how it trends.
+
+    ``trend`` is the median lateness of each fiber's last quarter of blocks minus that of its
+    first quarter, worst fiber first: a backlog shows as a positive trend that grows with the
+    run, however small the percentiles still are.
+    """
+    runs = [list(run) for run in series if run]
+    values = sorted(value for run in runs for value in run)
+    if not values:
+        return {"count": 0, "p50": 0.0, "p99": 0.0, "max": 0.0, "jitter_p99": 0.0, "trend": 0.0}
+    median = statistics.median(values)
+    deviations = sorted(abs(value - median) for value in values)
+    trends = [statistics.median(run[-max(1, len(run) // 4):])
+              - statistics.median(run[:max(1, len(run) // 4)]) for run in runs]
+    return {
+        "count": len(values),
+        "p50": median,
+        "p99": _percentile(values, 0.99),
+        "max": values[-1],
+        "jitter_p99": _percentile(deviations, 0.99),
+        "trend": max(trends),
+    }
+
+
+def _percentile(ordered: Sequence[float], fraction: float) -> float:
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+# -- many processes -----------------------------------------------------------------------------
+async def _run_workers(plan: StreamPlan, workers: int) -> int:
+    """Split the fibers into ``workers`` contiguous shares, one ``fibersim stream`` each."""
+    count = min(workers, len(plan.indices))
+    shares = [share(plan.indices, k, count) for k in range(count)]
+    with tempfile.TemporaryDirectory(prefix="fibersim-workers-") as scratch:
+        stats_files = [str(Path(scratch) / f"worker-{k}.json") for k in range(count)]
+        click.echo(f"streaming {_fiber_list(plan.fibers)} with {count} worker processes",
+                   err=True)
+        env = dict(os.environ)
+        if plan.amqp_url:
+            env["FIBERSIM_AMQP_URL"] = plan.amqp_url  # not on the command line: ps shows that
+        processes = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "fibersim", "stream",
+                *_worker_args(plan, indices, stats_files[k]), env=env)
+            for k, indices in enumerate(shares)
+        ]
+        try:
+            codes = [await process.wait() for process in processes]
+        finally:
+            for process in processes:
+                if process.returncode is None:
+                    process.terminate()
+            for process in processes:
+                await process.wait()
+        if plan.stats_json is not None:
+            _merge_worker_stats(stats_files, plan.stats_json)
+    return max(codes)
+
+
+def _worker_args(plan: StreamPlan, indices: list[int], stats_json: str) -> list[str]:
+    """Command-line arguments of a worker publishing fibers ``indices`` of the plan's fleet."""
+    config = plan.config
+    args = ["--exchange", plan.exchange, "--fiber-prefix", plan.prefix,
+            "--fiber-ids", format_ranges(indices), "--seed", str(plan.seed),
+            "--channels", str(config.number_of_channels), "--prr", repr(config.prr),
+            "--dx", repr(config.dx), "--dtype", config.dtype,
+            "--duration", repr(plan.duration),
+            "--speed", "max" if math.isinf(plan.speed) else repr(plan.speed),
+            "--confirm-window", str(plan.confirm_window), "--stats-json", stats_json, "--quiet"]
+    if plan.ca_file:
+        args += ["--ca-file", plan.ca_file]
+    if plan.insecure:
+        args.append("--insecure")
+    return args
+
+
+def _merge_worker_stats(files: list[str], target: str) -> None:
+    """One stats document for the whole run: sums, the slowest fiber, the worst lateness."""
+    parts = [json.loads(Path(path).read_text()) for path in files if Path(path).exists()]
+    if not parts:
+        return
+    merged = {
+        "fibers": [name for part in parts for name in part["fibers"]],
+        "sim_time": min(part["sim_time"] for part in parts),
+        "wall_s": max(part["wall_s"] for part in parts),
+        **{key: sum(part[key] for part in parts)
+           for key in ("blocks", "bytes", "metadata_messages", "heartbeats")},
+        "realtime_factor": min(part["realtime_factor"] for part in parts),
+        "lateness": {key: (sum if key == "count" else max)(part["lateness"][key] for part in parts)
+                     for key in parts[0]["lateness"]},
+        "workers": parts,
+    }
+    Path(target).write_text(json.dumps(merged, indent=1))

@@ -212,8 +212,8 @@ class FiberStreamer:
     async def _block(self) -> None:
         slot = self.interrogator.take_block()
         self.sim_time = max(self.sim_time, slot.end_time_s)
-        self.stats.lateness.append(self.clock.lateness(slot.end_time_s))
         envelope = await self._render_encoded(slot)
+        self.stats.lateness.append(self.clock.lateness(slot.end_time_s))
         if self.faults.skip_blocks:
             self.faults.skip_blocks -= 1
             self.stats.skipped_sequences.append(slot.sequence)

@@ -96,6 +96,12 @@ class FibersimCodec:
 
 
 def _encode_block(block: DataBlock) -> bytes:
+    """Header + little-endian samples as one ``bytes``, copying the samples exactly once.
+
+    A full-rate block is about 0.9 MB; ``tobytes()`` followed by ``header + payload`` copied
+    it twice, which cost as much as the rest of the encoder. ``bytes.join`` over a memoryview
+    of the (contiguous, little-endian) array builds the body in a single pass.
+    """
     samples = block.samples
     header = BLOCK_HEADER.pack(
         BLOCK_MAGIC,
@@ -115,8 +121,10 @@ def _encode_block(block: DataBlock) -> bytes:
         0,
         block.scale,
     )
-    little_endian = samples.astype(samples.dtype.newbyteorder("<"), copy=False)
-    return header + np.ascontiguousarray(little_endian).tobytes()
+    little_endian = np.ascontiguousarray(
+        samples.astype(samples.dtype.newbyteorder("<"), copy=False)
+    )
+    return b"".join((header, memoryview(little_endian).cast("B")))
 
 
 def _decode_block(body: bytes, fiber_id: str) -> DataBlock:
