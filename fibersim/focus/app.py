@@ -1,7 +1,8 @@
 """The HTTP face of the mock: the real Focus Server API plus the mock-only /_mock routes.
 
 Every route is served at ``/`` and again under the configured prefix (``/focus-server``), as
-behind the production ingress. Errors the API defines are JSON ``{"error": ...}``; only schema
+behind the production ingress. Every handler is ``async`` on purpose: it runs on the event
+loop, the thread that also consumes the wire, so the mock's state needs no locks. Errors the API defines are JSON ``{"error": ...}``; only schema
 errors keep FastAPI's ``{"detail": ...}`` (422), as do unknown paths (404) and methods (405).
 """
 
@@ -74,7 +75,7 @@ def create_app(mock: FocusMock) -> FastAPI:
                                prefix=settings.prefix + CONTROL_PREFIX)
 
         @app.get(settings.prefix + "/openapi.json", include_in_schema=False)
-        def prefixed_openapi() -> dict[str, Any]:
+        async def prefixed_openapi() -> dict[str, Any]:
             return app.openapi()
 
     app.add_middleware(RequestAccounting, mock=mock)  # type: ignore[arg-type]
@@ -118,18 +119,18 @@ def _api_router(mock: FocusMock) -> APIRouter:
     fixed = mock.settings.behaviour is Behaviour.FIXED
 
     @router.get("/ack", response_model=AckResponse, responses=_responses(503))
-    def ack() -> AckResponse:
+    async def ack() -> AckResponse:
         """Liveness: 200 while the server runs, 503 while it is down or restarting."""
         mock.running_core()
         return AckResponse()
 
     @router.get("/channels", response_model=ChannelsResponse, responses=_responses(503))
-    def channels() -> ChannelsResponse:
+    async def channels() -> ChannelsResponse:
         mock.running_core()
         return ChannelsResponse(lowest_channel=1, highest_channel=mock.channels)
 
     @router.get("/live_metadata", response_model=FiberMetadata, responses=_responses(404, 503))
-    def live_metadata() -> Response:
+    async def live_metadata() -> Response:
         """The fiber metadata, or the "waiting for fiber" sentinel, as compact JSON."""
         if fixed and mock.transport is None:
             return _error(404, "no fiber metadata source: isolated system")
@@ -137,21 +138,21 @@ def _api_router(mock: FocusMock) -> APIRouter:
 
     @router.post("/configure", response_model=ConfigureResponse,
                  responses=_responses(400, 404, 503))
-    def configure(body: ConfigureRequest) -> ConfigureResponse:
+    async def configure(body: ConfigureRequest) -> ConfigureResponse:
         """Create a job; 503 while the fiber has no prr (the incident)."""
         job = mock.configure(_job_request(body), _summary(body))
         return _configure_response(job, fixed)
 
     @router.get("/metadata/{job_id}", response_model=ConfigureResponse,
                 responses=_responses(404, 503))
-    def job_metadata(job_id: str) -> Response | ConfigureResponse:
+    async def job_metadata(job_id: str) -> Response | ConfigureResponse:
         job = mock.job(job_id)
         if job is None or not (fixed or job.consumer_attached):
             return JSONResponse(INVALID_JOB, status_code=404)
         return _configure_response(job, fixed)
 
     @router.delete("/job/{job_id}", response_model=DeletedJob, responses=_responses(404, 503))
-    def delete_job(job_id: str) -> Response | DeletedJob:
+    async def delete_job(job_id: str) -> Response | DeletedJob:
         """Fixed behaviour only; the real server has no such route (404)."""
         if not fixed:
             return JSONResponse(NOT_FOUND, status_code=404)
@@ -161,17 +162,17 @@ def _api_router(mock: FocusMock) -> APIRouter:
 
     @router.post("/recordings_in_time_range", response_model=list[tuple[float, float]],
                  responses=_responses(503))
-    def recordings_in_time_range(body: TimeRangeRequest) -> list[tuple[float, float]]:
+    async def recordings_in_time_range(body: TimeRangeRequest) -> list[tuple[float, float]]:
         """``[start, end]`` of recordings overlapping the window; end -1 while recording."""
         return mock.recordings_in(body.start_time, body.end_time)
 
     @router.get("/get_recordings_timeline", response_class=HTMLResponse,
                 responses=_responses(503))
-    def recordings_timeline() -> HTMLResponse:
+    async def recordings_timeline() -> HTMLResponse:
         return HTMLResponse(_timeline_page(mock.all_recordings()))
 
     @router.get("/sensors", response_model=SensorsResponse, responses=_responses(404, 503))
-    def sensors() -> Response | SensorsResponse:
+    async def sensors() -> Response | SensorsResponse:
         """The older API's sensor list (fixed behaviour); the real server answers 404."""
         mock.running_core()
         if not fixed:
@@ -185,7 +186,7 @@ def _control_router(mock: FocusMock) -> APIRouter:
     """Mock-only routes: status, faults and job output; token-protected when a token is set."""
     token = mock.settings.control_token
 
-    def require_token(
+    async def require_token(
         x_control_token: Annotated[str | None, Header()] = None,
     ) -> None:
         if token is not None and not hmac.compare_digest(
@@ -195,33 +196,32 @@ def _control_router(mock: FocusMock) -> APIRouter:
     router = APIRouter(dependencies=[Depends(require_token)],
                        responses=_responses(401))
 
-    def status() -> dict[str, Any]:
+    @router.get("/status", response_model=MockStatus)
+    async def status() -> dict[str, Any]:
         return mock.status()
 
-    router.get("/status", response_model=MockStatus)(status)
-
     @router.post("/restart", response_model=MockStatus)
-    def restart() -> dict[str, Any]:
+    async def restart() -> dict[str, Any]:
         mock.restart()
         return mock.status()
 
     @router.post("/store/down", response_model=MockStatus)
-    def store_down() -> dict[str, Any]:
+    async def store_down() -> dict[str, Any]:
         mock.set_store_reachable(False)
         return mock.status()
 
     @router.post("/store/up", response_model=MockStatus)
-    def store_up() -> dict[str, Any]:
+    async def store_up() -> dict[str, Any]:
         mock.set_store_reachable(True)
         return mock.status()
 
     @router.post("/requests/reset", response_model=MockStatus)
-    def reset_requests() -> dict[str, Any]:
+    async def reset_requests() -> dict[str, Any]:
         mock.requests.clear()
         return mock.status()
 
     @router.get("/jobs/{job_id}/lines", response_model=JobLines, responses=_responses(404, 503))
-    def job_lines(job_id: str,
+    async def job_lines(job_id: str,
                   last: Annotated[int, Query(ge=1, le=LINES_KEPT)] = 100) -> Response | JobLines:
         """The newest ``last`` waterfall lines; reading them attaches a consumer to the job."""
         job = mock.job(job_id)
