@@ -123,7 +123,6 @@ def _offline_progress(rows: int, total: int, prr: float, wall_start: float) -> s
 async def _tap(amqp_url: str, ca_file: str | None, insecure: bool, exchange: str, fiber_id: str,
                output: Path, duration: float, compression: Compression, dtype: SampleDtype | None,
                quiet: bool) -> int:
-    from fibersim.cli.stream import _tick
     from fibersim.recording.tap import Tap
     from fibersim.transport import open_transport
 
@@ -135,7 +134,7 @@ async def _tap(amqp_url: str, ca_file: str | None, insecure: bool, exchange: str
     tap = Tap(transport, fiber_id, output, duration_s=duration,
               dtype=dtype, compression=compression)
     progress = ProgressLine(lambda: _tap_progress(tap), enabled=not quiet)
-    ticker = asyncio.create_task(_tick(progress))
+    ticker = asyncio.create_task(tick_forever(progress))
     wall_start = time.monotonic()
     try:
         await tap.start()
@@ -151,6 +150,13 @@ async def _tap(amqp_url: str, ca_file: str | None, insecure: bool, exchange: str
         tap.close()
         click.echo(_tap_summary(tap, output, time.monotonic() - wall_start), err=True)
     return 0
+
+
+async def tick_forever(progress: ProgressLine) -> None:
+    """Let ``progress`` print when due, until cancelled (the command's work runs meanwhile)."""
+    while True:
+        await asyncio.sleep(0.25)
+        progress.tick()
 
 
 def _tap_progress(tap: object) -> str:

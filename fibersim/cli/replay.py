@@ -8,6 +8,7 @@ import math
 import re
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,9 @@ from fibersim.cli.options import DURATION, SPEED, amqp_url_option, tls_options
 from fibersim.cli.progress import ProgressLine
 from fibersim.errors import UnreachableError
 from fibersim.models import SampleDtype
+
+if TYPE_CHECKING:
+    from fibersim.runner import FiberStreamer
 from fibersim.units import format_speed
 
 _CHANNELS = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
@@ -80,7 +84,7 @@ async def _replay(path: Path, amqp_url: str | None, ca_file: str | None, insecur
                   exchange: str, fiber_id: str, speed: float, loop: bool,
                   duration: float | None, channels: tuple[int, int] | None,
                   dtype: SampleDtype | None, original_time: bool, quiet: bool) -> int:
-    from fibersim.cli.stream import _progress_text, _summary_text, _tick
+    from fibersim.cli.record import tick_forever
     from fibersim.errors import InputError
     from fibersim.recording.replay import build_replay
     from fibersim.transport import open_transport
@@ -104,8 +108,8 @@ async def _replay(path: Path, amqp_url: str | None, ca_file: str | None, insecur
                f"{info.prr:g} Hz, dx {info.dx:g} m, {info.duration_s:g} s"
                f"{' looped' if loop else ''}, {config.dtype}, at {format_speed(speed)} to "
                f"{transport.description}", err=True)
-    progress = ProgressLine(lambda: _progress_text(streamer), enabled=not quiet)
-    ticker = asyncio.create_task(_tick(progress))
+    progress = ProgressLine(lambda: _progress_text(streamer, end), enabled=not quiet)
+    ticker = asyncio.create_task(tick_forever(progress))
     try:
         await streamer.connect()
         await streamer.run_until(end)
@@ -116,9 +120,29 @@ async def _replay(path: Path, amqp_url: str | None, ca_file: str | None, insecur
             await ticker
         progress.done()
         await asyncio.shield(transport.close())
-        click.echo(_summary_text(streamer), err=True)
+        click.echo(_summary_text(streamer, path), err=True)
         if not loop and replay.unsent_rows:
             click.echo(f"note: the last {replay.unsent_rows} samples do not fill a block of "
                        f"{config.samples_per_block} and were not sent", err=True)
     return 0 if not transport.stats.lost_sequences else 1
 
+
+
+def _progress_text(streamer: FiberStreamer, end: float) -> str:
+    stats = streamer.stats
+    elapsed = max(1e-9, time.monotonic() - stats.wall_start)
+    of = "" if math.isinf(end) else f" of {end:.1f} s"
+    return (f"t={streamer.sim_time:8.1f} s{of}  blocks={stats.blocks:7d}  "
+            f"{stats.bytes / elapsed / 1e6:7.1f} MB/s  x{stats.sim_time / elapsed:6.1f} real time")
+
+
+def _summary_text(streamer: FiberStreamer, path: Path) -> str:
+    stats, sent = streamer.stats, streamer.transport.stats
+    elapsed = max(1e-9, time.monotonic() - stats.wall_start)
+    lost = sent.lost_sequences
+    return (f"summary: replayed {stats.sim_time:.1f} s of {path.name} in {elapsed:.2f} s wall ="
+            f" real-time factor {stats.sim_time / elapsed:.1f}x; {stats.blocks} blocks,"
+            f" {stats.bytes / 1e6:.1f} MB, {stats.metadata_messages} metadata; broker:"
+            f" {sent.confirmed} confirmed, {sent.nacked} nacked, {sent.returned} returned"
+            f" (unroutable), {sent.failed} failed; "
+            + (f"lost blocks (sequence numbers): {lost}" if lost else "no block lost"))
