@@ -41,7 +41,7 @@ def build_replay(path: str | Path, transport: Transport, *, fiber_id: str, speed
     """A replay of ``path`` (channels ``[first, last]`` inclusive) on ``transport``.
 
     Samples are stamped from ``start_time_ns`` on, or with the file's own times when it is
-    None (the recording then looks as if it were happening again, not now).
+    None (useful to line the stream up with the original file or other data of that day).
     """
     spec = RecordingSpec(path=Path(path), channels=channels, loop=loop)
     reader = open_recording(spec.path, spec.channel_slice)
