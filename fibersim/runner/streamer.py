@@ -245,10 +245,11 @@ class FiberStreamer:
         """
         values = slot.n_samples * self.interrogator.config.number_of_channels
         if values < OFFLOAD_MIN_VALUES:
-            return self._encoded(slot)
-        return await asyncio.get_running_loop().run_in_executor(None, self._encoded, slot)
+            return self.encode_block(slot)
+        return await asyncio.get_running_loop().run_in_executor(None, self.encode_block, slot)
 
-    def _encoded(self, slot: BlockSlot) -> Envelope:
+    def encode_block(self, slot: BlockSlot) -> Envelope:
+        """Render, quantize and encode the data block of ``slot`` (advances the synthesizer)."""
         samples = self.synthesizer.render(slot.n_samples)
         return self.codec.encode(self._data_block(slot, samples))
 

@@ -1,0 +1,103 @@
+"""Figure 4: real-time pacing at speed 1 -- publish-time jitter and drift against the wall clock.
+
+``fibersim stream --speed 1`` runs as its own process into a private exchange. Its stats give
+the jitter (99th percentile of |lateness - median lateness| of block publications). A consumer
+in this process decodes each block header and compares the block's end timestamp with the
+wall clock at arrival: the slope of that offset over the run, times the run's length, is the
+drift. Baseline: the jitter of a bare asyncio loop with the same 10 Hz absolute deadlines,
+running here at the same time, i.e. what this machine's scheduler allows at best.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import aio_pika
+
+from fibersim.bench.broker import scratch_exchange
+from fibersim.bench.report import BenchSettings, Row, fibersim_command, ratio
+from fibersim.wire.codec import BLOCK_HEADER
+
+TARGET_JITTER_S = 0.005
+TARGET_DRIFT_S = 0.005
+BLOCK_S = 0.1
+
+
+def drift(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of offset over time, times the time span: the drift (s) of a run."""
+    times = [t for t, _ in points]
+    mean_t, mean_o = statistics.fmean(times), statistics.fmean(o for _, o in points)
+    spread = sum((t - mean_t) ** 2 for t in times)
+    slope = sum((t - mean_t) * (o - mean_o) for t, o in points) / spread if spread else 0.0
+    return slope * (times[-1] - times[0])
+
+
+async def timer_jitter(seconds: float) -> float:
+    """99th percentile of |lateness - median| of a bare loop sleeping to 10 Hz deadlines."""
+    start = time.monotonic()
+    lateness: list[float] = []
+    for tick in range(1, round(seconds / BLOCK_S) + 1):
+        deadline = start + tick * BLOCK_S
+        await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+        lateness.append(time.monotonic() - deadline)
+    median = statistics.median(lateness)
+    deviations = sorted(abs(value - median) for value in lateness)
+    return deviations[min(len(deviations) - 1, int(0.99 * len(deviations)))]
+
+
+async def _measure(settings: BenchSettings) -> list[Row]:
+    seconds = settings.pacing_seconds or settings.pick(10.0, 60.0)
+    url = settings.amqp_url
+    offsets: list[tuple[float, float]] = []
+
+    async def on_block(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        fields = BLOCK_HEADER.unpack_from(message.body)
+        first_ns, rate, n_samples = fields[9], fields[10], fields[11]
+        now = time.time()
+        offsets.append((now, now - (first_ns / 1e9 + n_samples / rate)))
+
+    async with scratch_exchange(url) as exchange:
+        connection = await aio_pika.connect(url)
+        try:
+            channel = await connection.channel()
+            queue = await channel.declare_queue("", exclusive=True)
+            await queue.bind(exchange, "das.*.data")
+            await queue.consume(on_block, no_ack=True)
+            with tempfile.TemporaryDirectory(prefix="fibersim-bench-") as scratch:
+                stats_path = Path(scratch) / "stats.json"
+                process = await asyncio.create_subprocess_exec(
+                    *fibersim_command("stream", "--exchange", exchange, "--speed", "1",
+                                      "--duration", f"{seconds}s", "--quiet",
+                                      "--stats-json", str(stats_path)),
+                    env={**os.environ, "FIBERSIM_AMQP_URL": url},
+                    stderr=asyncio.subprocess.PIPE)
+                baseline_jitter = await timer_jitter(seconds)
+                _, stderr = await process.communicate()
+                if process.returncode != 0:
+                    raise RuntimeError(f"stream exited {process.returncode}: {stderr.decode()}")
+                await asyncio.sleep(0.5)  # last deliveries
+                lateness = json.loads(stats_path.read_text())["lateness"]
+        finally:
+            await connection.close()
+    skip = round(1.0 / BLOCK_S)  # the first second includes start-up
+    run_drift = drift(offsets[skip:]) if len(offsets) > skip + 2 else float("nan")
+    jitter = lateness["jitter_p99"]
+    return [
+        Row("pacing", f"publish jitter p99, speed 1, {seconds:g} s", jitter * 1000, "ms",
+            baseline_jitter * 1000, "bare asyncio 10 Hz loop", ratio(jitter, baseline_jitter),
+            f"< {TARGET_JITTER_S * 1000:g} ms", jitter < TARGET_JITTER_S),
+        Row("pacing", f"drift, block time vs wall clock, {seconds:g} s", run_drift * 1000, "ms",
+            None, "", None, f"|drift| < {TARGET_DRIFT_S * 1000:g} ms",
+            abs(run_drift) < TARGET_DRIFT_S,
+            f"median arrival offset {statistics.median(o for _, o in offsets) * 1000:.1f} ms"),
+    ]
+
+
+def run(settings: BenchSettings) -> list[Row]:
+    return asyncio.run(_measure(settings))
