@@ -60,8 +60,9 @@ def test_statefulset_shards_fibers_by_pod_ordinal() -> None:
     assert spec["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
     # every pod (hostname fibersim-<k>) gets a disjoint share, together the whole fleet
     shares = []
+    name = manifest["metadata"]["name"]
     for ordinal in range(replicas):
-        index, count = parse_instance(instance, hostname=f"{manifest['metadata']['name']}-{ordinal}")
+        index, count = parse_instance(instance, hostname=f"{name}-{ordinal}")
         assert (index, count) == (ordinal, replicas)
         shares.append(select_fibers(fibers, None, f"{index}/{count}"))
     assert sorted(i for share in shares for i in share) == list(range(fibers))

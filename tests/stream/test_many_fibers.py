@@ -58,7 +58,7 @@ def test_instances_split_a_fleet_into_disjoint_contiguous_shares() -> None:
     assert select_fibers(128, None, "3/8") == list(range(48, 64))
     shares = [select_fibers(10, None, f"{i}/3") for i in range(3)]
     assert [len(s) for s in shares] == [3, 3, 4]
-    assert sorted(sum(shares, [])) == list(range(10))
+    assert sorted(i for s in shares for i in s) == list(range(10))
     assert share([5, 6, 7], 1, 3) == [6]
     with pytest.raises(ValueError):
         select_fibers(2, None, "0/3")  # of 2 fibers in 3 shares, share 0 is empty
