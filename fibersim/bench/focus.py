@@ -57,6 +57,9 @@ async def _serve_trivial() -> None:
         return body
 
     listener = socket.create_server(("127.0.0.1", 0))
+    # accepted sockets inherit this: without it, a keep-alive response written in two parts
+    # waits for the client's delayed ACK (40 ms per request)
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False,
                                            lifespan="off"))
     task = asyncio.create_task(server.serve(sockets=[listener]))

@@ -258,8 +258,12 @@ async def _stream(plan: StreamPlan) -> int:
                f"{format_speed(plan.speed)} to {transport.description}", err=True)
     progress = ProgressLine(lambda: _progress_text(streamers), enabled=not plan.quiet)
     ticker = asyncio.create_task(_tick(progress))
-    clock.restart()  # building synthesizers took time that no block should be late for
+    # Building the synthesizers took time that no block should be late for, and that must not
+    # appear as an offset between block timestamps and the wall clock: start both clocks now.
+    clock.restart()
+    start_ns = time.time_ns()
     for streamer in streamers:
+        streamer.interrogator.start_time_ns = start_ns
         streamer.stats.wall_start = time.monotonic()
     try:
         for streamer in streamers:
