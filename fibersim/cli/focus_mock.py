@@ -73,7 +73,8 @@ def focus_mock(amqp_url: str | None, exchange: str, fiber_id: str, host: str, po
             control_token=control_token)
     except ValidationError as error:
         first = error.errors()[0]
-        raise click.BadParameter(first["msg"], param_hint=f"--{first['loc'][0]}") from None
+        option = "--" + str(first["loc"][0]).replace("_", "-")
+        raise click.BadParameter(first["msg"], param_hint=option) from None
     exit_with(run_until_signal(_serve(settings, amqp_url, exchange, host, port)))
 
 

@@ -2,8 +2,9 @@
 
 Every route is served at ``/`` and again under the configured prefix (``/focus-server``), as
 behind the production ingress. Every handler is ``async`` on purpose: it runs on the event
-loop, the thread that also consumes the wire, so the mock's state needs no locks. Errors the API defines are JSON ``{"error": ...}``; only schema
-errors keep FastAPI's ``{"detail": ...}`` (422), as do unknown paths (404) and methods (405).
+loop, the thread that also consumes the wire, so the mock's state needs no locks. Errors the
+API defines are JSON ``{"error": ...}``; only schema errors keep FastAPI's ``{"detail": ...}``
+(422), as do unknown paths (404) and methods (405).
 """
 
 from __future__ import annotations

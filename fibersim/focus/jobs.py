@@ -186,10 +186,10 @@ class Waterfall:
         if pool > 1:
             half = pool // 2
             # internal bin j*pool is requested bin j: pool the bins centred on it
-            padding = np.zeros(power.shape[:2] + (half,), power.dtype)
+            padding = np.zeros((*power.shape[:2], half), power.dtype)
             padded = np.concatenate((padding, power), axis=2)
             usable = padded[:, :, :plan.nfft // 2 * pool]
-            power = usable.reshape(power.shape[:2] + (plan.nfft // 2, pool)).sum(axis=3)
+            power = usable.reshape((*power.shape[:2], plan.nfft // 2, pool)).sum(axis=3)
         stop = plan.bin_first + len(plan.frequencies)
         return np.sqrt(power[:, :, plan.bin_first:stop]) * 2
 

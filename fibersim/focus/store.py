@@ -131,7 +131,7 @@ class RecordingIndexer:
                                          current.last_seen_s)
 
     def flush(self) -> None:
-        """Write pending changes; raises StoreSelectionTimeoutError and keeps them if unreachable."""
+        """Write pending changes; if the store is unreachable, raise and keep them for later."""
         if self._pending:
             self._store.save(list(self._pending.values()))
             self._pending.clear()
