@@ -26,6 +26,7 @@ MAX_OVERLAP_DIVISOR = 64
 #: Lines kept per job for GET /_mock/jobs/{id}/lines.
 LINES_KEPT = 2000
 MAX_JOBS = 16
+FLOAT16_MAX = float(np.finfo(np.float16).max)
 STREAM_PORT_BASE = 12300
 
 
@@ -169,12 +170,15 @@ class Waterfall:
         if available < width:
             return
         frames = sliding_window_view(self._pending, width, axis=1)[:, ::plan.hop]
-        if plan.nfft > 1:
-            values = self._spectrum(frames)
-        else:
-            values = np.sqrt(np.mean(frames * frames, axis=2))[:, :, np.newaxis]
+        with np.errstate(over="ignore", invalid="ignore"):  # clipped below
+            if plan.nfft > 1:
+                values = self._spectrum(frames)
+            else:
+                values = np.sqrt(np.mean(frames * frames, axis=2))[:, :, np.newaxis]
         self._pending = self._pending[:, frames.shape[1] * plan.hop:].copy()
-        lines = values.astype(np.float16).transpose(1, 0, 2)  # (line, group, bin)
+        # float16 tops out at 65504; NaN or overflow from a float32 fiber must stay JSON-safe
+        finite = np.nan_to_num(values, nan=0.0, posinf=FLOAT16_MAX, neginf=0.0)
+        lines = np.minimum(finite, FLOAT16_MAX).astype(np.float16).transpose(1, 0, 2)
         self.lines.extend(lines)
         self.lines_total += lines.shape[0]
 

@@ -107,3 +107,14 @@ def test_the_raw_waterfall_view_gives_the_rms_of_each_group() -> None:
     assert waterfall.lines_total == 1  # 0.1 s per line by default
     assert np.asarray(waterfall.lines[0], np.float32).ravel() == pytest.approx(
         [3000 / np.sqrt(2)] * 3, rel=0.01)
+
+
+def test_values_beyond_float16_are_clipped_not_infinite() -> None:
+    request = JobRequest(view_type=2, nfft=1, height=100, display_time_axis_duration=None,
+                         channel_min=1, channel_max=CHANNELS, frequency_min=None,
+                         frequency_max=None, start_time=None, end_time=None)
+    waterfall = Waterfall(plan_job(request, 2000.0))
+    samples = np.full((200, CHANNELS), 1e30, np.float32)
+    samples[:, 0] = np.nan
+    waterfall.feed(samples, channel_start=0, counts_per_unit=1.0)
+    assert np.isfinite(np.asarray(waterfall.lines[0], np.float32)).all()
