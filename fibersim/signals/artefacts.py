@@ -44,6 +44,10 @@ class PhaseWrap:
             (block.max(axis=0) > self.threshold) | (block.min(axis=0) < -self.threshold)
         )
         if hot.size:
-            values = block[:, hot]
-            period = 2 * self.threshold
-            block[:, hot] = values - period * np.round(values / period)
+            block[:, hot] = wrapped(block[:, hot], self.threshold)
+
+
+def wrapped(values: np.ndarray, threshold: float) -> np.ndarray:
+    """``values`` aliased into [-threshold, threshold] as a failed phase unwrap would."""
+    period = np.float32(2 * threshold)
+    return values - period * np.round(values / period)

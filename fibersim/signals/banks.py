@@ -2,7 +2,7 @@
 
 Drawing Gaussian numbers for every sample of 2337 channels costs ~40 ms per simulated second,
 far over the synthesis budget. Instead each noise colour is synthesised once, in the
-frequency domain, as a periodic bank of a few seconds x a few hundred columns (cached at
+frequency domain, as a periodic bank of a few seconds x up to a fiber of columns (cached at
 module level by colour, prr, seed and size, so rebuilding a synthesizer is cheap) and then
 *read*: channel group ``g`` reads bank row ``(i + offset) mod L`` and a cyclically rolled set
 of columns. Offsets and rolls are redrawn every segment of ``S`` samples from a generator
@@ -101,7 +101,8 @@ class BankReader:
     """Adds bank noise to ``n_channels`` channels, read by absolute sample index.
 
     Channels are split into groups as wide as the bank; per segment each group gets a row
-    offset (small enough that a segment never wraps past the bank's end) and a column roll.
+    offset (small enough that a segment never wraps past the bank's end) and, when there are
+    several groups, a column roll.
     The first ``crossfade`` samples of every segment blend the previous mapping into the new.
     """
 
@@ -126,6 +127,13 @@ class BankReader:
         self._fade_in = np.sin(ramp).astype(np.float32)[:, None]
         self._fade_out = np.cos(ramp).astype(np.float32)[:, None]
         self._pieces: dict[int, list[tuple[int, int, int, int]]] = {}
+        # Reused for scaled reads: fresh large temporaries would cost page faults each time.
+        self._scratch = np.empty(0, dtype=np.float32)
+
+    def reserve(self, rows: int) -> None:
+        """Make room for scaled reads of up to ``rows`` rows."""
+        if self._scratch.size < rows * self.width:
+            self._scratch = np.empty(rows * self.width, dtype=np.float32)
 
     def pieces(self, k: int) -> list[tuple[int, int, int, int]]:
         """Segment ``k``'s reads: (first channel, stop channel, bank row of the segment's
@@ -135,7 +143,9 @@ class BankReader:
             rng = np.random.default_rng([*self.rng_key, k & 0xFFFFFFFF, k >> 32 & 0xFFFFFFFF])
             room = self.n_rows - self.segment - self.crossfade + 1
             offsets = rng.integers(0, room, self.n_groups)
-            rolls = rng.integers(0, self.width, self.n_groups)
+            # Rolls decorrelate groups reading one bank; a single fiber-wide group keeps its
+            # rows whole, so each read is one contiguous run (about twice as fast).
+            rolls = rng.integers(0, self.width if self.n_groups > 1 else 1, self.n_groups)
             found = []
             for g in range(self.n_groups):
                 c0, c1 = g * self.width, min(self.n_channels, (g + 1) * self.width)
@@ -151,18 +161,16 @@ class BankReader:
     def add_to(self, out: np.ndarray, first_sample: int, gain: float) -> None:
         """Add ``gain`` x noise of samples ``first_sample ..`` into ``out`` (time, channel)."""
         n = out.shape[0]
+        self.reserve(n if gain != 1.0 else min(n, self.crossfade))
         row = 0
         while row < n:
             sample = first_sample + row
             k, pos = divmod(sample, self.segment)
             if pos < self.crossfade:
                 stop = min(n, row + self.crossfade - pos)
-                part = out[row:stop]
-                mixed = np.zeros_like(part)
                 fade = slice(pos, pos + stop - row)
-                self._read(mixed, k - 1, pos + self.segment, self._fade_out[fade] * gain)
-                self._read(mixed, k, pos, self._fade_in[fade] * gain)
-                part += mixed
+                self._read(out[row:stop], k - 1, pos + self.segment, self._fade_out[fade] * gain)
+                self._read(out[row:stop], k, pos, self._fade_in[fade] * gain)
             else:
                 stop = min(n, row + self.segment - pos)
                 self._read(out[row:stop], k, pos, gain)
@@ -176,4 +184,6 @@ class BankReader:
             if isinstance(scale, float) and scale == 1.0:
                 out[:, c0:c1] += piece
             else:
-                out[:, c0:c1] += piece * scale
+                scratch = self._scratch[: n * (c1 - c0)].reshape(n, c1 - c0)
+                np.multiply(piece, scale, out=scratch)
+                out[:, c0:c1] += scratch

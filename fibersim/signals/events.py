@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from fibersim.signals.base import SynthesisContext
-from fibersim.signals.physics import gauge_average, gauge_taps, sample_times
+from fibersim.signals.physics import gauge_average, gauge_taps
 
 Event = TypeVar("Event")
 
@@ -78,22 +78,24 @@ def add_wavelets(
     wavelet are touched.
     """
     n, n_channels = block.shape
-    duration = table.size / (OVERSAMPLE * context.prr)
-    t = sample_times(first_sample, n, context.prr)
-    lo = int(np.searchsorted(t, arrival_s.min(), side="left"))
-    hi = int(np.searchsorted(t, arrival_s.max() + duration, side="right"))
+    # Integer table positions: sample * OVERSAMPLE minus each channel's rounded onset tick.
+    ticks = np.rint(arrival_s * (OVERSAMPLE * context.prr)).astype(np.int64)
+    lo = max(0, -(-int(ticks.min()) // OVERSAMPLE) - first_sample)
+    hi = min(n, (int(ticks.max()) + table.size - 1) // OVERSAMPLE + 1 - first_sample)
     if lo >= hi:
         return
     taps = gauge_taps(context.dx, context.gauge_length_meters)
     pad = taps
     c0, c1 = first_channel - pad, first_channel + arrival_s.size + pad
-    arrival = np.pad(arrival_s, pad, constant_values=np.inf)
+    # Padding channels start "never" (a huge tick) and read the table's trailing zero.
+    ticks = np.pad(ticks, pad, constant_values=2**62)
     amp = np.pad(amplitude, pad).astype(np.float32)
+    samples = np.arange(first_sample + lo, first_sample + hi, dtype=np.int64) * OVERSAMPLE
     # Channel-major layout: the gauge average then shifts whole contiguous rows.
-    index = np.rint((t[None, lo:hi] - arrival[:, None]) * (OVERSAMPLE * context.prr))
-    inside = (index >= 0) & (index < table.size)
-    values = table[np.where(inside, index, 0).astype(np.intp)]
-    values *= inside * amp[:, None]
+    index = (samples[None, :] - ticks[:, None]).view(np.uint64)  # before onset: huge
+    np.minimum(index, table.size, out=index)
+    values = np.append(table, np.float32(0))[index.view(np.int64)]
+    values *= amp[:, None]
     field = gauge_average(values.T, taps)
     d0, d1 = max(0, c0), min(n_channels, c1)
     if d0 < d1:

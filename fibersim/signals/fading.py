@@ -16,8 +16,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, PositiveFloat
 
+from fibersim.signals.artefacts import wrapped
 from fibersim.signals.banks import PhaseNoise, noise_bank
 from fibersim.signals.base import Placed, PlacedSpec, SourceGroup, Stage, SynthesisContext
+from fibersim.signals.physics import wrap_threshold
 
 #: Bank for faded and replaced channels: 4.1 s x 64 columns (apart from the incoherent bank).
 _BANK_ROWS = 8192
@@ -41,6 +43,9 @@ class RayleighFadingSpec(PlacedSpec):
     tick_s: PositiveFloat = Field(0.5, description="Fading gains are updated this often (s).")
     sigma_phi: float = Field(0.01, ge=0, description="Normal phase noise the gains scale (rad).")
     corner_hz: float = Field(20.0, ge=0, description="1/f corner of that noise (Hz).")
+    wrap: bool = Field(
+        True, description="Faded channels alias at the unwrapping limit (phase_wrap does it all)."
+    )
     internal_channels: int = Field(
         0, ge=0, description="First channels inside the interrogator: quiet near-constant noise."
     )
@@ -67,20 +72,42 @@ class RayleighFadingSpec(PlacedSpec):
         return SourceGroup(tuple(parts))
 
 
-def read_columns(
-    bank_t: np.ndarray, columns: np.ndarray, offsets: np.ndarray, first_sample: int, n: int
-) -> np.ndarray:
-    """(n, len(columns)) noise: channel j reads bank column ``columns[j]`` from row
-    ``(first_sample + offsets[j]) mod L``. ``bank_t`` is the channel-major (column, row)
-    bank with its first rows repeated at the end, so each read is one contiguous slice."""
-    length = bank_t.shape[1] - _WRAP
-    out = np.empty((n, columns.size), dtype=np.float32)
-    for done in range(0, n, _WRAP):
-        count = min(_WRAP, n - done)
-        starts = (first_sample + done + offsets) % length
-        for j, (column, start) in enumerate(zip(columns, starts, strict=True)):
-            out[done : done + count, j] = bank_t[column, start : start + count]
-    return out
+class ColumnNoise:
+    """Noise for scattered channels from the small channel-major bank.
+
+    Channel ``c`` reads its own bank column, from a row offset redrawn for every aligned piece
+    of ``_WRAP`` samples (seeded by the piece index), so the noise never repeats with the
+    bank's period and each read is a contiguous slice.
+    """
+
+    def __init__(self, bank_t: np.ndarray, n_channels: int, key: tuple[int, ...]) -> None:
+        self._flat = bank_t.reshape(-1)
+        self._row_length = bank_t.shape[1]
+        self._starts = np.random.default_rng([*key, 0]).integers(
+            0, bank_t.shape[0], n_channels
+        ) * self._row_length
+        self._key = key
+        self._n_channels = n_channels
+        self._piece = (-1, self._starts)
+
+    def _offsets(self, piece: int) -> np.ndarray:
+        if self._piece[0] != piece:
+            rng = np.random.default_rng([*self._key, 1, piece])
+            rows = rng.integers(0, self._row_length - _WRAP, self._n_channels)
+            self._piece = (piece, self._starts + rows)
+        return self._piece[1]
+
+    def read(self, channels: np.ndarray, first_sample: int, n: int) -> np.ndarray:
+        """(n, len(channels)) float32 noise of samples ``first_sample ..``."""
+        parts = []
+        sample = first_sample
+        while sample < first_sample + n:
+            piece, pos = divmod(sample, _WRAP)
+            count = min(_WRAP - pos, first_sample + n - sample)
+            starts = self._offsets(piece)[channels] + pos
+            parts.append(np.take(self._flat, np.arange(count)[:, None] + starts))
+            sample += count
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 @lru_cache(maxsize=8)
@@ -91,21 +118,30 @@ def channel_major_bank(colour: PhaseNoise, prr: float, seed: int) -> np.ndarray:
 
 
 class FadedNoise:
-    """Extra noise on the channels that are faded at each tick (a few % of the block)."""
+    """Extra noise on the channels that are faded at each tick (a few % of the channels).
 
-    stage = Stage.SPARSE
+    DENSE although it touches few channels: single columns of a row-major block are cheap
+    only while the rows are in cache.
+    """
+
+    stage = Stage.DENSE
     _SALT = 21
 
-    def __init__(self, spec: RayleighFadingSpec, context: SynthesisContext, bank: np.ndarray):
+    def __init__(
+        self, spec: RayleighFadingSpec, context: SynthesisContext, bank: np.ndarray
+    ) -> None:
         self._spec = spec
         self._context = context
-        self._bank = bank
         self._threshold = -np.log1p(-spec.fraction)  # P(|z|^2 < t) = fraction
         self._tick = max(1, round(spec.tick_s * context.prr))
-        rng = context.rng((self._SALT, context.channel_offset))
-        self._row_offset = rng.integers(0, _BANK_ROWS, context.n_channels)
-        self._column = rng.integers(0, bank.shape[0], context.n_channels)
+        limit = wrap_threshold(context.prr, context.gauge_length_meters)
+        self._wrap = limit if spec.wrap else None
+        faded0, gain0 = np.zeros(0, dtype=np.intp), np.zeros((0, 0), dtype=np.float32)
+        self._noise = ColumnNoise(
+            bank, context.n_channels, (context.seed, self._SALT, context.channel_offset)
+        )
         self._knots: dict[int, np.ndarray] = {}
+        self._last: tuple[int, tuple[np.ndarray, np.ndarray]] = (-1, (faded0, gain0))
 
     def _knot(self, k: int) -> np.ndarray:
         found = self._knots.get(k)
@@ -117,6 +153,15 @@ class FadedNoise:
                 self._knots.clear()
             self._knots[k] = found
         return found
+
+    def tick_noise(self, tick: int) -> tuple[np.ndarray, np.ndarray]:
+        """Faded channels during ``tick`` and their extra noise over the whole tick, computed
+        once per tick (the synthesizer asks chunk by chunk)."""
+        if self._last[0] != tick:
+            faded, gain = self.gains(tick)
+            noise = self._noise.read(faded, tick * self._tick, self._tick)
+            self._last = (tick, (faded, noise * gain))
+        return self._last[1]
 
     def gains(self, tick: int) -> tuple[np.ndarray, np.ndarray]:
         """Faded channels and their noise gains during ``tick``."""
@@ -137,13 +182,12 @@ class FadedNoise:
         while row < n:
             tick, pos = divmod(first_sample + row, self._tick)
             stop = min(n, row + self._tick - pos)
-            faded, gain = self.gains(tick)
+            faded, extra = self.tick_noise(tick)
             if faded.size:
-                extra = read_columns(
-                    self._bank, self._column[faded], self._row_offset[faded],
-                    first_sample + row, stop - row,
+                values = block[row:stop, faded] + extra[pos : pos + stop - row]
+                block[row:stop, faded] = (
+                    wrapped(values, self._wrap) if self._wrap is not None else values
                 )
-                block[row:stop, faded] += extra * gain
             row = stop
 
 
@@ -156,12 +200,11 @@ class ReplacedNoise:
     def __init__(
         self, context: SynthesisContext, bank: np.ndarray, first: int, count: int, gain: float
     ) -> None:
-        rng = context.rng((self._SALT, context.channel_offset + first))
-        self._row_offset = rng.integers(0, _BANK_ROWS, count)
-        self._column = rng.integers(0, bank.shape[0], count)
-        self._bank = bank
+        key = (context.seed, self._SALT, context.channel_offset + first)
+        self._noise = ColumnNoise(bank, count, key)
+        self._channels = np.arange(count)
         self._gain = np.float32(gain)
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
-        noise = read_columns(self._bank, self._column, self._row_offset, first_sample, len(block))
+        noise = self._noise.read(self._channels, first_sample, len(block))
         np.multiply(noise, self._gain, out=block)

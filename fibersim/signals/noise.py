@@ -14,9 +14,11 @@ from pydantic import Field, PositiveFloat
 from fibersim.signals.banks import BankReader, PhaseNoise, PowerLaw, band_rms, noise_bank
 from fibersim.signals.base import PlacedSpec, Stage, SynthesisContext
 
-#: Bank size for per-channel noise: 4.1 s x 512 columns, 8 MB as float32.
-INCOHERENT_ROWS = 8192
-INCOHERENT_COLS = 512
+#: Bank for per-channel noise: 2 s x up to 2560 columns (40 MB as float32 at 2 kHz). Rows
+#: as long as the fiber matter: numpy pays ~40 ns per row of a strided 2-D add, so reading
+#: a fiber-wide bank row costs a fraction of reading five 512-column pieces of it.
+INCOHERENT_ROWS = 4096
+INCOHERENT_MAX_COLS = 2560
 
 
 class IncoherentNoiseSpec(PlacedSpec):
@@ -44,9 +46,8 @@ class IncoherentNoise:
     _SALT = 11
 
     def __init__(self, spec: IncoherentNoiseSpec, context: SynthesisContext) -> None:
-        bank = noise_bank(
-            spec.colour(context), context.prr, context.seed, INCOHERENT_ROWS, INCOHERENT_COLS
-        )
+        width = min(context.n_channels, INCOHERENT_MAX_COLS)
+        bank = noise_bank(spec.colour(context), context.prr, context.seed, INCOHERENT_ROWS, width)
         segment = min(INCOHERENT_ROWS // 2, max(64, round(context.prr)))  # remap every ~1 s
         self._reader = BankReader(
             bank, context.n_channels, (context.seed, self._SALT, context.channel_offset),
@@ -81,7 +82,7 @@ class CommonModeNoiseSpec(PlacedSpec):
 class CommonModeNoise:
     """One long 1/f series (131 s bank at 2 kHz, remapped every 33 s) broadcast to all channels."""
 
-    stage = Stage.DENSE
+    stage = Stage.UNIFORM
     _SALT = 12
     _ROWS = 2**18
 
@@ -99,4 +100,4 @@ class CommonModeNoise:
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
         series = np.zeros((block.shape[0], 1), dtype=np.float32)
         self._reader.add_to(series, first_sample, self._gain)
-        block += series  # one broadcast add; the block chunk is in cache
+        block += series  # broadcast over the channels (the block may be a single column)

@@ -27,15 +27,18 @@ from fibersim.signals.banks import PowerLaw, unit_bank
 from fibersim.signals.base import PlacedSpec, Stage, SynthesisContext
 from fibersim.signals.events import OVERSAMPLE, EpochProcess, add_wavelets
 
+#: Vehicle profiles are cut (to exactly zero) this many widths / decay lengths away.
+_CUT = 3.5
+
 
 class VehiclesSpec(PlacedSpec):
     """Cars and trucks driving both ways along the channel range (a road over the fiber).
 
-    ``{type: vehicles, rate_per_hour: 120, speed_min: 10, speed_max: 30, truck_fraction: 0.15}``
+    ``{type: vehicles, rate_per_hour: 60, speed_min: 10, speed_max: 30, truck_fraction: 0.15}``
     """
 
     type: Literal["vehicles"] = "vehicles"
-    rate_per_hour: float = Field(120.0, ge=0, description="Poisson arrivals per direction.")
+    rate_per_hour: float = Field(60.0, ge=0, description="Poisson arrivals per direction.")
     directions: Literal["both", "forward", "backward"] = Field(
         "both", description="forward = increasing channel."
     )
@@ -71,6 +74,7 @@ class Vehicle:
     strain: float
     tyre_rms: float
     noise_offset: int
+    noise_column: int
 
     t_exit: float  # when it has left the range and its footprint
 
@@ -83,36 +87,41 @@ class Vehicles:
 
     stage = Stage.SPARSE
     _SALT = 31
-    _NOISE_ROWS = 2**16
+    _NOISE_ROWS = 2**15
+    _NOISE_COLS = 64  # vehicles pick a column each: their tyre noises are independent
 
     def __init__(self, spec: VehiclesSpec, context: SynthesisContext) -> None:
         self._spec = spec
         self._context = context
         self._length = (context.n_channels - 1) * context.dx
-        self._radius = 4 * max(spec.width_m, spec.tyre_decay_m) + context.gauge_length_meters / 2
+        self._radius = _CUT * max(spec.width_m, spec.tyre_decay_m) + context.gauge_length_meters / 2
         self._tile = max(1, int(0.25 * context.dx * context.prr / spec.speed_max))
         colour = PowerLaw(0.0, spec.tyre_f_min, spec.tyre_f_max)
-        self._noise = unit_bank(colour, context.prr, context.seed, self._NOISE_ROWS, 1)[:, 0]
+        self._noise = unit_bank(
+            colour, context.prr, context.seed, self._NOISE_ROWS, self._NOISE_COLS
+        )
         directions = {"both": (1, -1), "forward": (1,), "backward": (-1,)}[spec.directions]
         self._span = self._length + 2 * self._radius
         self._processes = [
             EpochProcess(
-                context, self._SALT + 100 * i, spec.rate_per_hour / 3600,
+                context, self._SALT + 100 * (d < 0), spec.rate_per_hour / 3600,
                 lambda rng, t, d=d: self._draw(rng, t, d), self._span / spec.speed_min,
             )
-            for i, d in enumerate(directions)
+            for d in directions
         ]
 
     def _draw(self, rng: np.random.Generator, t: float, direction: int) -> Vehicle:
         spec = self._spec
         speed = rng.uniform(spec.speed_min, spec.speed_max)
         factor = rng.lognormal(0.0, 0.3)
-        if rng.random() < spec.truck_fraction:
-            factor *= rng.uniform(spec.truck_factor_min, spec.truck_factor_max)
+        truck = rng.uniform(spec.truck_factor_min, spec.truck_factor_max)  # drawn for all:
+        if rng.random() < spec.truck_fraction:  # the traffic stays the same if the mix changes
+            factor *= truck
         start = -self._radius if direction > 0 else self._length + self._radius
         return Vehicle(
             t, start, direction * speed, spec.strain * factor, spec.tyre_rms * factor,
-            int(rng.integers(0, self._NOISE_ROWS)), t + self._span / speed,
+            int(rng.integers(0, self._NOISE_ROWS)), int(rng.integers(0, self._NOISE_COLS)),
+            t + self._span / speed,
         )
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
@@ -153,32 +162,33 @@ class Vehicles:
         tyre = np.float32(vehicle.tyre_rms * decay / (2 * half)) * (
             _decay_integral(xi + half, decay) - _decay_integral(xi - half, decay)
         )
-        noise = self._noise[(samples + vehicle.noise_offset) % self._NOISE_ROWS]
+        rows = (samples + vehicle.noise_offset) % self._NOISE_ROWS
+        noise = self._noise[rows, vehicle.noise_column]
         field = noise.reshape(len(tile_t), self._tile, 1) * tyre[:, None, :]
         field += quasi_static[:, None, :]
         block[:, lo:hi] += field.reshape(-1, hi - lo)[skip : skip + n]
 
 
 def _bowl(xi: np.ndarray, width: float) -> np.ndarray:
-    """Strain profile g(u) = (1 - u^2) exp(-u^2 / 2), u = xi / width, cut to 0 beyond 4 widths."""
+    """Strain profile g(u) = (1 - u^2) exp(-u^2 / 2), u = xi / width, cut beyond 3.5 widths."""
     u2 = np.square(xi * np.float32(1 / width))
-    return (1 - u2) * np.exp(np.float32(-0.5) * u2) * (u2 < 16)
+    return (1 - u2) * np.exp(np.float32(-0.5) * u2) * (u2 < _CUT**2)
 
 
 def _decay_integral(xi: np.ndarray, decay: float) -> np.ndarray:
-    """Antiderivative of exp(-|xi| / decay) in units of ``decay``, flat beyond 4 decays."""
-    clipped = np.clip(xi * np.float32(1 / decay), -4, 4)
+    """Antiderivative of exp(-|xi| / decay) in units of ``decay``, flat beyond 3.5 decays."""
+    clipped = np.clip(xi * np.float32(1 / decay), -_CUT, _CUT)
     return np.sign(clipped) * (1 - np.exp(-np.abs(clipped)))
 
 
 class FootstepsSpec(PlacedSpec):
     """People walking along the fiber, each step an impulse radiating a short surface wave.
 
-    ``{type: footsteps, rate_per_hour: 60, speed: 1.4, step_interval_s: 0.6}``
+    ``{type: footsteps, rate_per_hour: 30, speed: 1.4, step_interval_s: 0.6}``
     """
 
     type: Literal["footsteps"] = "footsteps"
-    rate_per_hour: float = Field(60.0, ge=0, description="Walkers starting per hour (Poisson).")
+    rate_per_hour: float = Field(30.0, ge=0, description="Walkers starting per hour (Poisson).")
     speed: PositiveFloat = Field(1.4, description="Mean walking speed (m/s).")
     step_interval_s: PositiveFloat = Field(0.6, description="Mean time between steps (s).")
     contact_s: PositiveFloat = Field(0.2, description="Foot contact duration (s), 0.15-0.25.")
@@ -207,7 +217,7 @@ def footstep_wavelet(prr: float, contact_s: float) -> np.ndarray:
 
     The derivative of a half-sine contact force (1-5 Hz) plus a heel strike ringing at 25 Hz.
     """
-    t = np.arange(round(3 * contact_s * OVERSAMPLE * prr)) / (OVERSAMPLE * prr)
+    t = np.arange(round(2 * contact_s * OVERSAMPLE * prr)) / (OVERSAMPLE * prr)
     contact = np.where(t < contact_s, np.cos(np.pi * t / contact_s), 0.0)
     heel = 0.6 * np.exp(-t / 0.03) * np.sin(2 * np.pi * 25 * t)
     wavelet = contact + heel
@@ -225,7 +235,7 @@ class Footsteps:
         self._spec = spec
         self._context = context
         self._table = footstep_wavelet(context.prr, spec.contact_s)
-        self._radius = 4 * spec.decay_m
+        self._radius = 3.5 * spec.decay_m
         wavelet_s = self._table.size / (OVERSAMPLE * context.prr)
         self._reach_s = wavelet_s + self._radius / spec.wave_speed
         self._process = EpochProcess(
