@@ -109,26 +109,33 @@ async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints, spe
         runner.preflight()
     results: list[RunResult] = []
     code = 0
+    current = runners[0]
     try:
         async with asyncio.timeout(timeout):
-            for runner in runners:
-                results.append(runner.result)
-                console.start(runner.scenario.name, runner.scenario.description.strip())
-                try:
-                    await runner.run()
-                finally:
-                    console.summary(runner.result)
-                code = max(code, 0 if runner.result.passed else 1)
+            for current in runners:
+                results.append(current.result)
+                console.start(current.scenario.name, current.scenario.description.strip())
+                await current.run()
+                console.summary(current.result)
+                code = max(code, 0 if current.result.passed else 1)
     except TimeoutError:
-        results[-1].error = f"the run took longer than --timeout {timeout:g}s"
-        console.summary(results[-1])
-        code = max(code, 1)
+        if not current.focus_reached:
+            unreachable = UnreachableError(
+                f"Focus Server unreachable: no answer within --timeout {timeout:g}s")
+            current.result.error = str(unreachable)
+            console.summary(current.result)
+            raise unreachable from None
+        current.result.error = f"the run took longer than --timeout {timeout:g}s"
+        console.summary(current.result)
+        code = 1
     except UnreachableError as error:
         results[-1].error = str(error)
+        console.summary(results[-1])
         raise
     except asyncio.CancelledError:
         if results:
             results[-1].interrupted = True
+            console.summary(results[-1])
         raise
     finally:
         if junit:

@@ -61,6 +61,8 @@ class ConsoleReporter:
             f" {len(result.failed_events)} event(s) failed; {result.wall_s:.1f}s wall,"
             f" {result.sim_s:.1f}s simulated, seed {result.seed}, speed {_speed(result.speed)},"
             f" mode {result.mode}")
+        if result.broker or result.focus:
+            self._print(f"  fiber on {result.broker}; {result.focus}")
         if result.error:
             self._print(f"  error: {result.error}")
         if not expectations:

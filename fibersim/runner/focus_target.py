@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from fibersim.errors import UnreachableError
 from fibersim.probes.expectations import LogCapture
 from fibersim.probes.http import FocusClient
-from fibersim.redact import redact_url
+from fibersim.redact import redact_url, scrub, secrets_in
 from fibersim.scenario.models import Scenario
 from fibersim.transport import MemoryBroker, Transport, open_transport
 
 #: Seconds the Focus Server has to answer its first request before the run is abandoned.
-REACHABLE_WITHIN_S = 10.0
+REACHABLE_WITHIN_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,10 @@ async def connect(transport: Transport, endpoints: Endpoints) -> None:
     try:
         await transport.connect()
     except (ConnectionError, OSError, TimeoutError) as error:
-        where = redact_url(endpoints.amqp_url) if endpoints.amqp_url else "memory"
-        raise UnreachableError(f"broker {where} unreachable: {type(error).__name__}") from None
+        # the transport's message names the reason and already hides the password
+        secrets = secrets_in(endpoints.amqp_url)
+        reason = scrub(" ".join(str(error).split()), secrets) or type(error).__name__
+        raise UnreachableError(f"broker unreachable: {reason}") from None
 
 
 @contextlib.asynccontextmanager

@@ -85,6 +85,9 @@ class RunResult:
     seed: int
     speed: float
     mode: str
+    #: where the fiber and the probes went, redacted (``amqp://user:***@host/``)
+    broker: str = ""
+    focus: str = ""
     started_at: float = field(default_factory=time.time)
     wall_s: float = 0.0
     sim_s: float = 0.0

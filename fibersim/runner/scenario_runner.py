@@ -166,8 +166,10 @@ class ScenarioRunner:
         self._tallies: dict[str, ClientTally] = {}
         self._baselines: dict[str | None, RequestBaseline] = {}
         self._background: list[asyncio.Task[None]] = []
-        self._holds_until: dict[str, list[asyncio.Event]] = {}
+        self._holds_until: dict[str, list[tuple[asyncio.Event, asyncio.Task[None]]]] = {}
         self._extra_clients: list[FocusClient] = []
+        #: False until the Focus Server answered: a timeout before that means "unreachable"
+        self.focus_reached = False
 
     # -- preflight ----------------------------------------------------------------------------
     def preflight(self) -> None:
@@ -193,7 +195,10 @@ class ScenarioRunner:
         started = time.monotonic()
         try:
             async with open_focus(self.scenario, self.endpoints, broker) as focus:
+                self.focus_reached = True
                 transport = open_stream_transport(self.endpoints, broker)
+                self.result.broker = transport.description
+                self.result.focus = focus.description
                 await connect(transport, self.endpoints)
                 try:
                     streamer = FiberStreamer(
@@ -259,9 +264,7 @@ class ScenarioRunner:
     async def _event(self, entry: ResolvedStep, driver: StreamDriver, focus: FocusTarget) -> None:
         step = entry.step
         assert not isinstance(step, ExpectStep)
-        for release in self._holds_until.pop(entry.label, []):
-            release.set()
-        await asyncio.sleep(0)  # let background holds take their final look first
+        await self._end_holds(self._holds_until.pop(entry.label, []))
         record = EventRecord(entry.index, entry.label, step.describe(), entry.nominal_s)
         self.result.records.append(record)
         async with driver.lock:
@@ -406,11 +409,11 @@ class ScenarioRunner:
             self._done(entry, driver.sim_time, record)
         elif step.until is not None:
             release = asyncio.Event()
-            self._holds_until.setdefault(step.until, []).append(release)
+            task = asyncio.create_task(self._hold_then_report(step, checker, record, release))
+            self._holds_until.setdefault(step.until, []).append((release, task))
+            self._background.append(task)
             self._previous_sim = record.met_sim_s
             self._fired_sim[entry.label] = record.met_sim_s
-            self._background.append(asyncio.create_task(
-                self._hold_then_report(entry, step, checker, record, release)))
         else:
             record.verdict = "met"
             self._done(entry, record.met_sim_s, record)
@@ -449,17 +452,24 @@ class ScenarioRunner:
                 record.verdict = "met"
                 return
 
-    async def _hold_then_report(self, entry: ResolvedStep, step: ExpectStep,
+    async def _hold_then_report(self, step: ExpectStep,
                                 checker: ExpectationChecker, record: ExpectationRecord,
                                 release: asyncio.Event) -> None:
         await self._hold(step, checker, record, None, release)
         self.on_record(record)
 
+    @staticmethod
+    async def _end_holds(holds: list[tuple[asyncio.Event, asyncio.Task[None]]]) -> None:
+        """Release holds and wait for their final evaluation, so that they judge the state
+        just before the event they hold until, never its effect."""
+        for release, _ in holds:
+            release.set()
+        await asyncio.gather(*(task for _, task in holds))
+
     async def _finish_background(self) -> None:
         """Wait for storms, backoff clients and holds still running at the end."""
-        for releases in self._holds_until.values():
-            for release in releases:
-                release.set()
+        for holds in self._holds_until.values():
+            await self._end_holds(holds)
         await asyncio.gather(*self._background)
 
 

@@ -1,0 +1,41 @@
+"""Running the ``fibersim`` command as users and CI do: a subprocess, exit code and output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIOS = REPO / "scenarios"
+LIBRARY = sorted(SCENARIOS.glob("*.yaml"))
+
+
+@dataclass
+class Completed:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def fibersim(*args: str | Path, timeout: float = 120.0) -> Completed:
+    """Run ``python -m fibersim ARGS`` in the repo, without the caller's AMQP/Focus env."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("FIBERSIM_")}
+    process = subprocess.run(
+        [sys.executable, "-m", "fibersim", *map(str, args)], capture_output=True, text=True,
+        timeout=timeout, cwd=REPO, env=env)
+    return Completed(process.returncode, process.stdout, process.stderr)
+
+
+def write_scenario(directory: Path, text: str, name: str = "scenario.yaml") -> Path:
+    path = directory / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path

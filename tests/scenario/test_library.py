@@ -1,0 +1,82 @@
+"""The scenario library passes against the built-in mock, over the real RabbitMQ and over the
+embedded broker, each scenario within 30 s of wall time at its default speed."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from fibersim.scenario import load_scenario
+from tests.scenario.helpers import LIBRARY, SCENARIOS, fibersim
+
+INCIDENT_STATES = {"healthy", "fiber_lost", "never_connected", "zero_prr", "reconfiguration",
+                   "flapping_fiber", "store_outage_restart", "retry_storm", "data_faults"}
+
+
+@pytest.fixture(scope="module")
+def library_over_rabbitmq(amqp_url: str, tmp_path_factory: pytest.TempPathFactory
+                          ) -> dict[str, Any]:
+    """One ``fibersim run`` of the whole library against RabbitMQ, on a fresh exchange."""
+    directory = tmp_path_factory.mktemp("library")
+    report = directory / "report.json"
+    completed = fibersim("run", *LIBRARY, "--amqp-url", amqp_url,
+                         "--exchange", f"fibersim-test-{uuid.uuid4().hex[:12]}",
+                         "--report", report, "--junit", directory / "junit.xml",
+                         timeout=300)
+    document = json.loads(report.read_text())
+    return {"completed": completed, "by_name": {scenario["scenario"]: scenario
+                                                for scenario in document["scenarios"]}}
+
+
+def test_the_library_has_one_scenario_per_incident_state() -> None:
+    assert {path.stem for path in LIBRARY} == INCIDENT_STATES
+
+
+@pytest.mark.broker
+@pytest.mark.parametrize("name", sorted(INCIDENT_STATES))
+def test_scenario_passes_over_rabbitmq_in_under_30_s(
+        library_over_rabbitmq: dict[str, Any], name: str) -> None:
+    result = library_over_rabbitmq["by_name"][name]
+    failures = [record["failure"] for record in result["records"]
+                if record["kind"] == "expectation" and record["verdict"] != "met"]
+    assert result["passed"], failures or result["error"]
+    assert result["mode"] == "broker+mock"
+    assert result["wall_s"] < 30
+
+
+@pytest.mark.broker
+def test_a_passing_library_run_exits_0(library_over_rabbitmq: dict[str, Any]) -> None:
+    completed = library_over_rabbitmq["completed"]
+    assert completed.code == 0, completed.output[-3000:]
+
+
+@pytest.fixture(scope="module")
+def fiber_lost_embedded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``fibersim run scenarios/fiber_lost.yaml`` with no broker URL: everything in-process."""
+    report = tmp_path_factory.mktemp("embedded") / "report.json"
+    completed = fibersim("run", SCENARIOS / "fiber_lost.yaml", "--report", report)
+    return {"completed": completed, "result": json.loads(report.read_text())["scenarios"][0]}
+
+
+def test_fiber_lost_passes_over_the_embedded_broker(fiber_lost_embedded: dict[str, Any]
+                                                    ) -> None:
+    completed, result = fiber_lost_embedded["completed"], fiber_lost_embedded["result"]
+    assert completed.code == 0, completed.output[-3000:]
+    assert result["mode"] == "embedded"
+    assert result["wall_s"] < 30
+
+
+def test_fiber_lost_reports_the_reaction_times_of_detection_and_recovery(
+        fiber_lost_embedded: dict[str, Any]) -> None:
+    records = {record["label"]: record for record in fiber_lost_embedded["result"]["records"]}
+    assert 0 < records["lost"]["reaction_s"] < 6
+    assert 0 < records["recovered"]["reaction_s"] < 6
+    assert "reaction" in fiber_lost_embedded["completed"].stdout
+
+
+def test_fiber_lost_uses_the_incident_fiber() -> None:
+    config = load_scenario(SCENARIOS / "fiber_lost.yaml").fiber_config()
+    assert (config.number_of_channels, config.prr) == (2337, 2000.0)
