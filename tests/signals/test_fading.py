@@ -1,0 +1,65 @@
+"""Rayleigh fading: the faded fraction, its drift, dead ranges and internal channels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fibersim.signals import IncoherentNoiseSpec, MachinerySpec, RayleighFadingSpec
+from tests.signals.signal_helpers import context, render
+
+
+@pytest.mark.parametrize("fraction", [0.01, 0.03, 0.05])
+def test_fraction_of_noisy_channels_matches_the_configuration(fraction: float) -> None:
+    ctx = context(n_channels=3000, prr=500.0, seed=11)
+    specs = [IncoherentNoiseSpec(), RayleighFadingSpec(fraction=fraction)]
+    fractions = []
+    for start in (0.0, 400.0, 800.0):  # independent sets (drift_s is 180 s)
+        rms = render(specs, ctx, 0.4, first_s=start).std(axis=0)
+        fractions.append(np.mean(rms > 5 * np.median(rms)))
+    assert np.mean(fractions) == pytest.approx(fraction, abs=0.25 * fraction + 0.002)
+
+
+def test_faded_noise_is_10_to_100_times_normal() -> None:
+    ctx = context(n_channels=3000, prr=500.0, seed=12)
+    specs = [IncoherentNoiseSpec(), RayleighFadingSpec(fraction=0.05, wrap=False)]
+    rms = render(specs, ctx, 0.4).std(axis=0)
+    gains = rms[rms > 5 * np.median(rms)] / np.median(rms)
+    assert gains.min() > 8 and gains.max() < 110
+    assert np.median(gains) > 20  # log-spread between 10 and 100
+
+
+def test_faded_set_drifts_over_minutes() -> None:
+    ctx = context(n_channels=3000, prr=500.0, seed=13)
+    specs = [IncoherentNoiseSpec(), RayleighFadingSpec(fraction=0.05, drift_s=120.0)]
+
+    def faded(at: float) -> set[int]:
+        rms = render(specs, ctx, 0.2, first_s=at).std(axis=0)
+        return set(np.flatnonzero(rms > 5 * np.median(rms)).tolist())
+
+    now, soon, later = faded(0.0), faded(2.0), faded(600.0)
+    assert len(now & soon) > 0.8 * len(now)
+    assert len(now & later) < 0.3 * len(now)
+
+
+def test_faded_channels_wrap_at_the_unwrapping_limit() -> None:
+    ctx = context(n_channels=2000, prr=500.0, seed=14)
+    spec = RayleighFadingSpec(fraction=0.05, gain_min=200, gain_max=300)
+    data = render([IncoherentNoiseSpec(), spec], ctx, 0.5)
+    limit = 1550e-9 * ctx.prr / (4 * 1.445 * 0.79 * ctx.gauge_length_meters)
+    assert np.abs(data).max() <= limit * (1 + 1e-6)
+    assert np.abs(data).max() > 0.9 * limit
+
+
+def test_internal_and_dead_channels_carry_only_their_noise() -> None:
+    ctx = context(n_channels=200, prr=500.0, seed=15)
+    loud = [MachinerySpec(channel=5, amplitude=1e-4), MachinerySpec(channel=150, amplitude=1e-4)]
+    fading = RayleighFadingSpec(
+        fraction=0.0, internal_channels=10, internal_gain=0.2, dead=[(140, 160)], dead_gain=30
+    )
+    data = render([IncoherentNoiseSpec(), *loud, fading], ctx, 2.0)
+    rms = data.std(axis=0)
+    normal = np.median(rms[20:130])
+    assert np.allclose(rms[:10] / normal, 0.2, rtol=0.2)
+    assert np.allclose(rms[140:161] / normal, 30, rtol=0.2)
+    assert rms[12] > 10 * normal  # the machine is still heard outside the internal stretch
