@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from fibersim.transport.base import Delivery, DeliveryHandler, Transport
 from fibersim.wire import Envelope
 
 SUBSCRIBER_QUEUE_DEPTH = 256
+
+log = logging.getLogger(__name__)
 
 
 def topic_pattern(binding_key: str) -> re.Pattern[str]:
@@ -74,10 +77,13 @@ class MemoryBroker:
 
 
 async def _drain(queue: asyncio.Queue[Delivery], handler: DeliveryHandler) -> None:
+    """Feed deliveries to the handler; a failing handler loses that message, not the queue."""
     while True:
         delivery = await queue.get()
         try:
             await handler(delivery)
+        except Exception:
+            log.exception("subscriber failed on a message from %s", delivery.routing_key)
         finally:
             queue.task_done()
 

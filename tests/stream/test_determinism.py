@@ -63,3 +63,18 @@ async def test_memory_and_amqp_transports_deliver_the_same_messages(
         d.routing_key for d in memory.deliveries]
     assert [d.envelope.body for d in amqp_recorder.deliveries] == [
         d.envelope.body for d in memory.deliveries]
+
+
+async def test_a_failing_memory_subscriber_keeps_receiving_later_messages() -> None:
+    received: list[str] = []
+
+    async def fragile(delivery: Delivery) -> None:
+        received.append(delivery.routing_key)
+        if len(received) == 1:
+            raise RuntimeError("handler bug")
+
+    transport = MemoryTransport(MemoryBroker())
+    await transport.subscribe(["das.#"], fragile)
+    await stream_fiber(transport, 0.5)
+    await transport.close()
+    assert len(received) > 3
