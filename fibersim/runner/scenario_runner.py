@@ -75,6 +75,10 @@ DRIVER_STEP_S = 0.1
 GARBAGE = b"\x00\xff{not a fibersim message"
 
 
+class EventFailed(Exception):
+    """An event could not be carried out; the text says why (the run will exit 1)."""
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """Per-run overrides and permissions from the command line."""
@@ -271,7 +275,7 @@ class ScenarioRunner:
             record.sim_s, record.wall_s = driver.sim_time, self._wall()
             try:
                 record.detail = await self._apply(entry, driver.streamer, focus)
-            except ProbeError as error:
+            except (EventFailed, ProbeError) as error:
                 record.outcome, record.detail = "failed", str(error)
         self._done(entry, record.sim_s, record)
 
@@ -297,9 +301,15 @@ class ScenarioRunner:
                 for _ in range(count):
                     await streamer.publish_raw(MessageKind(message), GARBAGE, "application/json")
             case StartSource(source=source, signal=signal):
-                streamer.synthesizer.start_source(source, signal)  # type: ignore[attr-defined]
+                try:
+                    streamer.synthesizer.start_source(source, signal)
+                except ValueError as error:
+                    raise EventFailed(str(error)) from None
             case StopSource(source=source):
-                streamer.synthesizer.stop_source(source)  # type: ignore[attr-defined]
+                try:
+                    streamer.synthesizer.stop_source(source)
+                except KeyError as error:
+                    raise EventFailed(str(error.args[0])) from None
             case Storm():
                 self._start_storm(entry.label, step, focus)
             case BackoffClient():
@@ -311,7 +321,7 @@ class ScenarioRunner:
                           "store_up": "store/up"}[step.do]
                 answer = await focus.client.control(action)
                 if answer.status >= 300:
-                    raise ProbeError(f"POST /_mock/{action}: HTTP {answer.status}")
+                    raise EventFailed(f"POST /_mock/{action}: HTTP {answer.status}")
             case _:
                 await self._streamer_call(step.do, streamer)
         if self._is_since_label(entry.label) and focus.client.has_control:
@@ -373,17 +383,17 @@ class ScenarioRunner:
                     *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
                     env=env)
             except OSError as error:
-                raise ProbeError(f"exec {argv[0]}: {error.strerror}") from None
+                raise EventFailed(f"exec {argv[0]}: {error.strerror}") from None
         try:
             output, _ = await asyncio.wait_for(process.communicate(), step.timeout)
         except TimeoutError:
             process.kill()
             await process.wait()
-            raise ProbeError(f"exec: no exit within {step.timeout:g}s (killed)") from None
+            raise EventFailed(f"exec: no exit within {step.timeout:g}s (killed)") from None
         tail = scrub(output.decode("utf-8", "replace")[-300:], self.secrets).strip()
         detail = f"exit {process.returncode}" + (f": {' '.join(tail.split())}" if tail else "")
         if step.check and process.returncode != 0:
-            raise ProbeError(detail)
+            raise EventFailed(detail)
         return detail
 
     # -- expectations ---------------------------------------------------------------------------

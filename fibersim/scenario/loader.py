@@ -15,9 +15,8 @@ import yaml
 from pydantic import ValidationError
 
 from fibersim.errors import InputError
-from fibersim.scenario.models import Scenario, StartSource
+from fibersim.scenario.models import Scenario
 from fibersim.scenario.timeline import TimelineError, resolve_timeline
-from fibersim.signals import Synthesizer
 
 #: Largest scenario file accepted (bytes).
 MAX_FILE_BYTES = 1024 * 1024
@@ -46,7 +45,6 @@ def load_scenario(path: str | Path) -> Scenario:
     except TimelineError as error:
         raise InputError(str(error), file=name, line=_line_of(error.path, lines),
                          field=_dotted(error.path) or None) from None
-    _check_capabilities(scenario, data, lines, name)
     return scenario
 
 
@@ -196,15 +194,3 @@ def _dotted(path: Path_) -> str:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
 
-
-def _check_capabilities(scenario: Scenario, data: dict[str, Any], lines: dict[Path_, int],
-                        name: str) -> None:
-    """Reject steps this build cannot run, before anything starts."""
-    if hasattr(Synthesizer, "start_source"):
-        return
-    for index, step in enumerate(scenario.timeline):
-        if isinstance(step, StartSource) or getattr(step, "do", None) == "stop_source":
-            path = ("timeline", index, "do")
-            raise InputError("start_source/stop_source need a signals module with"
-                             " Synthesizer.start_source (not in this build)", file=name,
-                             line=_line_of(path, lines), field=_dotted(path))

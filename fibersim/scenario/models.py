@@ -335,6 +335,9 @@ class StartSource(_Event):
     source: Label = Field(description="Name of the source, for stop_source.")
     signal: SignalSpec
 
+    def describe(self) -> str:
+        return f"start_source({self.source}: {self.signal.type})"
+
 
 class StopSource(_Event):
     do: Literal["stop_source"]

@@ -3,32 +3,15 @@ embedded broker, each scenario within 30 s of wall time at its default speed."""
 
 from __future__ import annotations
 
-import json
-import uuid
 from typing import Any
 
 import pytest
 
 from fibersim.scenario import load_scenario
-from tests.scenario.helpers import LIBRARY, SCENARIOS, fibersim
+from tests.scenario.helpers import LIBRARY, SCENARIOS
 
 INCIDENT_STATES = {"healthy", "fiber_lost", "never_connected", "zero_prr", "reconfiguration",
                    "flapping_fiber", "store_outage_restart", "retry_storm", "data_faults"}
-
-
-@pytest.fixture(scope="module")
-def library_over_rabbitmq(amqp_url: str, tmp_path_factory: pytest.TempPathFactory
-                          ) -> dict[str, Any]:
-    """One ``fibersim run`` of the whole library against RabbitMQ, on a fresh exchange."""
-    directory = tmp_path_factory.mktemp("library")
-    report = directory / "report.json"
-    completed = fibersim("run", *LIBRARY, "--amqp-url", amqp_url,
-                         "--exchange", f"fibersim-test-{uuid.uuid4().hex[:12]}",
-                         "--report", report, "--junit", directory / "junit.xml",
-                         timeout=300)
-    document = json.loads(report.read_text())
-    return {"completed": completed, "by_name": {scenario["scenario"]: scenario
-                                                for scenario in document["scenarios"]}}
 
 
 def test_the_library_has_one_scenario_per_incident_state() -> None:
@@ -51,14 +34,6 @@ def test_scenario_passes_over_rabbitmq_in_under_30_s(
 def test_a_passing_library_run_exits_0(library_over_rabbitmq: dict[str, Any]) -> None:
     completed = library_over_rabbitmq["completed"]
     assert completed.code == 0, completed.output[-3000:]
-
-
-@pytest.fixture(scope="module")
-def fiber_lost_embedded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """``fibersim run scenarios/fiber_lost.yaml`` with no broker URL: everything in-process."""
-    report = tmp_path_factory.mktemp("embedded") / "report.json"
-    completed = fibersim("run", SCENARIOS / "fiber_lost.yaml", "--report", report)
-    return {"completed": completed, "result": json.loads(report.read_text())["scenarios"][0]}
 
 
 def test_fiber_lost_passes_over_the_embedded_broker(fiber_lost_embedded: dict[str, Any]
