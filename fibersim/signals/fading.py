@@ -40,11 +40,11 @@ class RayleighFadingSpec(PlacedSpec):
     gain_min: PositiveFloat = Field(10.0, description="Noise gain of a just-faded channel.")
     gain_max: PositiveFloat = Field(100.0, description="Noise gain of the deepest fades.")
     drift_s: PositiveFloat = Field(180.0, description="Time for the faded set to renew (s).")
-    tick_s: PositiveFloat = Field(0.5, description="Fading gains are updated this often (s).")
+    tick_s: PositiveFloat = Field(1.0, description="Fading gains are updated this often (s).")
     sigma_phi: float = Field(0.01, ge=0, description="Normal phase noise the gains scale (rad).")
     corner_hz: float = Field(20.0, ge=0, description="1/f corner of that noise (Hz).")
     wrap: bool = Field(
-        True, description="Faded channels alias at the unwrapping limit (phase_wrap does it all)."
+        True, description="Faded channels alias at the unwrapping limit (phase_wrap: all channels)."
     )
     internal_channels: int = Field(
         0, ge=0, description="First channels inside the interrogator: quiet near-constant noise."
@@ -75,39 +75,45 @@ class RayleighFadingSpec(PlacedSpec):
 class ColumnNoise:
     """Noise for scattered channels from the small channel-major bank.
 
-    Channel ``c`` reads its own bank column, from a row offset redrawn for every aligned piece
-    of ``_WRAP`` samples (seeded by the piece index), so the noise never repeats with the
-    bank's period and each read is a contiguous slice.
+    Channel ``c`` reads its own bank column, from a row offset redrawn for every piece of
+    ``_WRAP`` samples (seeded by the piece index), so the noise never repeats with the bank's
+    period and each read is a contiguous slice. Piece boundaries are staggered per channel:
+    simultaneous jumps on many channels would draw lines across the f-k plane.
     """
 
     def __init__(self, bank_t: np.ndarray, n_channels: int, key: tuple[int, ...]) -> None:
         self._flat = bank_t.reshape(-1)
         self._row_length = bank_t.shape[1]
-        self._starts = np.random.default_rng([*key, 0]).integers(
-            0, bank_t.shape[0], n_channels
-        ) * self._row_length
+        rng = np.random.default_rng([*key, 0])
+        self._starts = rng.integers(0, bank_t.shape[0], n_channels) * self._row_length
+        self._stagger = rng.integers(0, _WRAP, n_channels)
         self._key = key
         self._n_channels = n_channels
-        self._piece = (-1, self._starts)
+        self._pieces: dict[int, np.ndarray] = {}
 
     def _offsets(self, piece: int) -> np.ndarray:
-        if self._piece[0] != piece:
+        found = self._pieces.get(piece)
+        if found is None:
             rng = np.random.default_rng([*self._key, 1, piece])
-            rows = rng.integers(0, self._row_length - _WRAP, self._n_channels)
-            self._piece = (piece, self._starts + rows)
-        return self._piece[1]
+            found = self._starts + rng.integers(0, self._row_length - _WRAP, self._n_channels)
+            if len(self._pieces) > 4:
+                self._pieces.clear()
+            self._pieces[piece] = found
+        return found
 
     def read(self, channels: np.ndarray, first_sample: int, n: int) -> np.ndarray:
         """(n, len(channels)) float32 noise of samples ``first_sample ..``."""
-        parts = []
-        sample = first_sample
-        while sample < first_sample + n:
-            piece, pos = divmod(sample, _WRAP)
-            count = min(_WRAP - pos, first_sample + n - sample)
-            starts = self._offsets(piece)[channels] + pos
-            parts.append(np.take(self._flat, np.arange(count)[:, None] + starts))
-            sample += count
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        out = np.empty((n, len(channels)), dtype=np.float32)
+        for j, channel in enumerate(channels.tolist()):
+            sample = first_sample + int(self._stagger[channel])
+            done = 0
+            while done < n:
+                piece, pos = divmod(sample + done, _WRAP)
+                count = min(_WRAP - pos, n - done)
+                start = int(self._offsets(piece)[channel]) + pos
+                out[done : done + count, j] = self._flat[start : start + count]
+                done += count
+        return out
 
 
 @lru_cache(maxsize=8)

@@ -48,10 +48,11 @@ class IncoherentNoise:
     def __init__(self, spec: IncoherentNoiseSpec, context: SynthesisContext) -> None:
         width = min(context.n_channels, INCOHERENT_MAX_COLS)
         bank = noise_bank(spec.colour(context), context.prr, context.seed, INCOHERENT_ROWS, width)
-        segment = min(INCOHERENT_ROWS // 2, max(64, round(context.prr)))  # remap every ~1 s
+        # Remap every ~2 s (all but a crossfade of the bank): crossfades cost double reads.
+        crossfade = 128
         self._reader = BankReader(
             bank, context.n_channels, (context.seed, self._SALT, context.channel_offset),
-            segment, segment // 16,
+            INCOHERENT_ROWS - crossfade, crossfade,
         )
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:

@@ -5,9 +5,9 @@ A vehicle loads the ground: under and around its position ``x_v(t)`` the fiber i
 extension either side); as the load moves at ``v`` a channel sees the strain rate
 ``-dir v A / w g'(u)``, energy below ~0.8 Hz for w of several metres. Tyres on the road surface
 also shake the ground at 3-20 Hz; that vibration is modelled as a band-limited series carried
-by the vehicle, decaying as ``exp(-|x - x_v| / decay)``. Both profiles are evaluated once per
-tile of a few samples (within which the vehicle moves less than a quarter channel), averaged
-over the gauge, and expanded to samples: a few array passes over the vehicle's footprint.
+by the vehicle, decaying as ``exp(-|x - x_v| / decay)``. Both gauge-averaged profiles are read
+from tables once per tile of a few samples (within which the vehicle moves less than a
+quarter channel) and expanded to samples: a few array passes over the footprint.
 
 Footsteps are impulses every ~0.6 s at positions advancing at walking speed; each radiates a
 short wavelet (contact pulse 1-5 Hz plus a heel strike ringing at ~25 Hz) as a surface wave.
@@ -96,6 +96,9 @@ class Vehicles:
         self._length = (context.n_channels - 1) * context.dx
         self._radius = _CUT * max(spec.width_m, spec.tyre_decay_m) + context.gauge_length_meters / 2
         self._tile = max(1, int(0.25 * context.dx * context.prr / spec.speed_max))
+        self._profiles = vehicle_profiles(
+            spec.width_m, spec.tyre_decay_m, context.gauge_length_meters / 2
+        )
         colour = PowerLaw(0.0, spec.tyre_f_min, spec.tyre_f_max)
         self._noise = unit_bank(
             colour, context.prr, context.seed, self._NOISE_ROWS, self._NOISE_COLS
@@ -146,27 +149,44 @@ class Vehicles:
         skip: int,
     ) -> None:
         """Add one vehicle: profiles per tile, expanded over the tile's samples."""
-        dx, spec, n = self._context.dx, self._spec, block.shape[0]
+        dx, n = self._context.dx, block.shape[0]
         x = vehicle.position(tile_t)
         lo = max(0, math.floor((x.min() - self._radius) / dx))
         hi = min(block.shape[1], math.ceil((x.max() + self._radius) / dx) + 1)
         if lo >= hi:
             return
-        xi = (np.arange(lo, hi) * dx - x[:, None]).astype(np.float32)
-        half = np.float32(self._context.gauge_length_meters / 2)
-        # Gauge averages in closed form: the mean of a derivative over [xi - h, xi + h] is a
-        # difference of the function, divided by the gauge length.
-        scale = np.float32(-vehicle.velocity * vehicle.strain / (2 * half))
-        quasi_static = scale * (_bowl(xi + half, spec.width_m) - _bowl(xi - half, spec.width_m))
-        decay = spec.tyre_decay_m
-        tyre = np.float32(vehicle.tyre_rms * decay / (2 * half)) * (
-            _decay_integral(xi + half, decay) - _decay_integral(xi - half, decay)
-        )
+        position = np.rint((np.arange(lo, hi) * dx - x[:, None]) * (1 / _STEP_M)).astype(np.intp)
+        index = np.clip(position + self._profiles.shape[1] // 2, 0, self._profiles.shape[1] - 1)
+        quasi_static = self._profiles[0, index] * np.float32(vehicle.velocity * vehicle.strain)
+        tyre = self._profiles[1, index] * np.float32(vehicle.tyre_rms)
         rows = (samples + vehicle.noise_offset) % self._NOISE_ROWS
         noise = self._noise[rows, vehicle.noise_column]
         field = noise.reshape(len(tile_t), self._tile, 1) * tyre[:, None, :]
         field += quasi_static[:, None, :]
         block[:, lo:hi] += field.reshape(-1, hi - lo)[skip : skip + n]
+
+
+#: Spacing (m) of the tabulated vehicle profiles.
+_STEP_M = 0.02
+
+
+@lru_cache(maxsize=8)
+def vehicle_profiles(width: float, decay: float, half_gauge: float) -> np.ndarray:
+    """Gauge-averaged unit profiles against xi = x - x_v, every ``_STEP_M`` metres, zero at
+    both ends: row 0 the quasi-static strain rate per (m/s x strain), row 1 the tyre envelope.
+
+    The mean of a derivative over the gauge [xi - h, xi + h] is a difference of the function
+    divided by 2h, so both averages are exact.
+    """
+    reach = _CUT * max(width, decay) + half_gauge
+    xi = np.arange(-round(reach / _STEP_M) - 1, round(reach / _STEP_M) + 2) * _STEP_M
+    xi = xi.astype(np.float32)
+    h = np.float32(half_gauge)
+    quasi_static = -(_bowl(xi + h, width) - _bowl(xi - h, width)) / (2 * h)
+    tyre = decay * (_decay_integral(xi + h, decay) - _decay_integral(xi - h, decay)) / (2 * h)
+    profiles = np.stack([quasi_static, tyre]).astype(np.float32)
+    profiles[:, [0, -1]] = 0
+    return profiles
 
 
 def _bowl(xi: np.ndarray, width: float) -> np.ndarray:

@@ -121,3 +121,10 @@ def test_started_source_matches_a_source_present_from_the_start() -> None:
     late.render(100)
     late.start_source("traffic", spec)
     assert np.array_equal(late.render(300), build_synthesizer([spec], ctx).render(400)[100:])
+
+
+def test_a_placed_preset_confines_all_its_parts() -> None:
+    ctx = context(n_channels=100, prr=200.0)
+    data = build_synthesizer([PresetSpec(name="urban_road", channels=(10, 49))], ctx).render(400)
+    assert np.all(data[:, :10] == 0) and np.all(data[:, 50:] == 0)
+    assert np.all(data[:, 10:50].std(axis=0) > 0)
