@@ -142,6 +142,14 @@ async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints, spe
             write_junit(results, junit)
         if report:
             write_json_report(results, report)
+    for result in results:
+        for failed in result.expectations:
+            if failed.verdict == "failed":
+                click.echo(f"fibersim: {result.scenario}: expectation {failed.label}"
+                           f" ({failed.name}) failed: {failed.failure}", err=True)
+        for event in result.failed_events:
+            click.echo(f"fibersim: {result.scenario}: event {event.label} failed:"
+                       f" {event.detail}", err=True)
     return code
 
 

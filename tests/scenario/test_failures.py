@@ -32,6 +32,13 @@ def test_a_wrong_expectation_exits_1_naming_it_and_what_was_seen(tmp_path: Path)
                for line in failure_lines), completed.output
 
 
+def test_stderr_names_the_failed_expectation_and_what_was_seen(tmp_path: Path) -> None:
+    completed = fibersim("run", write_scenario(tmp_path, WRONG_EXPECTATION))
+    assert completed.stderr.splitlines() == [
+        "fibersim: wrong_expectation: expectation wrong_prr (prr is 5000) failed: not met"
+        " within 1s wall; last seen: live_metadata: prr=1000.0 (want 5000.0)"]
+
+
 def test_the_summary_lists_the_failed_expectation_with_its_verdict(tmp_path: Path) -> None:
     completed = fibersim("run", write_scenario(tmp_path, WRONG_EXPECTATION))
     summary_rows = [line.split() for line in completed.stdout.splitlines()
