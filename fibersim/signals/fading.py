@@ -191,9 +191,10 @@ class FadedNoise:
             faded, extra = self.tick_noise(tick)
             if faded.size:
                 values = block[row:stop, faded] + extra[pos : pos + stop - row]
-                block[row:stop, faded] = (
-                    wrapped(values, self._wrap) if self._wrap is not None else values
-                )
+                if self._wrap is not None:  # only the deepest fades reach the limit
+                    hot = np.flatnonzero(np.abs(values).max(axis=0) > self._wrap)
+                    values[:, hot] = wrapped(values[:, hot], self._wrap)
+                block[row:stop, faded] = values
             row = stop
 
 

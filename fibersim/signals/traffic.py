@@ -204,11 +204,11 @@ def _decay_integral(xi: np.ndarray, decay: float) -> np.ndarray:
 class FootstepsSpec(PlacedSpec):
     """People walking along the fiber, each step an impulse radiating a short surface wave.
 
-    ``{type: footsteps, rate_per_hour: 30, speed: 1.4, step_interval_s: 0.6}``
+    ``{type: footsteps, rate_per_hour: 20, speed: 1.4, step_interval_s: 0.6}``
     """
 
     type: Literal["footsteps"] = "footsteps"
-    rate_per_hour: float = Field(30.0, ge=0, description="Walkers starting per hour (Poisson).")
+    rate_per_hour: float = Field(20.0, ge=0, description="Walkers starting per hour (Poisson).")
     speed: PositiveFloat = Field(1.4, description="Mean walking speed (m/s).")
     step_interval_s: PositiveFloat = Field(0.6, description="Mean time between steps (s).")
     contact_s: PositiveFloat = Field(0.2, description="Foot contact duration (s), 0.15-0.25.")
