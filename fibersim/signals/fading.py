@@ -31,12 +31,12 @@ _WRAP = 2048
 class RayleighFadingSpec(PlacedSpec):
     """Faded channels with excess noise, dead ranges and the internal first channels.
 
-    ``{type: rayleigh_fading, fraction: 0.03, gain_min: 10, gain_max: 100, drift_s: 180,
+    ``{type: rayleigh_fading, fraction: 0.02, gain_min: 10, gain_max: 100, drift_s: 180,
     internal_channels: 20, dead: [[1500, 1520]]}``
     """
 
     type: Literal["rayleigh_fading"] = "rayleigh_fading"
-    fraction: float = Field(0.03, ge=0, le=0.5, description="Fraction of faded channels.")
+    fraction: float = Field(0.02, ge=0, le=0.5, description="Fraction of faded channels.")
     gain_min: PositiveFloat = Field(10.0, description="Noise gain of a just-faded channel.")
     gain_max: PositiveFloat = Field(100.0, description="Noise gain of the deepest fades.")
     drift_s: PositiveFloat = Field(180.0, description="Time for the faded set to renew (s).")

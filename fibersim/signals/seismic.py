@@ -140,10 +140,9 @@ class Machinery:
         if self._lo >= self._hi:
             return
         t = sample_times(first_sample, block.shape[0], self._prr)
-        series = np.zeros(block.shape[0])
-        for f, a, phase in zip(self._freqs, self._amps, self._phases, strict=True):
-            series += a * np.sin(2 * np.pi * f * t + phase)
-        block[:, self._lo : self._hi] += series.astype(np.float32)[:, None] * self._profile
+        tones = np.sin(t[:, None] * (2 * np.pi * self._freqs) + self._phases) * self._amps
+        series = tones.sum(axis=1).astype(np.float32)  # per row: independent of block size
+        block[:, self._lo : self._hi] += series[:, None] * self._profile
 
 
 class OceanSpec(PlacedSpec):
