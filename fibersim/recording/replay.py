@@ -50,7 +50,7 @@ def build_replay(path: str | Path, transport: Transport, *, fiber_id: str, speed
     config = info.fiber_config(fiber_id, dtype)
     start = info.start_time_ns if start_time_ns is None else start_time_ns
     streamer = FiberStreamer(Interrogator(config, start), transport, VirtualClock(speed),
-                             signals=[spec])  # type: ignore[list-item]  # until in SignalSpec
+                             signals=[spec])
     blocks = info.n_rows // config.samples_per_block
     # Half a sample past the last block's end, so float rounding cannot leave it undue.
     end = (blocks * config.samples_per_block + 0.5) / config.prr

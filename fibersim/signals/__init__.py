@@ -11,6 +11,7 @@ from typing import Annotated, Union
 
 from pydantic import Field
 
+from fibersim.recording.source import RecordingSpec
 from fibersim.signals.artefacts import PhaseWrapSpec
 from fibersim.signals.base import (
     PlacedSpec,
@@ -37,6 +38,7 @@ SignalSpec = Annotated[
         MachinerySpec,
         OceanSpec,
         PresetSpec,
+        RecordingSpec,
     ],
     Field(discriminator="type"),
 ]
