@@ -43,7 +43,7 @@ def test_junit_has_one_testcase_per_expectation(fiber_lost_embedded: dict[str, A
 @pytest.mark.broker
 def test_junit_of_the_library_has_one_suite_per_scenario_with_matching_counts(
         library_over_rabbitmq: dict[str, Any]) -> None:
-    suites = junit_suites(library_over_rabbitmq["junit"])
+    suites = [suite for junit in library_over_rabbitmq["junit"] for suite in junit_suites(junit)]
     by_name = library_over_rabbitmq["by_name"]
     assert {suite.get("name") for suite in suites} == set(by_name)
     for suite in suites:
