@@ -13,8 +13,8 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from fibersim.models import WAITING_FOR_FIBER
 from fibersim.probes.http import CONFIGURE_REQUESTS, Answer, FocusClient, ProbeError
+from fibersim.probes.readiness import backoff_pauses, metadata_is_ready
 
 
 @dataclass
@@ -71,31 +71,20 @@ async def run_storm(clients: list[FocusClient], tally: ClientTally, duration_s: 
 
 async def run_backoff_client(client: FocusClient, tally: ClientTally, duration_s: float,
                              base_s: float, cap_s: float, rng: random.Random) -> None:
-    """The recommended client: configure only once ``live_metadata`` says the fiber is ready
-    (prr > 0, no "waiting for fiber"); otherwise wait with exponential backoff and full jitter
-    (a uniform pause in [0, min(cap, base * 2^attempt)]). Stops once configured."""
+    """The recommended client: configure only once ``live_metadata`` says the fiber is ready;
+    otherwise wait with exponential backoff and full jitter. Stops once configured."""
     end = time.monotonic() + duration_s
-    attempt = 0
+    pauses = backoff_pauses(base_s, cap_s, rng)
     try:
         while time.monotonic() < end:
             answer = await _send(client, tally, "GET", "live_metadata")
-            if answer is not None and _is_ready(answer.body):
+            if answer is not None and answer.status == 200 and metadata_is_ready(answer.body):
                 configured = await _send(client, tally, "POST", "configure",
                                          CONFIGURE_REQUESTS["height_200"])
                 if configured is not None and configured.status == 200:
                     tally.outcome = "configured"
                     return
-            pause = rng.uniform(0.0, min(cap_s, base_s * 2 ** attempt))
-            attempt += 1
-            await asyncio.sleep(max(0.0, min(pause, end - time.monotonic())))
+            await asyncio.sleep(max(0.0, min(next(pauses), end - time.monotonic())))
         tally.outcome = "gave up"
     finally:
         tally.finished_at = time.monotonic()
-
-
-def _is_ready(body: object) -> bool:
-    if not isinstance(body, dict):
-        return False
-    prr = body.get("prr")
-    return (isinstance(prr, (int, float)) and prr > 0
-            and WAITING_FOR_FIBER not in (body.get("sw_version"), body.get("fiber_description")))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fibersim.probes.clients import ClientTally
-from fibersim.probes.http import CONFIGURE_REQUESTS, Answer, FocusClient, ProbeError
+from fibersim.probes.http import CONFIGURE_REQUESTS, FocusClient, ProbeError
 from fibersim.probes.matching import Verdict, describe, lookup, match_fields, match_value
 from fibersim.scenario.models import (
     BackoffVersusStorm,
@@ -177,7 +177,3 @@ def _route_count(requests: Any, route: str, status: int | None) -> int:
     value = by_status.get(str(status), 0)
     return value if isinstance(value, int) else 0
 
-
-def answer_summary(answer: Answer) -> str:
-    """``HTTP 503 <first 100 chars>`` for event details."""
-    return f"HTTP {answer.status} {answer.text[:100]}".strip()

@@ -7,6 +7,7 @@ instead of hanging the run. URLs are joined onto the base path the server is dep
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -136,10 +137,4 @@ class FocusClient:
             if time.monotonic() >= end:
                 raise UnreachableError(
                     f"Focus Server at {redact_url(self.base_url)} unreachable: {last}")
-            await _pause(0.2)
-
-
-async def _pause(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)
+            await asyncio.sleep(0.2)

@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.scenario.helpers import SCENARIOS, fibersim, write_scenario
+from tests.scenario.helpers import REPO, SCENARIOS, fibersim, write_scenario
 
 WRONG_EXPECTATION = """\
     name: wrong_expectation
@@ -141,3 +144,19 @@ def test_the_global_timeout_caps_the_run(tmp_path: Path) -> None:
     assert completed.code == 1
     assert "--timeout" in completed.stdout
     assert json.loads(report.read_text())["passed"] is False
+
+
+def test_ctrl_c_writes_the_partial_report_and_exits_130(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fibersim", "run", str(SCENARIOS / "retry_storm.yaml"),
+         "--report", str(report)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    assert process.stdout is not None
+    for line in process.stdout:  # ends at EOF if the run dies early: no hang
+        if "event   storm" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 130
+    scenario = json.loads(report.read_text())["scenarios"][0]
+    assert scenario["interrupted"] is True and scenario["records"]
