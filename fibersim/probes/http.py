@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -74,7 +75,8 @@ class FocusClient:
         self.base_url = base_url
         self.control_url = control_url
         self._control_headers = {"X-Control-Token": control_token} if control_token else {}
-        verify: bool | str = False if insecure else (ca_file or True)
+        verify: bool | ssl.SSLContext = (
+            False if insecure else ssl.create_default_context(cafile=ca_file) if ca_file else True)
         self._http = httpx.AsyncClient(timeout=timeout_s, verify=verify)
         self.timeout_s = timeout_s
 
