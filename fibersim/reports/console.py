@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from typing import TextIO
 
 from fibersim.runner.results import EventRecord, ExpectationRecord, RunResult, StepRecord
-
-
-def _speed(speed: float) -> str:
-    return "max" if math.isinf(speed) else f"{speed:g}x"
+from fibersim.units import format_speed
 
 
 def step_line(record: StepRecord) -> str:
@@ -59,8 +55,8 @@ class ConsoleReporter:
         self._print(
             f"{result.scenario}: {verdict}: {met}/{len(expectations)} expectations met,"
             f" {len(result.failed_events)} event(s) failed; {result.wall_s:.1f}s wall,"
-            f" {result.sim_s:.1f}s simulated, seed {result.seed}, speed {_speed(result.speed)},"
-            f" mode {result.mode}")
+            f" {result.sim_s:.1f}s simulated, seed {result.seed},"
+            f" speed {format_speed(result.speed)}, mode {result.mode}")
         if result.broker or result.focus:
             self._print(f"  fiber on {result.broker}; {result.focus}")
         if result.error:

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 from fibersim.runner.results import ExpectationRecord, RunResult
+from fibersim.units import format_speed
 
 
 def write_junit(results: list[RunResult], path: str | Path) -> None:
@@ -36,7 +37,7 @@ def write_junit(results: list[RunResult], path: str | Path) -> None:
             time=f"{result.wall_s:.3f}", file=result.file)
         properties = ElementTree.SubElement(suite, "properties")
         for name, value in (("seed", result.seed), ("sha256", result.sha256),
-                            ("mode", result.mode), ("speed", result.speed)):
+                            ("mode", result.mode), ("speed", format_speed(result.speed))):
             ElementTree.SubElement(properties, "property", name=name, value=str(value))
         suite.extend(cases)
     tree = ElementTree.ElementTree(suites)

@@ -6,6 +6,7 @@ the same facts, and so a run interrupted half-way can still be reported as far a
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -115,5 +116,5 @@ class RunResult:
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["passed"] = self.passed
-        data["speed"] = "max" if self.speed == float("inf") else self.speed
+        data["speed"] = "max" if math.isinf(self.speed) else self.speed
         return data
