@@ -86,6 +86,19 @@ def test_a_failing_exec_step_fails_the_run(tmp_path: Path) -> None:
     assert fibersim("run", path, "--allow-exec").code == 1
 
 
+def test_an_exec_step_is_killed_at_its_timeout(tmp_path: Path) -> None:
+    path = write_scenario(tmp_path, """\
+        name: hangs
+        timeline:
+          - do: exec
+            command: [sleep, "30"]
+            timeout: 0.5s
+    """)
+    completed = fibersim("run", path, "--allow-exec", timeout=20)
+    assert completed.code == 1
+    assert "no exit within 0.5s (killed)" in completed.stderr
+
+
 def test_an_unreachable_broker_exits_3_without_the_password(tmp_path: Path) -> None:
     report, junit = tmp_path / "report.json", tmp_path / "junit.xml"
     completed = fibersim("run", SCENARIOS / "healthy.yaml", "--amqp-url",
