@@ -73,6 +73,10 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
       fibersim run scenarios/fiber_lost.yaml
       fibersim run scenarios/*.yaml --junit junit.xml --report report.json
       fibersim run scenarios/healthy.yaml --amqp-url amqp://guest:guest@127.0.0.1/
+    \b
+    Exit codes: 0 all expectations met, 1 an expectation or event failed, 2 invalid
+    scenario or arguments, 3 broker or Focus Server unreachable, 130 interrupted.
+    See docs/scenarios.md for the file format and the time semantics.
     """
     from fibersim.runner.focus_target import Endpoints
 

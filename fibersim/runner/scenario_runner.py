@@ -182,6 +182,10 @@ class ScenarioRunner:
             step = entry.step
             if isinstance(step, Exec) and not self.settings.allow_exec:
                 self._refuse(entry, "exec steps run commands; refused without --allow-exec")
+            if (self.endpoints.focus_url and not self.endpoints.amqp_url
+                    and getattr(step, "do", None) == "connect"):
+                self._refuse(entry, "a separately run Focus Server cannot consume the embedded"
+                                    " broker; pass --amqp-url with --focus-url")
             if not self.endpoints.has_control and _needs_control(step):
                 self._refuse(entry, "needs the mock's status/control interface; pass"
                                     " --focus-control-url (and --focus-control-token) or use"

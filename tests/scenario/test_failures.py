@@ -173,3 +173,10 @@ def test_ctrl_c_writes_the_partial_report_and_exits_130(tmp_path: Path) -> None:
     assert process.wait(timeout=30) == 130
     scenario = json.loads(report.read_text())["scenarios"][0]
     assert scenario["interrupted"] is True and scenario["records"]
+
+
+def test_a_separate_server_without_a_broker_url_is_refused_for_connect_steps() -> None:
+    completed = fibersim("run", SCENARIOS / "healthy.yaml", "--focus-url", "http://127.0.0.1:1/",
+                         "--focus-control-url", "http://127.0.0.1:1/")
+    assert completed.code == 2
+    assert "pass --amqp-url with --focus-url" in completed.stderr
