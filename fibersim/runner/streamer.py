@@ -19,6 +19,7 @@ import numpy as np
 
 from fibersim.interrogator import BlockSlot, Interrogator
 from fibersim.runner.clock import VirtualClock
+from fibersim.runner.synth_worker import RenderProcess, quantize_int16
 from fibersim.signals import SignalSpec, SynthesisContext, Synthesizer, build_synthesizer
 from fibersim.transport import Transport
 from fibersim.wire import (
@@ -43,6 +44,11 @@ DEFAULT_HEARTBEAT_INTERVAL_S = 1.0
 #: Blocks of at least this many values (samples x channels) are built off the event loop: a
 #: thread hop costs tens of microseconds, worth it only when the numpy work is much longer.
 OFFLOAD_MIN_VALUES = 65_536
+#: Blocks of at least this many values are rendered by default in a process of their own (a
+#: full-rate fiber has 200 x 2337): there the render no longer competes with the transport
+#: for the GIL and runs ahead of its deadline. Smaller fibers (and tests) stay in process,
+#: where a block is cheap and a process start-up (about a second) is not.
+RENDER_PROCESS_MIN_VALUES = 262_144
 
 
 @dataclass
@@ -93,7 +99,11 @@ class FiberStreamer:
         routing_prefix: str = DEFAULT_ROUTING_PREFIX,
         metadata_interval_s: float = DEFAULT_METADATA_INTERVAL_S,
         heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S,
+        render_process: bool | None = None,
     ) -> None:
+        """``render_process``: render in a separate process (``RenderProcess``); ``None``
+        chooses it for blocks of at least ``RENDER_PROCESS_MIN_VALUES`` values. A streamer
+        with a render process must be ``close``d."""
         self.interrogator = interrogator
         self.transport = transport
         self.clock = clock
@@ -106,7 +116,8 @@ class FiberStreamer:
         self.faults = FaultPlan()
         self.stats = StreamStats()
         self.sim_time = 0.0
-        self.synthesizer = self._new_synthesizer()
+        self._render_process = render_process
+        self.synthesizer: Synthesizer | RenderProcess = self._new_synthesizer(None)
         self._next_heartbeat = 0.0
         self._next_metadata = 0.0
         self._held_back: Envelope | None = None
@@ -116,7 +127,10 @@ class FiberStreamer:
     def fiber_id(self) -> str:
         return self.interrogator.config.fiber_id
 
-    def _new_synthesizer(self) -> Synthesizer:
+    def _new_synthesizer(self, current: Synthesizer | RenderProcess | None
+                         ) -> Synthesizer | RenderProcess:
+        """A synthesizer for the current configuration, in process or in ``current``'s render
+        process (which is reused, or closed if the new configuration renders in process)."""
         config = self.interrogator.config
         context = SynthesisContext(
             prr=config.prr,
@@ -126,7 +140,30 @@ class FiberStreamer:
             seed=self.seed,
             start_time_s=self.interrogator.time_of_sample_s(self.interrogator.next_sample_index),
         )
-        return build_synthesizer(self.signals, context)
+        values = config.samples_per_block * config.number_of_channels
+        in_process = (not self._render_process if self._render_process is not None
+                      else values < RENDER_PROCESS_MIN_VALUES)
+        if in_process:
+            if isinstance(current, RenderProcess):
+                current.close()
+            return build_synthesizer(self.signals, context)
+        if isinstance(current, RenderProcess):
+            current.build(context, self.signals, config.samples_per_block, config.dtype,
+                          config.int16_scale)
+            return current
+        return RenderProcess(context, self.signals, config.samples_per_block, config.dtype,
+                             config.int16_scale)
+
+    async def prepare(self) -> None:
+        """Wait until the first block can be had without waiting for a render process to
+        start (a second or so: imports, noise banks), so the run's clock can start after."""
+        if isinstance(self.synthesizer, RenderProcess):
+            await self.synthesizer.wait_ready()
+
+    def close(self) -> None:
+        """Stop the render process, if any (the streamer publishes no more data blocks)."""
+        if isinstance(self.synthesizer, RenderProcess):
+            self.synthesizer.close()
 
     # -- scenario events ------------------------------------------------------------------
     async def connect(self) -> None:
@@ -156,7 +193,7 @@ class FiberStreamer:
     async def reconfigure(self, **changes: Any) -> None:
         """New prr, dx, channel count, gauge length or sw_version from now on."""
         self.interrogator.reconfigure(self.sim_time, **changes)
-        self.synthesizer = self._new_synthesizer()
+        self.synthesizer = self._new_synthesizer(self.synthesizer)
         await self._send_metadata("change")
 
     async def publish_raw(self, kind: MessageKind, body: bytes, content_type: str) -> None:
@@ -235,22 +272,38 @@ class FiberStreamer:
             await self.transport.publish(self._key(MessageKind.DATA), envelope)
 
     async def _render_encoded(self, slot: BlockSlot) -> Envelope:
-        """The block's envelope; big blocks are built in a worker thread.
+        """The block's envelope: from the render process, or built here.
 
-        Rendering, quantizing and encoding a full-rate block is a few milliseconds of numpy,
-        which releases the GIL. Done on the event loop it would stall the transport (frames
-        and confirms wait) and every other fiber sharing the loop; in a thread it overlaps
-        with them. The synthesizer is only ever used by this fiber's coroutine, which awaits
-        the thread, so blocks are still rendered one at a time and in order.
+        A render process has the samples ready in a shared-memory slot, already quantized;
+        only the encoder's one copy into the message body happens here. In process, big
+        blocks are built in a worker thread: rendering, quantizing and encoding a full-rate
+        block is a few milliseconds of numpy, which releases the GIL. Done on the event loop
+        it would stall the transport (frames and confirms wait) and every other fiber
+        sharing the loop; in a thread it overlaps with them. The synthesizer is only ever
+        used by this fiber's coroutine, which awaits the thread, so blocks are still
+        rendered one at a time and in order.
         """
+        if isinstance(self.synthesizer, RenderProcess):
+            samples, ring_slot = await self.synthesizer.take(slot.n_samples)
+            try:
+                return self.codec.encode(self._data_block(slot, samples))
+            finally:
+                del samples  # the worker may overwrite the slot once it is released
+                self.synthesizer.release(ring_slot)
         values = slot.n_samples * self.interrogator.config.number_of_channels
         if values < OFFLOAD_MIN_VALUES:
             return self.encode_block(slot)
         return await asyncio.get_running_loop().run_in_executor(None, self.encode_block, slot)
 
     def encode_block(self, slot: BlockSlot) -> Envelope:
-        """Render, quantize and encode the data block of ``slot`` (advances the synthesizer)."""
-        samples = self.synthesizer.render(slot.n_samples)
+        """Render, quantize and encode the data block of ``slot`` with the in-process
+        synthesizer (advances it)."""
+        if not isinstance(self.synthesizer, Synthesizer):
+            raise TypeError("encode_block needs an in-process synthesizer (render_process=False)")
+        strain_rate = self.synthesizer.render(slot.n_samples)
+        config = self.interrogator.config
+        samples = (quantize_int16(strain_rate, config.int16_scale) if config.dtype == "int16"
+                   else strain_rate)
         return self.codec.encode(self._data_block(slot, samples))
 
     async def _publish_block(self, envelope: Envelope, slot: BlockSlot) -> None:
@@ -259,13 +312,10 @@ class FiberStreamer:
         self.stats.samples += slot.n_samples
         self.stats.bytes += len(envelope.body)
 
-    def _data_block(self, slot: BlockSlot, strain_rate: np.ndarray) -> DataBlock:
+    def _data_block(self, slot: BlockSlot, samples: np.ndarray) -> DataBlock:
+        """The block of ``slot`` with ``samples`` already in the wire dtype."""
         config = self.interrogator.config
-        if config.dtype == "int16":
-            samples = quantize_int16(strain_rate, config.int16_scale)
-            scale = config.int16_scale
-        else:
-            samples, scale = strain_rate, 1.0
+        scale = config.int16_scale if config.dtype == "int16" else 1.0
         return DataBlock(
             fiber_id=self.fiber_id,
             config_epoch=self.interrogator.config_epoch,
@@ -302,13 +352,3 @@ class FiberStreamer:
         """Simulated now as an absolute timestamp (ns), consistent with data timestamps."""
         return self.interrogator.start_time_ns + round(self.sim_time * 1e9)
 
-
-def quantize_int16(strain_rate: np.ndarray, scale: float) -> np.ndarray:
-    """Strain rate (1/s) to int16 counts of ``scale``, rounded, saturating at the int16 range.
-
-    Works in place on ``strain_rate`` to avoid a second float buffer per block.
-    """
-    np.multiply(strain_rate, np.float32(1.0 / scale), out=strain_rate)
-    np.rint(strain_rate, out=strain_rate)
-    np.clip(strain_rate, -32768, 32767, out=strain_rate)
-    return strain_rate.astype(np.int16)

@@ -54,15 +54,23 @@ def build_synthesizer(specs: list[SignalSpec] | None, context: SynthesisContext)
     for a repeated type), the names ``Synthesizer.stop_source`` accepts.
     """
     chosen = DEFAULT_SIGNALS if specs is None else specs
+    return Synthesizer(context, [spec.build(context) for spec in chosen], source_labels(chosen))
+
+
+def source_labels(specs: list[SignalSpec] | None) -> list[str]:
+    """The label ``build_synthesizer`` gives each spec, in order.
+
+    Separate so that a render process's owner knows the labels without building the sources.
+    """
     labels: list[str] = []
-    for spec in chosen:
+    for spec in DEFAULT_SIGNALS if specs is None else specs:
         base = spec.label or spec.type
         label, count = base, 1
         while label in labels:
             count += 1
             label = f"{base}#{count}"
         labels.append(label)
-    return Synthesizer(context, [spec.build(context) for spec in chosen], labels)
+    return labels
 
 
 __all__ = [
@@ -84,4 +92,5 @@ __all__ = [
     "Synthesizer",
     "VehiclesSpec",
     "build_synthesizer",
+    "source_labels",
 ]

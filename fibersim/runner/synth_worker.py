@@ -1,0 +1,330 @@
+"""A fiber's synthesis in a process of its own, rendering a few blocks ahead of the streamer.
+
+Why a process: rendering the default mix costs about 2 ms of numpy per full-rate block, and
+numpy releases the GIL only in parts of it; in the streamer's process that work competes
+with aio-pika (framing, confirms) for the one interpreter, which capped one fiber at about a
+third of what the broker accepts. In its own process the render runs on another core, and it
+runs *ahead*: at speed 1 a block is ready long before its deadline, so only the publish
+happens at the deadline.
+
+How it stays exact: the worker rebuilds the same ``Synthesizer`` from the same context,
+seed and specs, and every source is a pure function of the absolute sample index, so block
+``k`` rendered there is bit-identical to block ``k`` rendered in process. Rendered, quantized
+blocks land in slots of a shared-memory ring; only small tuples go through the pipe:
+
+parent -> worker
+    ``("build", generation, context, signals, n_samples, dtype, scale, ring, slot_bytes)``:
+    a new synthesizer (start, reconfigure), rendering from its sample 0;
+    ``("change", generation, first_sample, method, args)``: from ``first_sample`` on, with
+    ``Synthesizer.start_source``/``stop_source`` applied there (blocks rendered ahead under
+    the old sources are dropped by the parent);
+    ``("release", slot)``: the parent has copied a slot out; ``None``: exit.
+worker -> parent
+    ``("block", generation, first_sample, slot)`` or ``("error", generation, text)``.
+
+The worker ignores SIGINT (Ctrl-C reaches the whole process group; the parent decides how
+to stop) and exits when its pipe closes, so it cannot outlive the streamer's process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import signal
+import traceback
+import weakref
+from multiprocessing.connection import Connection
+from multiprocessing.shared_memory import SharedMemory
+from typing import Any, Literal
+
+import numpy as np
+
+from fibersim.signals import (
+    SignalSpec,
+    SynthesisContext,
+    Synthesizer,
+    build_synthesizer,
+    source_labels,
+)
+from fibersim.signals.base import PlacedSpec
+
+#: Blocks rendered ahead: enough to ride out a scheduling hiccup of either process, few enough
+#: that a source change rarely discards much work (and the ring stays a few MB).
+RING_SLOTS = 4
+#: Seconds a closing worker gets to exit on its own before it is terminated.
+JOIN_TIMEOUT_S = 2.0
+
+WireDtype = Literal["int16", "float32"]
+
+
+def quantize_int16(strain_rate: np.ndarray, scale: float, out: np.ndarray | None = None
+                   ) -> np.ndarray:
+    """Strain rate (1/s) to int16 counts of ``scale``, rounded, saturating at the int16 range.
+
+    Works in place on ``strain_rate`` to avoid a second float buffer per block; the counts go
+    to ``out`` (an int16 array of the same shape, e.g. a shared-memory slot) or a new array.
+    """
+    np.multiply(strain_rate, np.float32(1.0 / scale), out=strain_rate)
+    np.rint(strain_rate, out=strain_rate)
+    np.clip(strain_rate, -32768, 32767, out=strain_rate)
+    if out is None:
+        return strain_rate.astype(np.int16)
+    np.copyto(out, strain_rate, casting="unsafe")  # exact: the values are in-range integers
+    return out
+
+
+class RenderProcess:
+    """The parent's handle on one render worker: hands out rendered blocks in order.
+
+    Stands in for the streamer's ``Synthesizer`` towards scenario events: ``start_source``,
+    ``stop_source`` and ``labels`` behave like the synthesizer's (same errors, effective at
+    the next block the streamer takes).
+    """
+
+    def __init__(self, context: SynthesisContext, signals: list[SignalSpec] | None,
+                 n_samples: int, dtype: WireDtype, scale: float) -> None:
+        spawn = multiprocessing.get_context("spawn")
+        self._conn, child_conn = spawn.Pipe()
+        self._process = spawn.Process(target=_serve, args=(child_conn,), daemon=True,
+                                      name="fibersim-render")
+        self._process.start()
+        child_conn.close()  # only the child holds it now: its exit shows here as EOF
+        self._ring: SharedMemory | None = None
+        self._generation = 0
+        self._next_sample = 0
+        self._n_samples = n_samples
+        self._dtype: WireDtype = dtype
+        self._labels: list[str] = []
+        #: a message read ahead by ``wait_ready``
+        self._pending: tuple[Any, ...] | None = None
+        # Backstop for owners that never call close(): no worker outlives its streamer.
+        self._finalizer = weakref.finalize(self, _shut_down, self._conn, self._process, None)
+        self.build(context, signals, n_samples, dtype, scale)
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted(set(self._labels))
+
+    @property
+    def next_sample(self) -> int:
+        """The synthesizer sample the next block taken starts at."""
+        return self._next_sample
+
+    def build(self, context: SynthesisContext, signals: list[SignalSpec] | None,
+              n_samples: int, dtype: WireDtype, scale: float) -> None:
+        """Switch to a new synthesizer (a reconfigured fiber) from its sample 0 on."""
+        slot_bytes = n_samples * context.n_channels * np.dtype(dtype).itemsize
+        self._replace_ring(SharedMemory(create=True, size=slot_bytes * RING_SLOTS))
+        assert self._ring is not None
+        self._generation += 1
+        self._build_generation = self._generation
+        self._context = context
+        self._next_sample = 0
+        self._n_samples, self._dtype = n_samples, dtype
+        self._shape = (n_samples, context.n_channels)
+        self._slot_bytes = slot_bytes
+        self._labels = source_labels(signals)
+        self._send(("build", self._generation, context, signals, n_samples, dtype, scale,
+                    self._ring.name, slot_bytes))
+
+    def _replace_ring(self, ring: SharedMemory) -> None:
+        """Use ``ring`` from now on; every build gets a fresh one, so no slot of the old ring
+        is ever handed out twice. The old one is unlinked at once; the worker still maps it
+        until it reads the build, which is harmless (the pages go with the last map)."""
+        old, self._ring = self._ring, ring
+        self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, _shut_down, self._conn, self._process, ring)
+        if old is not None:
+            old.close()
+            old.unlink()
+
+    def start_source(self, label: str, spec: PlacedSpec) -> None:
+        """As ``Synthesizer.start_source``: ``spec``'s source from the next block on."""
+        if label in self._labels:
+            raise ValueError(f"signal source {label!r} is already running")
+        spec.channel_range(self._context)  # its ValueError here, like the synthesizer's
+        self._labels.append(label)
+        self._change("start_source", (label, spec))
+
+    def stop_source(self, label: str) -> None:
+        """As ``Synthesizer.stop_source``: no more ``label`` from the next block on."""
+        if label not in self._labels:
+            raise KeyError(f"no running signal source {label!r}")
+        self._labels = [name for name in self._labels if name != label]
+        self._change("stop_source", (label,))
+
+    def _change(self, method: str, args: tuple[Any, ...]) -> None:
+        self._generation += 1
+        self._send(("change", self._generation, self._next_sample, method, args))
+
+    async def wait_ready(self) -> None:
+        """Wait for the worker's first message (its first block, once it has started)."""
+        if self._pending is None:
+            self._pending = await self._receive()
+
+    async def take(self, n_samples: int) -> tuple[np.ndarray, int]:
+        """The next block (a view of its ring slot, in the wire dtype) and the slot to
+        ``release`` once the view is no longer used. Blocks of older generations are
+        dropped on the way."""
+        if n_samples != self._n_samples:
+            raise ValueError(f"blocks of {self._n_samples} samples were built, not {n_samples}")
+        while True:
+            message, self._pending = self._pending or await self._receive(), None
+            if message[0] == "error":
+                if message[1] == self._generation:
+                    raise RuntimeError(f"render process failed: {message[2]}")
+                continue
+            _, generation, first, slot = message
+            if generation != self._generation or first != self._next_sample:
+                if generation >= self._build_generation:  # older ones are of an old ring
+                    self.release(slot)
+                continue
+            self._next_sample += n_samples
+            assert self._ring is not None
+            view = np.ndarray(self._shape, self._dtype, self._ring.buf,
+                              offset=slot * self._slot_bytes)
+            return view, slot
+
+    def release(self, slot: int) -> None:
+        """Give ``slot`` back to the worker for another block."""
+        self._send(("release", slot))
+
+    async def _receive(self) -> tuple[Any, ...]:
+        """The worker's next message, waiting on the pipe without blocking the event loop."""
+        while not self._conn.poll():
+            loop = asyncio.get_running_loop()
+            readable: asyncio.Future[None] = loop.create_future()
+            fd = self._conn.fileno()
+            loop.add_reader(fd, _set_once, readable)
+            try:
+                await readable
+            finally:
+                loop.remove_reader(fd)
+        try:
+            message: tuple[Any, ...] = self._conn.recv()
+        except (EOFError, ConnectionResetError):
+            raise RuntimeError(
+                f"render process exited unexpectedly (code {self._process.exitcode})"
+            ) from None
+        return message
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        try:
+            self._conn.send(message)
+        except (BrokenPipeError, ConnectionResetError):
+            raise RuntimeError(
+                f"render process exited unexpectedly (code {self._process.exitcode})"
+            ) from None
+
+    def close(self) -> None:
+        """Stop the worker and free the ring (idempotent)."""
+        self._finalizer()
+
+
+def _set_once(future: asyncio.Future[None]) -> None:
+    """Reader callback: the pipe is readable (it may fire again before the waiter runs)."""
+    if not future.done():
+        future.set_result(None)
+
+
+def _shut_down(conn: Connection, process: multiprocessing.process.BaseProcess,
+               ring: SharedMemory | None) -> None:
+    """Ask the worker to exit, make sure it has, and free the ring."""
+    with contextlib.suppress(OSError, ValueError):  # gone already: nothing to ask
+        conn.send(None)
+    process.join(JOIN_TIMEOUT_S)
+    if process.is_alive():
+        process.terminate()
+        process.join(JOIN_TIMEOUT_S)
+    conn.close()
+    if ring is not None:
+        ring.close()
+        with contextlib.suppress(FileNotFoundError):
+            ring.unlink()
+
+
+class _Worker:
+    """The child's state: the synthesizer, where it renders next, and the free slots."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.synthesizer: Synthesizer | None = None
+        self.generation = 0
+        self.ring: SharedMemory | None = None
+        self.free: list[int] = []
+        self.n_samples = 0
+        self.dtype: WireDtype = "int16"
+        self.scale = 1.0
+        self.slot_bytes = 0
+        #: the float block int16 blocks are rendered into, reused (see ``Synthesizer.render``)
+        self.scratch = np.empty((0, 0), dtype=np.float32)
+
+    def handle(self, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "release":
+            self.free.append(message[1])
+        elif kind == "build":
+            self._build(*message[1:])
+        elif kind == "change":
+            _, self.generation, first, method, args = message
+            if self.synthesizer is not None:
+                self.synthesizer.next_sample = first
+                try:
+                    getattr(self.synthesizer, method)(*args)
+                except (ValueError, KeyError) as error:
+                    self.conn.send(("error", self.generation, str(error)))
+
+    def _build(self, generation: int, context: SynthesisContext,
+               signals: list[SignalSpec] | None, n_samples: int, dtype: WireDtype,
+               scale: float, ring_name: str, slot_bytes: int) -> None:
+        self.generation = generation
+        self.synthesizer = build_synthesizer(signals, context)
+        self.n_samples, self.dtype, self.scale = n_samples, dtype, scale
+        self.slot_bytes = slot_bytes
+        if self.ring is not None:
+            self.ring.close()
+        self.ring = SharedMemory(name=ring_name)
+        self.free = list(range(RING_SLOTS))
+        self.scratch = np.empty((n_samples, context.n_channels), dtype=np.float32)
+
+    @property
+    def can_render(self) -> bool:
+        return self.synthesizer is not None and bool(self.free)
+
+    def render_next(self) -> None:
+        """Render the synthesizer's next block into a free slot and announce it."""
+        assert self.synthesizer is not None and self.ring is not None
+        slot = self.free.pop(0)
+        first = self.synthesizer.next_sample
+        shape = self.scratch.shape
+        target = np.ndarray(shape, self.dtype, self.ring.buf, offset=slot * self.slot_bytes)
+        if self.dtype == "int16":
+            strain_rate = self.synthesizer.render(self.n_samples, out=self.scratch)
+            quantize_int16(strain_rate, self.scale, out=target)
+        else:
+            self.synthesizer.render(self.n_samples, out=target)
+        del target  # no view may outlive the ring's mapping
+        self.conn.send(("block", self.generation, first, slot))
+
+
+def _serve(conn: Connection) -> None:
+    """The worker's main loop: apply every pending message, then render while slots are free."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    worker = _Worker(conn)
+    try:
+        while True:
+            if not worker.can_render or conn.poll():
+                message = conn.recv()
+                if message is None:
+                    return
+                worker.handle(message)
+                continue
+            worker.render_next()
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        return  # the parent is gone
+    except Exception:  # reported to the parent, which raises it
+        conn.send(("error", worker.generation, traceback.format_exc()))
+    finally:
+        if worker.ring is not None:
+            worker.ring.close()
