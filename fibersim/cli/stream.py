@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 
 #: Largest fleet ``--fibers`` accepts; far above what one machine sustains at full rate.
 MAX_FIBERS = 10_000
+#: Up to this many full-rate fibers in one process each get a render process (the streamer's
+#: default); more render in threads of the one process. A render process holds its own noise
+#: banks (about 100 MB), and with more fibers than cores the processes only take turns.
+RENDER_PROCESSES_MAX = max(1, (os.cpu_count() or 1) - 1)
 _RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 _ORDINAL = re.compile(r"-(\d+)$")
 
@@ -247,9 +251,10 @@ async def _stream(plan: StreamPlan) -> int:
         raise UnreachableError(str(error)) from None
     clock = VirtualClock(plan.speed)
     start_ns = time.time_ns()
+    render_process = None if len(plan.fibers) <= RENDER_PROCESSES_MAX else False
     streamers = [
         FiberStreamer(Interrogator(plan.config.model_copy(update={"fiber_id": name}), start_ns),
-                      transport, clock, seed=seed)
+                      transport, clock, seed=seed, render_process=render_process)
         for name, seed in zip(plan.fibers, plan.seeds, strict=True)
     ]
     config = plan.config
@@ -258,14 +263,16 @@ async def _stream(plan: StreamPlan) -> int:
                f"{format_speed(plan.speed)} to {transport.description}", err=True)
     progress = ProgressLine(lambda: _progress_text(streamers), enabled=not plan.quiet)
     ticker = asyncio.create_task(_tick(progress))
-    # Building the synthesizers took time that no block should be late for, and that must not
-    # appear as an offset between block timestamps and the wall clock: start both clocks now.
-    clock.restart()
-    start_ns = time.time_ns()
-    for streamer in streamers:
-        streamer.interrogator.start_time_ns = start_ns
-        streamer.stats.wall_start = time.monotonic()
+    # Building the synthesizers (and starting render processes) took time that no block
+    # should be late for, and that must not appear as an offset between block timestamps and
+    # the wall clock: start both clocks once the first blocks are ready.
     try:
+        await asyncio.gather(*(streamer.prepare() for streamer in streamers))
+        clock.restart()
+        start_ns = time.time_ns()
+        for streamer in streamers:
+            streamer.interrogator.start_time_ns = start_ns
+            streamer.stats.wall_start = time.monotonic()
         for streamer in streamers:
             await streamer.connect()
         await asyncio.gather(*(streamer.run_until(plan.duration) for streamer in streamers))
@@ -276,11 +283,19 @@ async def _stream(plan: StreamPlan) -> int:
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
         progress.done()
+        _close(streamers)
         await asyncio.shield(transport.close())
         click.echo(_summary_text(streamers, transport), err=True)
         if plan.stats_json is not None:
             Path(plan.stats_json).write_text(json.dumps(_stats(streamers, transport), indent=1))
     return 0 if not transport.stats.lost_sequences else 1
+
+
+def _close(streamers: Sequence[FiberStreamer]) -> None:
+    """End the render processes (also on Ctrl-C/SIGTERM, which the worker processes ignore
+    or do not get: the parent decides when they stop)."""
+    for streamer in streamers:
+        streamer.close()
 
 
 def _fiber_list(names: Sequence[str]) -> str:
