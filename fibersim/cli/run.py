@@ -149,8 +149,9 @@ async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints, spe
     for result in results:
         for failed in result.expectations:
             if failed.verdict == "failed":
-                click.echo(f"fibersim: {result.scenario}: expectation {failed.label}"
-                           f" ({failed.name}) failed: {failed.failure}", err=True)
+                named = f" ({failed.name})" if failed.name != failed.label else ""
+                click.echo(f"fibersim: {result.scenario}: expectation {failed.label}{named}"
+                           f" failed: {failed.failure}", err=True)
         for event in result.failed_events:
             click.echo(f"fibersim: {result.scenario}: event {event.label} failed:"
                        f" {event.detail}", err=True)

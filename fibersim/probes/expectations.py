@@ -74,6 +74,9 @@ class ExpectationChecker:
             verdicts.append(Verdict(state in wanted, f"state={state}"))
         if expectation.live_metadata:
             verdicts.append(await self._fields("live_metadata", expectation.live_metadata))
+        if expectation.live_metadata_exact is not None:
+            verdicts.append(await self._fields("live_metadata", expectation.live_metadata_exact,
+                                               exact=True))
         if expectation.channels:
             verdicts.append(await self._fields("channels", expectation.channels))
         if expectation.configure is not None:
@@ -95,7 +98,9 @@ class ExpectationChecker:
             return Verdict(False, f"mock status: HTTP {answer.status}")
         return answer.body
 
-    async def _fields(self, path: str, matchers: dict[str, Any]) -> Verdict:
+    async def _fields(self, path: str, matchers: dict[str, Any], *,
+                      exact: bool = False) -> Verdict:
+        """Matchers on the JSON object at ``GET path``; ``exact``: and no other key."""
         try:
             answer = await self.client.request("GET", path)
         except ProbeError as error:
@@ -103,7 +108,10 @@ class ExpectationChecker:
         if answer.status != 200:
             return Verdict(False, f"GET /{path}: HTTP {answer.status} {answer.error_text[:120]}")
         verdict = match_fields(answer.body, matchers)
-        return Verdict(verdict.ok, f"{path}: {verdict.seen}")
+        extra = sorted(set(answer.body) - set(matchers)) if (
+            exact and isinstance(answer.body, dict)) else []
+        unexpected = f"; unexpected keys {extra}" if extra else ""
+        return Verdict(verdict.ok and not extra, f"{path}: {verdict.seen}{unexpected}")
 
     async def _configure(self, check: ConfigureCheck) -> Verdict:
         body = (CONFIGURE_REQUESTS[check.request] if isinstance(check.request, str)

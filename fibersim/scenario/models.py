@@ -151,8 +151,10 @@ class Comparison(_Strict):
         return data
 
 
+#: A JSON scalar, as written in the file (no coercion: ``"1"`` is not ``1``).
+JsonScalar = StrictInt | StrictFloat | StrictStr | StrictBool | None
 #: A bare value (equality; ``null`` for JSON null) or a ``Comparison``.
-Matcher = StrictInt | StrictFloat | StrictStr | StrictBool | None | Comparison
+Matcher = JsonScalar | Comparison
 Matchers = Annotated[dict[str, Matcher], Field(min_length=1, max_length=100)]
 
 
@@ -206,6 +208,9 @@ class Expectation(_Strict):
     state: StrictStr | list[StrictStr] | None = Field(
         None, description="Mock state (ready, waiting_for_fiber, zero_prr, store_down, ...).")
     live_metadata: Matchers | None = Field(None, description="Fields of GET /live_metadata.")
+    live_metadata_exact: dict[str, JsonScalar] | None = Field(
+        None, max_length=100, description="GET /live_metadata must be exactly this object: the"
+        " same keys, no others, equal values (the incident's payload).")
     configure: ConfigureCheck | None = None
     channels: Matchers | None = Field(None, description="Fields of GET /channels.")
     mock: Matchers | None = Field(

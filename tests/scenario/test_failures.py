@@ -180,3 +180,19 @@ def test_a_separate_server_without_a_broker_url_is_refused_for_connect_steps() -
                          "--focus-control-url", "http://127.0.0.1:1/")
     assert completed.code == 2
     assert "pass --amqp-url with --focus-url" in completed.stderr
+
+
+def test_an_exact_payload_fails_on_keys_it_does_not_list(tmp_path: Path) -> None:
+    path = write_scenario(tmp_path, """\
+        name: exact
+        fiber: {channels: 16, prr: 1000}
+        timeline:
+          - do: connect
+          - label: only_prr
+            expect: {live_metadata_exact: {prr: 1000.0}}
+            within: 0.5s
+    """)
+    completed = fibersim("run", path)
+    assert completed.code == 1
+    assert "expectation only_prr failed" in completed.stderr
+    assert "unexpected keys ['dtype', 'dx'," in completed.stderr
