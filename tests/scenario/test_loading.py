@@ -76,6 +76,16 @@ def test_speed_max_means_infinity(tmp_path: Path) -> None:
     ("name: x\ntimeline:\n  - expect: {}\n", ":3: timeline[0].expect:",
      "at least one check"),
     ("name: x\nname: y\ntimeline: [{do: connect}]\n", ":2:", "duplicate key 'name'"),
+    ("name: x\ntimeline:\n  - {label: a, do: connect}\n  - expect: {state: ready}\n"
+     "    until: a\n", ":5: timeline[1].until:", "not the label of a later event"),
+    ("name: x\ntimeline:\n  - {label: s, do: connect}\n  - expect:\n      backoff_vs_storm:"
+     " {backoff: s, storm: s, fewer_by: 5}\n", ":5: timeline[1].expect.backoff_vs_storm.backoff:",
+     "not the label of an earlier backoff_client event"),
+    ("name: x\ntimeline:\n  - expect:\n      requests: {route: POST /configure, since: later,"
+     " count: 1}\n  - {label: later, do: connect}\n", ":4: timeline[0].expect.requests.since:",
+     "is not an earlier event"),
+    ("name: x\ntimeline:\n  - do: exec\n    command: [ls]\n    shell: true\n",
+     ":3: timeline[0]:", "shell: true needs the command as one string"),
     ("name: x\ntimeline: [{do: connect}\n", ":", "yaml:"),
 ])
 def test_each_problem_is_reported_at_its_line_and_field(tmp_path: Path, text: str, where: str,
