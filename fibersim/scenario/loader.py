@@ -146,7 +146,7 @@ def _validate(data: dict[str, Any], lines: dict[Path_, int], name: str) -> Scena
         path, first = min(located, key=lambda pair: (_line_of(pair[0], lines) or 0,
                                                      -len(pair[0])))
         alternatives = {str(item["msg"]) for where, item in located if where == path}
-        message = str(first["msg"])
+        message = str(first["msg"]).removeprefix("Value error, ")
         if first["type"] == "missing":
             path += (first["loc"][-1],)
             message = "required field is missing"

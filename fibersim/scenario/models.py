@@ -35,8 +35,8 @@ from fibersim.models import FiberConfig, SampleDtype
 from fibersim.signals import SignalSpec
 from fibersim.units import parse_duration, parse_speed
 
-_LABEL_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
-_AFTER = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_-]{0,63})\s*(?:\+\s*(.+?))?\s*$")
+_LABEL = r"[A-Za-z][A-Za-z0-9_-]{0,63}"
+_AFTER = re.compile(rf"^\s*({_LABEL})\s*(?:\+\s*(.+?))?\s*$")
 
 #: Most steps a timeline may have: far beyond any sensible scenario, small enough to bound work.
 MAX_STEPS = 1000
@@ -70,7 +70,7 @@ Speed = Annotated[
     PlainSerializer(lambda v: "max" if math.isinf(v) else v, return_type=Any),
     WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"const": "max"}]}),
 ]
-Label = Annotated[str, Field(pattern=_LABEL_PATTERN,
+Label = Annotated[str, Field(pattern=f"^{_LABEL}$",
                              description="Step name: a letter, then letters, digits, _ or -.")]
 
 
@@ -126,17 +126,19 @@ class FocusMockSection(_Strict):
     behaviour: Literal["incident", "fixed"] = "incident"
     reconfigure_policy: Literal["legacy", "adaptive"] = "legacy"
     metadata_timeout: Duration | None = Field(
-        None, description="Wall seconds without metadata/heartbeat before 'waiting for fiber'.")
+        None, description="Wall seconds without metadata before 'waiting for fiber'.")
 
 
 # -- matchers -----------------------------------------------------------------------------------
+#: A JSON scalar, as written in the file (no coercion: ``"1"`` is not ``1``).
+JsonScalar = StrictInt | StrictFloat | StrictStr | StrictBool | None
+
+
 class Comparison(_Strict):
     """Compare a seen value: every given bound must hold (``{gt: 0}``, ``{ge: 1, le: 3}``)."""
 
-    eq: StrictInt | StrictFloat | StrictStr | StrictBool | None = Field(
-        None, description="Equal to (use a bare value for null).")
-    ne: StrictInt | StrictFloat | StrictStr | StrictBool | None = Field(
-        None, description="Not equal to.")
+    eq: JsonScalar = Field(None, description="Equal to.")
+    ne: JsonScalar = Field(None, description="Not equal to.")
     gt: StrictInt | StrictFloat | None = None
     ge: StrictInt | StrictFloat | None = None
     lt: StrictInt | StrictFloat | None = None
@@ -151,8 +153,6 @@ class Comparison(_Strict):
         return data
 
 
-#: A JSON scalar, as written in the file (no coercion: ``"1"`` is not ``1``).
-JsonScalar = StrictInt | StrictFloat | StrictStr | StrictBool | None
 #: A bare value (equality; ``null`` for JSON null) or a ``Comparison``.
 Matcher = JsonScalar | Comparison
 Matchers = Annotated[dict[str, Matcher], Field(min_length=1, max_length=100)]
@@ -205,7 +205,7 @@ class BackoffVersusStorm(_Strict):
 class Expectation(_Strict):
     """What the Focus Server must show; every given check must hold at the same time."""
 
-    state: StrictStr | list[StrictStr] | None = Field(
+    state: StrictStr | Annotated[list[StrictStr], Field(min_length=1)] | None = Field(
         None, description="Mock state (ready, waiting_for_fiber, zero_prr, store_down, ...).")
     live_metadata: Matchers | None = Field(None, description="Fields of GET /live_metadata.")
     live_metadata_exact: dict[str, JsonScalar] | None = Field(
@@ -220,7 +220,7 @@ class Expectation(_Strict):
 
     @model_validator(mode="after")
     def _something(self) -> Expectation:
-        if not self.model_fields_set:
+        if all(getattr(self, name) is None for name in type(self).model_fields):
             raise ValueError("an expectation needs at least one check")
         return self
 
