@@ -28,6 +28,19 @@ MAX_NODES = 50_000
 Path_ = tuple[str | int, ...]
 
 
+class _ScenarioLoader(yaml.SafeLoader):
+    """``SafeLoader`` that reports unconstructible scalars at their line as YAML errors instead
+    of letting bare ``ValueError`` escape (dates like ``2020-13-45``, integers with more digits
+    than Python converts)."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as error:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read value: {error}", node.start_mark) from None
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read, check and validate a scenario file; ``InputError`` (exit 2) for any problem."""
     name = str(path)
@@ -75,7 +88,7 @@ def parse_yaml(text: str, name: str) -> tuple[Any, dict[Path_, int]]:
     """The document's data and the line (1-based) of every mapping value and sequence item."""
     try:
         _check_events(text, name)
-        loader = yaml.SafeLoader(text)
+        loader = _ScenarioLoader(text)
         try:
             node = loader.get_single_node()
             if node is None:

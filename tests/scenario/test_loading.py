@@ -87,6 +87,10 @@ def test_speed_max_means_infinity(tmp_path: Path) -> None:
     ("name: x\ntimeline:\n  - do: exec\n    command: [ls]\n    shell: true\n",
      ":3: timeline[0]:", "shell: true needs the command as one string"),
     ("name: x\ntimeline: [{do: connect}\n", ":", "yaml:"),
+    ("name: x\ndescription: 2020-13-45\ntimeline: [{do: connect}]\n", ":2: yaml:",
+     "month must be in 1..12"),
+    ("name: x\nrun: {seed: " + "9" * 5000 + "}\ntimeline: [{do: connect}]\n", ":2: yaml:",
+     "cannot read value: Exceeds the limit"),
 ])
 def test_each_problem_is_reported_at_its_line_and_field(tmp_path: Path, text: str, where: str,
                                                         message: str) -> None:
@@ -195,7 +199,8 @@ def test_byte_level_corruption_always_fails_with_one_line(
         position = data.draw(st.integers(0, len(raw) - 1))
         raw[position:position + 1] = data.draw(st.sampled_from(
             [b"\xff", b"\x00", b"&a", b"*a", b"[", b"{", b"!!python/object:os.system ",
-             b"\t", b":", b"\n  - ", b"<<: ", b"---\n", b"%YAML 1.1\n", b"\xe2\x80"]))
+             b"\t", b":", b"\n  - ", b"<<: ", b"---\n", b"%YAML 1.1\n", b"\xe2\x80",
+             b" 2020-13-45 ", b" 9" + b"9" * 5000, b" 1e999", b" .nan", b" !!binary x"]))
     path = tmp_path_factory.mktemp("bytes") / "scenario.yaml"
     path.write_bytes(bytes(raw))
     assert_one_line_input_error(path)
