@@ -64,14 +64,14 @@ def quantize_int16(strain_rate: np.ndarray, scale: float, out: np.ndarray | None
 
     Works in place on ``strain_rate`` to avoid a second float buffer per block; the counts go
     to ``out`` (an int16 array of the same shape, e.g. a shared-memory slot) or a new array.
+    Clipping before rounding (to integer bounds) gives the same counts as after, and lets the
+    rounding write the int16 result directly: three passes over the block instead of four.
     """
     np.multiply(strain_rate, np.float32(1.0 / scale), out=strain_rate)
-    np.rint(strain_rate, out=strain_rate)
     np.clip(strain_rate, -32768, 32767, out=strain_rate)
-    if out is None:
-        return strain_rate.astype(np.int16)
-    np.copyto(out, strain_rate, casting="unsafe")  # exact: the values are in-range integers
-    return out
+    counts = np.empty(strain_rate.shape, dtype=np.int16) if out is None else out
+    np.rint(strain_rate, out=counts, casting="unsafe")  # exact: in-range integral values
+    return counts
 
 
 class RenderProcess:

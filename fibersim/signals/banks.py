@@ -158,32 +158,41 @@ class BankReader:
             self._pieces[k] = found
         return found
 
-    def add_to(self, out: np.ndarray, first_sample: int, gain: float) -> None:
-        """Add ``gain`` x noise of samples ``first_sample ..`` into ``out`` (time, channel)."""
+    def add_to(
+        self, out: np.ndarray, first_sample: int, gain: float, base: np.ndarray | None = None
+    ) -> None:
+        """Add ``gain`` x noise of samples ``first_sample ..`` into ``out`` (time, channel);
+        with ``base`` (one value per row of ``out``), set ``out`` to ``base`` + that noise."""
         n = out.shape[0]
         self.reserve(n if gain != 1.0 else min(n, self.crossfade))
         row = 0
         while row < n:
             sample = first_sample + row
             k, pos = divmod(sample, self.segment)
+            rows_base = None if base is None else base[row:]
             if pos < self.crossfade:
                 stop = min(n, row + self.crossfade - pos)
                 fade = slice(pos, pos + stop - row)
-                self._read(out[row:stop], k - 1, pos + self.segment, self._fade_out[fade] * gain)
+                self._read(out[row:stop], k - 1, pos + self.segment,
+                           self._fade_out[fade] * gain, rows_base)
                 self._read(out[row:stop], k, pos, self._fade_in[fade] * gain)
             else:
                 stop = min(n, row + self.segment - pos)
-                self._read(out[row:stop], k, pos, gain)
+                self._read(out[row:stop], k, pos, gain, rows_base)
             row = stop
 
-    def _read(self, out: np.ndarray, k: int, pos: int, scale: float | np.ndarray) -> None:
-        """``out += scale * bank`` for samples ``pos ..`` of segment ``k``'s mapping."""
+    def _read(self, out: np.ndarray, k: int, pos: int, scale: float | np.ndarray,
+              base: np.ndarray | None = None) -> None:
+        """``out += scale * bank`` for samples ``pos ..`` of segment ``k``'s mapping, or
+        ``out = base + scale * bank`` with ``base``."""
         n = out.shape[0]
+        start = None if base is None else base[:n]
         for c0, c1, row, col in self.pieces(k):
             piece = self.bank[row + pos : row + pos + n, col : col + c1 - c0]
-            if isinstance(scale, float) and scale == 1.0:
+            if not (isinstance(scale, float) and scale == 1.0):
+                scratch = self._scratch[: n * (c1 - c0)].reshape(n, c1 - c0)
+                piece = np.multiply(piece, scale, out=scratch)
+            if start is None:
                 out[:, c0:c1] += piece
             else:
-                scratch = self._scratch[: n * (c1 - c0)].reshape(n, c1 - c0)
-                np.multiply(piece, scale, out=scratch)
-                out[:, c0:c1] += scratch
+                np.add(start, piece, out=out[:, c0:c1])

@@ -98,6 +98,25 @@ class Placed:
         if a < b:
             self.inner.add_to(block[a:b, self.first_channel : self.stop_channel], first_sample + a)
 
+    def write_to(self, block: np.ndarray, first_sample: int, base: np.ndarray) -> bool:
+        """Set ``block`` to ``base`` (one value per row) plus this source, if the source can
+        (it has a ``write_to``) and covers every sample and channel of ``block``.
+
+        Returns whether it did. Writing saves the pass that would first fill the block with
+        ``base``: a broadcast copy that costs almost as much as reading a noise bank.
+        """
+        write = getattr(self.inner, "write_to", None)
+        covers = (
+            self.first_channel == 0
+            and self.stop_channel == block.shape[1]
+            and self.begin <= first_sample
+            and first_sample + block.shape[0] <= self.end
+        )
+        if write is None or not covers:
+            return False
+        write(block, first_sample, base)
+        return True
+
 
 @dataclass(frozen=True)
 class SourceGroup:
@@ -256,8 +275,14 @@ class Synthesizer:
             base = np.zeros((chunk.shape[0], 1), dtype=np.float32)
             for source in uniform:
                 source.add_to(base, first + row)  # a (rows, 1) view of every channel
-            chunk[...] = base
-            for source in dense:
+            # The first dense source (instrument noise) writes base + itself when it can;
+            # the sum is the same either way (float addition commutes).
+            wrote = bool(dense) and isinstance(dense[0], Placed) and dense[0].write_to(
+                chunk, first + row, base
+            )
+            if not wrote:
+                chunk[...] = base
+            for source in dense[1:] if wrote else dense:
                 source.add_to(chunk, first + row)
         for _, source in self._active:  # sorted by stage: SPARSE, then POST
             if source.stage > Stage.DENSE:

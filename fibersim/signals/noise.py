@@ -58,6 +58,10 @@ class IncoherentNoise:
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
         self._reader.add_to(block, first_sample, 1.0)
 
+    def write_to(self, block: np.ndarray, first_sample: int, base: np.ndarray) -> None:
+        """``block`` = ``base`` (rows, 1) + this noise, in one pass (see ``Placed.write_to``)."""
+        self._reader.add_to(block, first_sample, 1.0, base)
+
 
 class CommonModeNoiseSpec(PlacedSpec):
     """Laser frequency/phase drift: one 1/f strain-rate series added to every channel.
