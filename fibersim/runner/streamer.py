@@ -49,6 +49,8 @@ OFFLOAD_MIN_VALUES = 65_536
 #: for the GIL and runs ahead of its deadline. Smaller fibers (and tests) stay in process,
 #: where a block is cheap and a process start-up (about a second) is not.
 RENDER_PROCESS_MIN_VALUES = 262_144
+#: Niceness of the render process of a paced (not max-speed) stream: see ``RenderProcess``.
+PACED_RENDER_NICE = 10
 
 
 @dataclass
@@ -152,7 +154,8 @@ class FiberStreamer:
                           config.int16_scale)
             return current
         return RenderProcess(context, self.signals, config.samples_per_block, config.dtype,
-                             config.int16_scale)
+                             config.int16_scale,
+                             nice=0 if self.clock.is_max_speed else PACED_RENDER_NICE)
 
     async def prepare(self) -> None:
         """Wait until the first block can be had without waiting for a render process to
