@@ -123,7 +123,8 @@ def test_an_unreachable_focus_server_exits_3(tmp_path: Path) -> None:
 
 
 def test_control_steps_against_a_separate_server_need_a_control_url(tmp_path: Path) -> None:
-    completed = fibersim("run", SCENARIOS / "store_outage_restart.yaml", "--focus-url",
+    completed = fibersim("run", SCENARIOS / "store_outage_restart.yaml", "--amqp-url",
+                         "amqp://guest:guest@127.0.0.1:1/", "--focus-url",
                          "http://127.0.0.1:1/focus-server/")
     assert completed.code == 2
     assert "--focus-control-url" in completed.stderr
