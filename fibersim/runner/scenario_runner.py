@@ -208,13 +208,17 @@ class ScenarioRunner:
                 self.result.broker = transport.description
                 self.result.focus = focus.description
                 await connect(transport, self.endpoints)
+                streamer = FiberStreamer(
+                    Interrogator(self.scenario.fiber_config(), time.time_ns()), transport,
+                    VirtualClock(self.speed), seed=self.seed,
+                    signals=self.scenario.fiber.signals)
                 try:
-                    streamer = FiberStreamer(
-                        Interrogator(self.scenario.fiber_config(), time.time_ns()), transport,
-                        VirtualClock(self.speed), seed=self.seed,
-                        signals=self.scenario.fiber.signals)
+                    # a full-rate fiber renders in a process of its own: start the clock only
+                    # once its first block is ready, so the stream is not late from the start
+                    await streamer.prepare()
                     await self._run_timeline(focus, streamer)
                 finally:
+                    streamer.close()
                     await asyncio.shield(transport.close())
         except (ConnectionError, OSError) as error:
             # the broker went away mid-run (the transport's text hides the password)
