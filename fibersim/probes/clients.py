@@ -28,10 +28,12 @@ class ClientTally:
     outcome: str = "running"
 
     def record(self, route: str, answer: str) -> None:
+        """Count one request and its answer (a status, or "no answer")."""
         self.requests += 1
         self.answers[f"{route} -> {answer}"] += 1
 
     def as_json(self) -> dict[str, object]:
+        """The tally for the JSON report."""
         return {"requests": self.requests, "answers": dict(self.answers),
                 "outcome": self.outcome,
                 "wall_s": round((self.finished_at or time.monotonic()) - self.started_at, 3)}

@@ -34,9 +34,11 @@ class LogCapture(logging.Handler):
         self.lines: collections.deque[tuple[float, str]] = collections.deque(maxlen=capacity)
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Keep the record as ``LEVEL message``, the part of the real format checks look at."""
         self.lines.append((time.monotonic(), f"{record.levelname} {record.getMessage()}"))
 
     def since(self, moment: float) -> list[str]:
+        """Lines logged at or after ``moment`` (``time.monotonic()``)."""
         return [line for stamp, line in self.lines if stamp >= moment]
 
 

@@ -86,6 +86,7 @@ class FocusClient:
         return self.control_url is not None
 
     async def close(self) -> None:
+        """Close the connection pool."""
         await self._http.aclose()
 
     async def request(self, method: str, path: str, body: Any = None, *,
@@ -111,15 +112,19 @@ class FocusClient:
                       time.monotonic() - started)
 
     async def live_metadata(self) -> Answer:
+        """``GET /live_metadata``: the fiber metadata, or the "waiting for fiber" sentinel."""
         return await self.request("GET", "live_metadata")
 
     async def channels(self) -> Answer:
+        """``GET /channels``: the channel range, served even while waiting for fiber."""
         return await self.request("GET", "channels")
 
     async def configure(self, body: dict[str, Any]) -> Answer:
+        """``POST /configure``: the call the incident's 503s came from."""
         return await self.request("POST", "configure", body)
 
     async def mock_status(self) -> Answer:
+        """``GET /_mock/status`` on the control URL: state, counters, restarts, requests."""
         return await self.request("GET", "_mock/status", control=True)
 
     async def control(self, action: str) -> Answer:

@@ -41,9 +41,11 @@ class ConsoleReporter:
         self.stream.flush()
 
     def start(self, name: str, description: str) -> None:
+        """The scenario's header line, before its first step."""
         self._print(f"scenario {name}: {description}")
 
     def record(self, record: StepRecord) -> None:
+        """One line as soon as an event fired or an expectation was resolved."""
         self._print(step_line(record))
 
     def summary(self, result: RunResult) -> None:

@@ -46,6 +46,7 @@ class Endpoints:
 
     @property
     def has_control(self) -> bool:
+        """Whether the mock's status/control interface can be reached."""
         return self.focus_url is None or self.focus_control_url is not None
 
 

@@ -100,10 +100,12 @@ class RunResult:
 
     @property
     def expectations(self) -> list[ExpectationRecord]:
+        """The expectation records, in timeline order."""
         return [record for record in self.records if isinstance(record, ExpectationRecord)]
 
     @property
     def failed_events(self) -> list[EventRecord]:
+        """Events that could not be carried out (they fail the run)."""
         return [record for record in self.records
                 if isinstance(record, EventRecord) and record.outcome != "fired"]
 
@@ -114,6 +116,7 @@ class RunResult:
                 and all(record.verdict == "met" for record in self.expectations))
 
     def as_json(self) -> dict[str, Any]:
+        """The run for the JSON report, with its verdict; speed ``max`` spelled out."""
         data = asdict(self)
         data["passed"] = self.passed
         data["speed"] = "max" if math.isinf(self.speed) else self.speed

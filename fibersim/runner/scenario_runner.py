@@ -101,13 +101,16 @@ class StreamDriver:
 
     @property
     def sim_time(self) -> float:
+        """Simulated time the stream has been published up to."""
         return self.streamer.sim_time
 
     def start(self) -> None:
+        """Start streaming; simulated time now begins to run on the wall clock."""
         self.streamer.clock.restart(self.streamer.sim_time)
         self._task = asyncio.create_task(self._run(), name="stream-driver")
 
     async def stop(self) -> None:
+        """Stop streaming (the streamer keeps its state)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -105,6 +105,7 @@ class FiberSection(_Strict):
         description="Signal sources (see the signals docs); omitted: the default background.")
 
     def fiber_config(self) -> FiberConfig:
+        """The ``FiberConfig`` these settings describe (field names as on the wire)."""
         return FiberConfig(
             fiber_id=self.fiber_id, number_of_channels=self.channels, prr=self.prr, dx=self.dx,
             gauge_length_meters=self.gauge_length, fiber_start_meters=self.fiber_start,
@@ -263,23 +264,33 @@ class _Event(_Step):
 
 
 class Connect(_Event):
+    """The interrogator comes up: status 'connected', metadata, then data and heartbeats."""
+
     do: Literal["connect"]
 
 
 class Disconnect(_Event):
+    """Data and metadata stop; ``clean: false`` is a cable cut (no status message)."""
+
     do: Literal["disconnect"]
     clean: bool = Field(True, description="False: cable cut, no 'disconnected' status message.")
 
 
 class ZeroPrr(_Event):
+    """Metadata keeps coming with prr 0 and no data: the incident's zero-PRR state."""
+
     do: Literal["zero_prr"]
 
 
 class RestorePrr(_Event):
+    """Back to the configured prr; data resumes."""
+
     do: Literal["restore_prr"]
 
 
 class Reconfigure(_Event):
+    """New interrogator settings from now on (the incident's configuration change)."""
+
     do: Literal["reconfigure"]
     prr: float | None = _fiber_field("prr", default=None)
     dx: float | None = _fiber_field("dx", default=None)
@@ -309,18 +320,26 @@ class _BlockFault(_Event):
 
 
 class Gap(_BlockFault):
+    """Skip the next data blocks: the Focus Server sees a sequence gap."""
+
     do: Literal["gap"]
 
 
 class Duplicate(_BlockFault):
+    """Publish the next data blocks twice."""
+
     do: Literal["duplicate"]
 
 
 class Reorder(_BlockFault):
+    """Hold a data block back and publish it after its successor."""
+
     do: Literal["reorder"]
 
 
 class Corrupt(_Event):
+    """Malformed messages: truncated data blocks, or garbage on another routing key."""
+
     do: Literal["corrupt"]
     message: Literal["data", "metadata", "heartbeat", "status"] = Field(
         "data", description="data: truncated data blocks; others: garbage on that routing key.")
@@ -328,40 +347,57 @@ class Corrupt(_Event):
 
 
 class StaleMetadata(_Event):
+    """Data continues but periodic metadata stops."""
+
     do: Literal["stale_metadata"]
 
 
 class StaleMetadataEnd(_Event):
+    """Periodic metadata resumes."""
+
     do: Literal["stale_metadata_end"]
 
 
 class StartSource(_Event):
+    """Add a signal source to the fiber from the next sample on."""
+
     do: Literal["start_source"]
     source: Label = Field(description="Name of the source, for stop_source.")
     signal: SignalSpec
 
     def describe(self) -> str:
+        """The source's name and type; its parameters are in the scenario file."""
         return f"start_source({self.source}: {self.signal.type})"
 
 
 class StopSource(_Event):
+    """Remove a signal source started by start_source (or named in fiber.signals)."""
+
     do: Literal["stop_source"]
     source: Label
 
 
 class FocusRestart(_Event):
+    """Restart the mock Focus Server (its control interface)."""
+
     do: Literal["focus_restart"]
 
 
 class StoreDown(_Event):
+    """Make the mock's store unreachable (MongoDB down in the incident)."""
+
     do: Literal["store_down"]
 
 
 class StoreUp(_Event):
+    """Make the mock's store reachable again."""
+
     do: Literal["store_up"]
 
 
 class Storm(_Event):
+    """The incident's retry storm: clients re-sending both configure requests every 2-3 s."""
+
     do: Literal["storm"]
     clients: int = Field(4, ge=1, le=200)
     duration: Duration = Field(20.0, le=3600, description="Wall seconds the storm lasts.")
@@ -376,6 +412,8 @@ class Storm(_Event):
 
 
 class BackoffClient(_Event):
+    """The recommended client: live_metadata first, exponential backoff, full jitter."""
+
     do: Literal["backoff_client"]
     duration: Duration = Field(20.0, le=3600, description="Wall seconds before giving up.")
     base: Duration = Field(0.5, gt=0, le=600, description="First backoff cap (wall s).")
@@ -383,6 +421,8 @@ class BackoffClient(_Event):
 
 
 class Exec(_Event):
+    """Run a command (refused without --allow-exec), e.g. to act on a real deployment."""
+
     do: Literal["exec"]
     command: StrictStr | list[StrictStr] = Field(
         description="Program and arguments (a list), or a string split like a shell would.")
@@ -457,6 +497,3 @@ class Scenario(_Strict):
         """The interrogator's configuration at the start of the run."""
         return self.fiber.fiber_config()
 
-    @property
-    def uses_exec(self) -> bool:
-        return any(isinstance(step, Exec) for step in self.timeline)

@@ -48,6 +48,7 @@ class ResolvedStep:
 
     @property
     def is_expectation(self) -> bool:
+        """Whether the step is an expectation (a checkpoint) rather than an event."""
         return isinstance(self.step, ExpectStep)
 
 
