@@ -117,7 +117,7 @@ async def _blast(exchange: str, sim_seconds: float, speed: float) -> None:
     transport = AmqpTransport(os.environ["FIBERSIM_AMQP_URL"], exchange=exchange)
     await transport.connect()
     streamer = FiberStreamer(Interrogator(FiberConfig(), time.time_ns()), transport,
-                             VirtualClock(speed))
+                             VirtualClock(speed), render_process=False)
     await streamer.connect()
     template = streamer.codec.decode(streamer.encode_block(streamer.interrogator.peek_block()))
     key = f"{streamer.routing_prefix}.{streamer.fiber_id}.data"
@@ -217,7 +217,7 @@ def _ingest_rate(base_url: str, stream: list[str], env: dict[str, str]) -> float
     with httpx.Client() as client:
         before = _blocks(client, base_url)
         publisher = subprocess.Popen(stream, env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+                                     stderr=subprocess.PIPE, text=True)
         first: float | None = None
         last_change, count = time.monotonic(), before
         while publisher.poll() is None or time.monotonic() - last_change < 1.0:
@@ -227,7 +227,10 @@ def _ingest_rate(base_url: str, stream: list[str], env: dict[str, str]) -> float
                 first = first if first is not None else now
                 last_change, count = now, now_count
             time.sleep(0.05)
-        publisher.wait()
+        _, errors = publisher.communicate()
+    if publisher.returncode != 0:
+        last = (errors.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the block publisher failed: {last}")
     if first is None or last_change <= first:
         raise RuntimeError("the mock counted no data blocks")
     return (count - before) / BLOCKS_PER_SIM_S / (last_change - first)
