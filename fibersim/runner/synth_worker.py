@@ -19,6 +19,7 @@ parent -> worker
     ``Synthesizer.start_source``/``stop_source`` applied there (blocks rendered ahead under
     the old sources are dropped by the parent);
     ``("release", slot)``: the parent has copied a slot out; ``None``: exit.
+    The worker renders ``BATCH_BLOCKS`` blocks at a time, into a group of adjacent free slots.
 worker -> parent
     ``("block", generation, first_sample, slot)`` or ``("error", generation, text)``.
 
@@ -50,9 +51,13 @@ from fibersim.signals import (
 )
 from fibersim.signals.base import PlacedSpec
 
-#: Blocks rendered ahead: enough to ride out a scheduling hiccup of either process, few enough
-#: that a source change rarely discards much work (and the ring stays a few MB).
-RING_SLOTS = 4
+#: Blocks rendered in one call, into adjacent slots: a full-rate block (200 rows) pays the
+#: sources' per-call overhead for few rows; four of them at once cost a quarter less CPU, and
+#: the output is the same whatever the block size.
+BATCH_BLOCKS = 4
+#: Blocks rendered ahead (two batches): enough to ride out a scheduling hiccup of either
+#: process, few enough that a source change discards little work (the ring is ~7.5 MB).
+RING_SLOTS = 2 * BATCH_BLOCKS
 #: Seconds a closing worker gets to exit on its own before it is terminated.
 JOIN_TIMEOUT_S = 2.0
 
@@ -256,7 +261,7 @@ class _Worker:
         self.synthesizer: Synthesizer | None = None
         self.generation = 0
         self.ring: SharedMemory | None = None
-        self.free: list[int] = []
+        self.free: set[int] = set()
         self.n_samples = 0
         self.dtype: WireDtype = "int16"
         self.scale = 1.0
@@ -267,7 +272,7 @@ class _Worker:
     def handle(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
         if kind == "release":
-            self.free.append(message[1])
+            self.free.add(message[1])
         elif kind == "build":
             self._build(*message[1:])
         elif kind == "change":
@@ -289,27 +294,38 @@ class _Worker:
         if self.ring is not None:
             self.ring.close()
         self.ring = SharedMemory(name=ring_name)
-        self.free = list(range(RING_SLOTS))
-        self.scratch = np.empty((n_samples, context.n_channels), dtype=np.float32)
+        self.free = set(range(RING_SLOTS))
+        self.scratch = np.empty((BATCH_BLOCKS * n_samples, context.n_channels),
+                                dtype=np.float32)
+
+    def free_group(self) -> int | None:
+        """The first slot of a group of ``BATCH_BLOCKS`` free adjacent slots, if any."""
+        for start in range(0, RING_SLOTS, BATCH_BLOCKS):
+            if self.free.issuperset(range(start, start + BATCH_BLOCKS)):
+                return start
+        return None
 
     @property
     def can_render(self) -> bool:
-        return self.synthesizer is not None and bool(self.free)
+        return self.synthesizer is not None and self.free_group() is not None
 
     def render_next(self) -> None:
-        """Render the synthesizer's next block into a free slot and announce it."""
-        assert self.synthesizer is not None and self.ring is not None
-        slot = self.free.pop(0)
+        """Render the synthesizer's next blocks into a group of free slots; announce them."""
+        start = self.free_group()
+        assert self.synthesizer is not None and self.ring is not None and start is not None
+        self.free.difference_update(range(start, start + BATCH_BLOCKS))
         first = self.synthesizer.next_sample
-        shape = self.scratch.shape
-        target = np.ndarray(shape, self.dtype, self.ring.buf, offset=slot * self.slot_bytes)
+        rows = BATCH_BLOCKS * self.n_samples
+        target = np.ndarray(self.scratch.shape, self.dtype, self.ring.buf,
+                            offset=start * self.slot_bytes)
         if self.dtype == "int16":
-            strain_rate = self.synthesizer.render(self.n_samples, out=self.scratch)
+            strain_rate = self.synthesizer.render(rows, out=self.scratch)
             quantize_int16(strain_rate, self.scale, out=target)
         else:
-            self.synthesizer.render(self.n_samples, out=target)
+            self.synthesizer.render(rows, out=target)
         del target  # no view may outlive the ring's mapping
-        self.conn.send(("block", self.generation, first, slot))
+        for i in range(BATCH_BLOCKS):
+            self.conn.send(("block", self.generation, first + i * self.n_samples, start + i))
 
 
 def _serve(conn: Connection, nice: int) -> None:
