@@ -236,13 +236,22 @@ class FocusMock:
         core = self.core
         if core is None:
             return
+        if len(envelope.body) > self.settings.max_message_bytes:
+            self._reject(envelope, f"{len(envelope.body)} bytes exceed the "
+                                   f"{self.settings.max_message_bytes}-byte limit")
+            return
         try:
             message = self.codec.decode(envelope)
         except WireFormatError as error:
-            self.rejected += 1
-            log.warning("rejected malformed %s message: %s", envelope.kind.value, error)
+            self._reject(envelope, str(error))
             return
         if isinstance(message, DataBlock):
+            if core.metadata is not None and (
+                    block_end := message.channel_start + message.n_channels
+            ) > core.metadata.number_of_channels:
+                self._reject(envelope, f"block {message.sequence} reaches channel {block_end - 1}"
+                                       f" of a fiber of {core.metadata.number_of_channels}")
+                return
             self.messages[MessageKind.DATA] += 1
             self._on_data(core, message)
         elif isinstance(message, MetadataMessage):
@@ -253,6 +262,10 @@ class FocusMock:
         else:
             self.messages[MessageKind.STATUS] += 1
             self._on_status(core, message)
+
+    def _reject(self, envelope: Envelope, reason: str) -> None:
+        self.rejected += 1
+        log.warning("rejected malformed %s message: %s", envelope.kind.value, reason)
 
     def _on_metadata(self, core: Core, message: MetadataMessage) -> None:
         metadata, previous = message.metadata, core.metadata

@@ -48,3 +48,6 @@ class FocusSettings(BaseModel):
     channels: PositiveInt = Field(
         DEFAULT_CHANNELS, le=100_000,
         description="Channel count announced before any metadata arrives.")
+    max_message_bytes: PositiveInt = Field(
+        64 * 1024 * 1024,
+        description="Larger messages are rejected unread (a full-rate 0.1 s block is ~1 MB).")
