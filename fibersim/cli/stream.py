@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 MAX_FIBERS = 10_000
 #: Up to this many full-rate fibers in one process each get a render process (the streamer's
 #: default); more render in threads of the one process. A render process holds its own noise
-#: banks (about 100 MB), and with more fibers than cores the processes only take turns.
+#: banks (about 150 MB RSS), and with more fibers than cores the processes only take turns.
 RENDER_PROCESSES_MAX = max(1, (os.cpu_count() or 1) - 1)
 _RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 _ORDINAL = re.compile(r"-(\d+)$")
