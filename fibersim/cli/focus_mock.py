@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import click
 from pydantic import ValidationError
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
-from fibersim.cli.options import DURATION, amqp_url_option
+from fibersim.cli.options import DURATION, amqp_url_option, tls_options
 from fibersim.errors import UnreachableError
 from fibersim.redact import redact_url
 
@@ -36,14 +37,17 @@ from fibersim.redact import redact_url
               help="SQLite file of the recordings index.")
 @click.option("--metadata-timeout", type=DURATION, default="10s", show_default=True,
               help="Wall time without fiber metadata after which the fiber counts as lost.")
-@click.option("--control/--no-control", default=True, show_default=True,
-              help="Serve the mock-only /_mock routes (status, restart, store down/up).")
+@click.option("--control/--no-control", default=False, show_default=True,
+              help="Serve the mock-only /_mock routes (status, restart, store down/up)."
+                   " Off by default: they let any caller restart the mock.")
 @click.option("--control-token", envvar="FIBERSIM_CONTROL_TOKEN", default=None, metavar="T",
-              help="Require header X-Control-Token: T on /_mock routes (also"
-                   " FIBERSIM_CONTROL_TOKEN).")
+              help="Require header X-Control-Token: T on /_mock routes; implies --control"
+                   " (also FIBERSIM_CONTROL_TOKEN; never printed).")
+@tls_options
 def focus_mock(amqp_url: str | None, exchange: str, fiber_id: str, host: str, port: int,
                prefix: str, behaviour: str, reconfigure_policy: str, store: str,
-               metadata_timeout: float, control: bool, control_token: str | None) -> None:
+               metadata_timeout: float, control: bool, control_token: str | None,
+               ca_file: str | None, insecure: bool) -> None:
     """Serve a mock Focus Server that consumes a simulated fiber from RabbitMQ.
 
     It answers the real server's API (GET /live_metadata, POST /configure, ...) at / and
@@ -69,16 +73,29 @@ def focus_mock(amqp_url: str | None, exchange: str, fiber_id: str, host: str, po
         settings = FocusSettings(
             behaviour=behaviour, reconfigure_policy=reconfigure_policy,  # type: ignore[arg-type]
             fiber_id=fiber_id, prefix=prefix.rstrip("/"), store=store,
-            metadata_timeout_s=max(metadata_timeout, 0.001), control_enabled=control,
+            metadata_timeout_s=max(metadata_timeout, 0.001),
+            control_enabled=control or control_token is not None,
             control_token=control_token)
     except ValidationError as error:
         first = error.errors()[0]
         option = "--" + str(first["loc"][0]).replace("_", "-")
         raise click.BadParameter(first["msg"], param_hint=option) from None
-    exit_with(run_until_signal(_serve(settings, amqp_url, exchange, host, port)))
+    transport = TransportSettings(amqp_url, exchange, ca_file, insecure)
+    exit_with(run_until_signal(_serve(settings, transport, host, port)))
 
 
-async def _serve(settings: object, amqp_url: str | None, exchange: str, host: str,
+@dataclass(frozen=True)
+class TransportSettings:
+    """Where the mock consumes from (kept apart from FocusSettings: the mock itself never
+    learns broker URLs or credentials)."""
+
+    amqp_url: str | None
+    exchange: str
+    ca_file: str | None
+    insecure: bool
+
+
+async def _serve(settings: object, source_settings: TransportSettings, host: str,
                  port: int) -> int:
     from fibersim.focus import FocusSettings, serve_focus_mock
     from fibersim.focus.logs import configure_logging
@@ -86,7 +103,9 @@ async def _serve(settings: object, amqp_url: str | None, exchange: str, host: st
 
     assert isinstance(settings, FocusSettings)
     configure_logging()
-    transport = open_transport(amqp_url, exchange=exchange)
+    amqp_url, exchange = source_settings.amqp_url, source_settings.exchange
+    transport = open_transport(amqp_url, exchange=exchange, ca_file=source_settings.ca_file,
+                               insecure=source_settings.insecure)
     try:
         await transport.connect()
     except ConnectionError as error:

@@ -39,7 +39,9 @@ class FocusSettings(BaseModel):
                        description="SQLite file of the recordings index, or :memory:.")
     metadata_timeout_s: PositiveFloat = Field(
         10.0, description="Wall seconds without metadata after which the fiber is lost.")
-    control_enabled: bool = Field(True, description="Serve the mock-only /_mock routes.")
+    control_enabled: bool = Field(
+        False, description="Serve the mock-only /_mock routes (status, faults): off by default,"
+                           " because they can restart the server.")
     control_token: str | None = Field(
         None, min_length=1, description="If set, /_mock routes need X-Control-Token.")
     restart_backoff_initial_s: PositiveFloat = Field(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -81,7 +82,8 @@ async def open_focus(scenario: Scenario, endpoints: Endpoints,
                      broker: MemoryBroker) -> AsyncIterator[FocusTarget]:
     """The scenario's Focus Server, reachable, for the duration of the context."""
     if endpoints.focus_url:
-        client = _client(endpoints, endpoints.focus_url, endpoints.focus_control_url)
+        client = _client(endpoints, endpoints.focus_url, endpoints.focus_control_url,
+                         endpoints.focus_control_token)
         try:
             await client.wait_reachable(REACHABLE_WITHIN_S)
             yield FocusTarget(client, None, f"Focus Server {redact_url(endpoints.focus_url)}")
@@ -98,11 +100,14 @@ async def _embedded_mock(scenario: Scenario, endpoints: Endpoints,
     from fibersim.focus import FocusSettings, serve_focus_mock
 
     mock_settings = scenario.focus_mock
+    control_token = secrets.token_urlsafe(16)  # only this run may restart its mock
     settings = FocusSettings(
         behaviour=mock_settings.behaviour,  # type: ignore[arg-type]
         reconfigure_policy=mock_settings.reconfigure_policy,  # type: ignore[arg-type]
         fiber_id=scenario.fiber.fiber_id,
         channels=scenario.fiber.channels,
+        control_enabled=True,
+        control_token=control_token,
         **({"metadata_timeout_s": mock_settings.metadata_timeout}
            if mock_settings.metadata_timeout else {}),
     )
@@ -118,7 +123,7 @@ async def _embedded_mock(scenario: Scenario, endpoints: Endpoints,
     logger.setLevel(logging.INFO)
     try:
         async with serve_focus_mock(settings, transport) as base_url:
-            client = _client(endpoints, base_url, base_url)
+            client = _client(endpoints, base_url, base_url, control_token)
             try:
                 await client.wait_reachable(REACHABLE_WITHIN_S)
                 yield FocusTarget(client, logs, f"built-in mock Focus Server {base_url}")
@@ -131,7 +136,8 @@ async def _embedded_mock(scenario: Scenario, endpoints: Endpoints,
         await transport.close()
 
 
-def _client(endpoints: Endpoints, base_url: str, control_url: str | None) -> FocusClient:
+def _client(endpoints: Endpoints, base_url: str, control_url: str | None,
+            control_token: str | None) -> FocusClient:
     return FocusClient(base_url, insecure=endpoints.insecure, ca_file=endpoints.ca_file,
                        timeout_s=endpoints.request_timeout_s, control_url=control_url,
-                       control_token=endpoints.focus_control_token)
+                       control_token=control_token)

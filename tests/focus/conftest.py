@@ -16,13 +16,15 @@ from tests.focus.harness import Focus, FocusFactory
 
 @pytest.fixture
 async def make_focus() -> AsyncIterator[FocusFactory]:
-    """Build mocks with any FocusSettings; all are stopped at the end of the test."""
+    """Build mocks with any FocusSettings (control interface on unless said otherwise); all
+    are stopped at the end of the test."""
     async with contextlib.AsyncExitStack() as stack:
         async def make(**settings: Any) -> Focus:
             broker = MemoryBroker()
             consumer, publisher = MemoryTransport(broker), MemoryTransport(broker)
             stack.push_async_callback(consumer.close)
-            mock = await stack.enter_async_context(FocusMock(FocusSettings(**settings), consumer))
+            chosen = FocusSettings(**({"control_enabled": True} | settings))
+            mock = await stack.enter_async_context(FocusMock(chosen, consumer))
             client = await stack.enter_async_context(httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=create_app(mock)), base_url="http://mock"))
             return Focus(mock, client, publisher, consumer)

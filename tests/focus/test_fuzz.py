@@ -24,7 +24,8 @@ from fibersim.transport import MemoryBroker, MemoryTransport
 from fibersim.wire import MessageKind, MetadataMessage, get_codec, routing_key
 
 TOKEN = "fuzz-token"
-SETTINGS = FocusSettings(behaviour="fixed", control_token=TOKEN, metadata_timeout_s=3600)
+SETTINGS = FocusSettings(behaviour="fixed", control_enabled=True, control_token=TOKEN,
+                         metadata_timeout_s=3600)
 
 
 def _openapi() -> dict[str, object]:

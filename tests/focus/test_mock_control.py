@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from fibersim.focus import FocusSettings
 from fibersim.focus.sequence import Arrival, SequenceTracker
 from fibersim.focus.states import FiberState, StateMachine
 from fibersim.wire import Envelope, MessageKind
@@ -37,6 +38,10 @@ async def test_status_has_exactly_the_documented_shape(focus: Focus, behaviour: 
 async def test_control_routes_are_absent_when_control_is_off(make_focus: FocusFactory) -> None:
     focus = await make_focus(control_enabled=False)
     assert (await focus.client.get(f"{PREFIX}/_mock/status")).status_code == 404
+
+
+def test_the_control_interface_is_off_unless_enabled() -> None:
+    assert FocusSettings().control_enabled is False
 
 
 async def test_control_routes_need_the_token_when_one_is_set(make_focus: FocusFactory) -> None:

@@ -57,7 +57,7 @@ async def rig(amqp_url: str, exchange_name: str) -> AsyncIterator[Rig]:
     streamer = FiberStreamer(Interrogator(config, time.time_ns()), publisher,
                              VirtualClock(SPEED), seed=1)
     try:
-        async with serve_focus_mock(FocusSettings(), consumer) as base_url, \
+        async with serve_focus_mock(FocusSettings(control_enabled=True), consumer) as base_url, \
                 httpx.AsyncClient(base_url=base_url, timeout=5) as client:
             yield Rig(streamer, client)
     finally:
