@@ -23,7 +23,10 @@ class InputError(FibersimError):
         super().__init__(f"{where}{field + ': ' if field else ''}{message}")
 
 
-class UnreachableError(FibersimError):
-    """The broker or the Focus Server cannot be reached: exit 3."""
+class UnreachableError(FibersimError, ConnectionError):
+    """The broker or the Focus Server cannot be reached: exit 3.
+
+    A ``ConnectionError`` too, so library callers can catch it without knowing fibersim.
+    """
 
     exit_code = 3

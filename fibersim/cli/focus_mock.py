@@ -106,10 +106,7 @@ async def _serve(settings: object, source_settings: TransportSettings, host: str
     amqp_url, exchange = source_settings.amqp_url, source_settings.exchange
     transport = open_transport(amqp_url, exchange=exchange, ca_file=source_settings.ca_file,
                                insecure=source_settings.insecure)
-    try:
-        await transport.connect()
-    except ConnectionError as error:
-        raise UnreachableError(str(error)) from None
+    await transport.connect()  # UnreachableError (exit 3) if the broker is not there
     source = (f"{redact_url(amqp_url)} exchange {exchange!r}" if amqp_url
               else "the embedded in-memory broker (nothing else can publish to it)")
     try:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 
 class ProgressLine:
@@ -38,3 +40,23 @@ class ProgressLine:
         else:
             sys.stderr.write(text + "\n")
         sys.stderr.flush()
+
+
+@contextlib.asynccontextmanager
+async def live_progress(render: Callable[[], str], enabled: bool = True) -> AsyncIterator[None]:
+    """Print ``render()`` as a progress line while the body runs (also while it awaits)."""
+    progress = ProgressLine(render, enabled=enabled)
+
+    async def tick_forever() -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            progress.tick()
+
+    ticker = asyncio.create_task(tick_forever())
+    try:
+        yield
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        progress.done()

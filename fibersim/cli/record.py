@@ -8,7 +8,6 @@ taps a live fibersim stream. The layout is in docs/recording.md.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from pathlib import Path
 
@@ -16,8 +15,7 @@ import click
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
 from fibersim.cli.options import DURATION, tls_options
-from fibersim.cli.progress import ProgressLine
-from fibersim.errors import UnreachableError
+from fibersim.cli.progress import ProgressLine, live_progress
 from fibersim.models import SampleDtype
 from fibersim.recording.model import Compression
 
@@ -127,36 +125,21 @@ async def _tap(amqp_url: str, ca_file: str | None, insecure: bool, exchange: str
     from fibersim.transport import open_transport
 
     transport = open_transport(amqp_url, exchange=exchange, ca_file=ca_file, insecure=insecure)
-    try:
-        await transport.connect()
-    except ConnectionError as error:
-        raise UnreachableError(str(error)) from None
+    await transport.connect()  # UnreachableError (exit 3) if the broker is not there
     tap = Tap(transport, fiber_id, output, duration_s=duration,
               dtype=dtype, compression=compression)
-    progress = ProgressLine(lambda: _tap_progress(tap), enabled=not quiet)
-    ticker = asyncio.create_task(tick_forever(progress))
     wall_start = time.monotonic()
     try:
-        await tap.start()
-        click.echo(f"recording {fiber_id} from {transport.description} to {output}, "
-                   f"{duration:g} s of stream time", err=True)
-        await tap.done.wait()
+        async with live_progress(lambda: _tap_progress(tap), enabled=not quiet):
+            await tap.start()
+            click.echo(f"recording {fiber_id} from {transport.description} to {output}, "
+                       f"{duration:g} s of stream time", err=True)
+            await tap.done.wait()
     finally:
-        ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker
-        progress.done()
         await asyncio.shield(transport.close())
         tap.close()
         click.echo(_tap_summary(tap, output, time.monotonic() - wall_start), err=True)
     return 0
-
-
-async def tick_forever(progress: ProgressLine) -> None:
-    """Let ``progress`` print when due, until cancelled (the command's work runs meanwhile)."""
-    while True:
-        await asyncio.sleep(0.25)
-        progress.tick()
 
 
 def _tap_progress(tap: object) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import re
 import time
@@ -14,8 +13,7 @@ import click
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
 from fibersim.cli.options import DURATION, SPEED, amqp_url_option, tls_options
-from fibersim.cli.progress import ProgressLine
-from fibersim.errors import UnreachableError
+from fibersim.cli.progress import live_progress
 from fibersim.models import SampleDtype
 
 if TYPE_CHECKING:
@@ -84,7 +82,6 @@ async def _replay(path: Path, amqp_url: str | None, ca_file: str | None, insecur
                   exchange: str, fiber_id: str, speed: float, loop: bool,
                   duration: float | None, channels: tuple[int, int] | None,
                   dtype: SampleDtype | None, original_time: bool, quiet: bool) -> int:
-    from fibersim.cli.record import tick_forever
     from fibersim.errors import InputError
     from fibersim.recording.replay import build_replay
     from fibersim.transport import open_transport
@@ -98,27 +95,19 @@ async def _replay(path: Path, amqp_url: str | None, ca_file: str | None, insecur
                          f"({replay.streamer.interrogator.config.block_duration_s:g} s)",
                          file=str(path))
     end = duration if duration is not None else (math.inf if loop else replay.pass_duration_s)
-    try:
-        await transport.connect()
-    except ConnectionError as error:
-        raise UnreachableError(str(error)) from None
+    await transport.connect()  # UnreachableError (exit 3) if the broker is not there
     streamer, info = replay.streamer, replay.info
     config = streamer.interrogator.config
     click.echo(f"replaying {path.name} as {fiber_id}: {info.n_channels} channels at "
                f"{info.prr:g} Hz, dx {info.dx:g} m, {info.duration_s:g} s"
                f"{' looped' if loop else ''}, {config.dtype}, at {format_speed(speed)} to "
                f"{transport.description}", err=True)
-    progress = ProgressLine(lambda: _progress_text(streamer, end), enabled=not quiet)
-    ticker = asyncio.create_task(tick_forever(progress))
     try:
-        await streamer.connect()
-        await streamer.run_until(end)
-        await streamer.disconnect()
+        async with live_progress(lambda: _progress_text(streamer, end), enabled=not quiet):
+            await streamer.connect()
+            await streamer.run_until(end)
+            await streamer.disconnect()
     finally:
-        ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker
-        progress.done()
         await asyncio.shield(transport.close())
         click.echo(_summary_text(streamer, path), err=True)
         if not loop and replay.unsent_rows:

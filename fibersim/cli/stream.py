@@ -11,7 +11,6 @@ same way with ``--instance I/N`` (or explicit ``--fiber-ids``): fiber names are
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
 import os
@@ -31,8 +30,7 @@ from pydantic import ValidationError
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
 from fibersim.cli.options import DURATION, SPEED, amqp_url_option, tls_options
-from fibersim.cli.progress import ProgressLine
-from fibersim.errors import UnreachableError
+from fibersim.cli.progress import live_progress
 from fibersim.models import DEFAULT_CHANNELS, FiberConfig
 from fibersim.units import format_speed
 
@@ -245,10 +243,7 @@ async def _stream(plan: StreamPlan) -> int:
     transport = open_transport(plan.amqp_url, exchange=plan.exchange,
                                confirm_window=plan.confirm_window, ca_file=plan.ca_file,
                                insecure=plan.insecure)
-    try:
-        await transport.connect()
-    except ConnectionError as error:
-        raise UnreachableError(str(error)) from None
+    await transport.connect()  # UnreachableError (exit 3) if the broker is not there
     clock = VirtualClock(plan.speed)
     start_ns = time.time_ns()
     render_process = None if len(plan.fibers) <= RENDER_PROCESSES_MAX else False
@@ -261,28 +256,23 @@ async def _stream(plan: StreamPlan) -> int:
     click.echo(f"streaming {_fiber_list(plan.fibers)}: {config.number_of_channels} channels at "
                f"{config.prr:g} Hz, {config.dtype}, {plan.duration:g} s at "
                f"{format_speed(plan.speed)} to {transport.description}", err=True)
-    progress = ProgressLine(lambda: _progress_text(streamers), enabled=not plan.quiet)
-    ticker = asyncio.create_task(_tick(progress))
     # Building the synthesizers (and starting render processes) took time that no block
     # should be late for, and that must not appear as an offset between block timestamps and
     # the wall clock: start both clocks once the first blocks are ready.
     try:
-        await asyncio.gather(*(streamer.prepare() for streamer in streamers))
-        clock.restart()
-        start_ns = time.time_ns()
-        for streamer in streamers:
-            streamer.interrogator.start_time_ns = start_ns
-            streamer.stats.wall_start = time.monotonic()
-        for streamer in streamers:
-            await streamer.connect()
-        await asyncio.gather(*(streamer.run_until(plan.duration) for streamer in streamers))
-        for streamer in streamers:
-            await streamer.disconnect()
+        async with live_progress(lambda: _progress_text(streamers), enabled=not plan.quiet):
+            await asyncio.gather(*(streamer.prepare() for streamer in streamers))
+            clock.restart()
+            start_ns = time.time_ns()
+            for streamer in streamers:
+                streamer.interrogator.start_time_ns = start_ns
+                streamer.stats.wall_start = time.monotonic()
+            for streamer in streamers:
+                await streamer.connect()
+            await asyncio.gather(*(streamer.run_until(plan.duration) for streamer in streamers))
+            for streamer in streamers:
+                await streamer.disconnect()
     finally:
-        ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker
-        progress.done()
         _close(streamers)
         await asyncio.shield(transport.close())
         click.echo(_summary_text(streamers, transport), err=True)
@@ -300,12 +290,6 @@ def _close(streamers: Sequence[FiberStreamer]) -> None:
 
 def _fiber_list(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else f"{len(names)} fibers ({names[0]} .. {names[-1]})"
-
-
-async def _tick(progress: ProgressLine) -> None:
-    while True:
-        await asyncio.sleep(0.25)
-        progress.tick()
 
 
 def _progress_text(streamers: Sequence[FiberStreamer]) -> str:

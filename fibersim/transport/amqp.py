@@ -26,6 +26,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aiormq.exceptions import DeliveryError
 from pamqp.commands import Basic
 
+from fibersim.errors import UnreachableError
 from fibersim.redact import redact_url, scrub, secrets_in
 from fibersim.transport.base import Delivery, DeliveryHandler, Transport, sequence_of
 from fibersim.wire import Envelope, MessageKind
@@ -78,7 +79,7 @@ class AmqpTransport(Transport):
                 self._url, reconnect_interval=RECONNECT_INTERVAL_MIN_S, **kwargs)
         except Exception as error:  # aio-pika raises many types; the URL must not leak.
             reason = scrub(" ".join(str(error).split()), secrets_in(self._url))[:300]
-            raise ConnectionError(
+            raise UnreachableError(
                 f"cannot connect to {redact_url(self._url)}: {type(error).__name__}: {reason}"
             ) from None
         self._connection.reconnect_callbacks.add(self._reconnected)
