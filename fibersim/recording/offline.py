@@ -42,9 +42,7 @@ def record_fiber(
         raise ValueError(f"--to ({to_s:g} s) must be after --from ({from_s:g} s)")
     first_row = round(from_s * config.prr)
     total = round(to_s * config.prr) - first_row
-    context = SynthesisContext(prr=config.prr, dx=config.dx, n_channels=config.number_of_channels,
-                               gauge_length_meters=config.gauge_length_meters, seed=seed)
-    synthesizer = build_synthesizer(signals, context)
+    synthesizer = build_synthesizer(signals, SynthesisContext.of_fiber(config, seed))
     synthesizer.next_sample = first_row
     info = RecordingInfo.of_fiber(config, start_time_ns + round(first_row * 1e9 / config.prr),
                                   dtype)

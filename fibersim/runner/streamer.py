@@ -134,14 +134,9 @@ class FiberStreamer:
         """A synthesizer for the current configuration, in process or in ``current``'s render
         process (which is reused, or closed if the new configuration renders in process)."""
         config = self.interrogator.config
-        context = SynthesisContext(
-            prr=config.prr,
-            dx=config.dx,
-            n_channels=config.number_of_channels,
-            gauge_length_meters=config.gauge_length_meters,
-            seed=self.seed,
-            start_time_s=self.interrogator.time_of_sample_s(self.interrogator.next_sample_index),
-        )
+        context = SynthesisContext.of_fiber(
+            config, self.seed,
+            self.interrogator.time_of_sample_s(self.interrogator.next_sample_index))
         values = config.samples_per_block * config.number_of_channels
         in_process = (not self._render_process if self._render_process is not None
                       else values < RENDER_PROCESS_MIN_VALUES)

@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from fibersim.models import FiberConfig
+
 
 @dataclass(frozen=True)
 class SynthesisContext:
@@ -35,6 +37,14 @@ class SynthesisContext:
     seed: int
     start_time_s: float = 0.0  # simulated time of the synthesizer's sample 0
     channel_offset: int = 0  # fiber channel of this context's channel 0 (placement)
+
+    @classmethod
+    def of_fiber(cls, config: FiberConfig, seed: int, start_time_s: float = 0.0
+                 ) -> SynthesisContext:
+        """The context of a whole configured fiber."""
+        return cls(prr=config.prr, dx=config.dx, n_channels=config.number_of_channels,
+                   gauge_length_meters=config.gauge_length_meters, seed=seed,
+                   start_time_s=start_time_s)
 
     def rng(self, salt: int | tuple[int, ...]) -> np.random.Generator:
         """An independent, reproducible random stream for one source (``salt`` tells them apart)."""

@@ -49,9 +49,8 @@ class Waves:
 
 def waves(config: FiberConfig, n_samples: int, first_sample: int = 0) -> np.ndarray:
     """What a fiber carrying the test waves publishes, rendered without any stream."""
-    context = SynthesisContext(prr=config.prr, dx=config.dx, n_channels=config.number_of_channels,
-                               gauge_length_meters=config.gauge_length_meters, seed=SEED)
-    synthesizer = build_synthesizer([WavesSpec()], context)  # type: ignore[list-item]
+    synthesizer = build_synthesizer([WavesSpec()],  # type: ignore[list-item]
+                                    SynthesisContext.of_fiber(config, SEED))
     synthesizer.next_sample = first_sample
     return synthesizer.render(n_samples)
 

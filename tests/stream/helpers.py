@@ -28,6 +28,4 @@ async def stream_fiber(transport: Transport, seconds: float, seed: int = 7,
 
 def expected_strain_rate(config: FiberConfig, seed: int, n_samples: int):
     """What the simulator generates for this seed, rendered independently of any stream."""
-    context = SynthesisContext(prr=config.prr, dx=config.dx, n_channels=config.number_of_channels,
-                               gauge_length_meters=config.gauge_length_meters, seed=seed)
-    return build_synthesizer(None, context).render(n_samples)
+    return build_synthesizer(None, SynthesisContext.of_fiber(config, seed)).render(n_samples)
