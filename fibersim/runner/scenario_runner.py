@@ -319,12 +319,12 @@ class ScenarioRunner:
                     await streamer.publish_raw(MessageKind(message), GARBAGE, "application/json")
             case StartSource(source=source, signal=signal):
                 try:
-                    streamer.synthesizer.start_source(source, signal)
+                    streamer.start_source(source, signal)
                 except ValueError as error:
                     raise EventFailed(str(error)) from None
             case StopSource(source=source):
                 try:
-                    streamer.synthesizer.stop_source(source)
+                    streamer.stop_source(source)
                 except KeyError as error:
                     raise EventFailed(str(error.args[0])) from None
             case Storm():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from fibersim.wire import (
     routing_key,
 )
 from fibersim.wire.messages import MetadataReason
+
+log = logging.getLogger(__name__)
 
 DEFAULT_ROUTING_PREFIX = "das"
 DEFAULT_METADATA_INTERVAL_S = 2.0
@@ -123,6 +126,8 @@ class FiberStreamer:
         self._next_heartbeat = 0.0
         self._next_metadata = 0.0
         self._held_back: Envelope | None = None
+        #: sources started (spec) or stopped (None) by events, re-applied after a reconfigure
+        self._source_events: list[tuple[str, SignalSpec | None]] = []
         transport.on_reconnect(self._republish_metadata)
 
     @property
@@ -189,10 +194,35 @@ class FiberStreamer:
         await self._send_metadata("change")
 
     async def reconfigure(self, **changes: Any) -> None:
-        """New prr, dx, channel count, gauge length or sw_version from now on."""
+        """New prr, dx, channel count, gauge length or sw_version from now on.
+
+        The signal is rebuilt for the new fiber, with the sources that events started or
+        stopped still started or stopped (one that no longer fits the fiber is dropped).
+        """
         self.interrogator.reconfigure(self.sim_time, **changes)
         self.synthesizer = self._new_synthesizer(self.synthesizer)
+        for label, spec in self._source_events:
+            try:
+                self._apply_source_event(label, spec)
+            except (ValueError, KeyError) as error:
+                log.warning("source %r dropped by the reconfiguration: %s", label, error)
         await self._send_metadata("change")
+
+    def start_source(self, label: str, spec: SignalSpec) -> None:
+        """Add a signal source from the next sample on (``ValueError`` if the label exists)."""
+        self._apply_source_event(label, spec)
+        self._source_events.append((label, spec))
+
+    def stop_source(self, label: str) -> None:
+        """Remove a signal source from the next sample on (``KeyError`` if there is none)."""
+        self._apply_source_event(label, None)
+        self._source_events.append((label, None))
+
+    def _apply_source_event(self, label: str, spec: SignalSpec | None) -> None:
+        if spec is None:
+            self.synthesizer.stop_source(label)
+        else:
+            self.synthesizer.start_source(label, spec)
 
     async def publish_raw(self, kind: MessageKind, body: bytes, content_type: str) -> None:
         """Publish arbitrary bytes on this fiber's routing key (malformed-message faults)."""

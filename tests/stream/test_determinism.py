@@ -78,3 +78,20 @@ async def test_a_failing_memory_subscriber_keeps_receiving_later_messages() -> N
     await stream_fiber(transport, 0.5)
     await transport.close()
     assert len(received) > 3
+
+
+async def test_a_started_source_survives_a_reconfiguration() -> None:
+    import math
+
+    from fibersim.interrogator import Interrogator
+    from fibersim.runner import FiberStreamer, VirtualClock
+    from fibersim.signals import MachinerySpec
+    from tests.stream.helpers import SMALL_FIBER, START_NS
+
+    streamer = FiberStreamer(Interrogator(SMALL_FIBER, START_NS),
+                             MemoryTransport(MemoryBroker()), VirtualClock(math.inf))
+    streamer.start_source("pump", MachinerySpec())
+    streamer.stop_source("preset")
+    await streamer.reconfigure(prr=250.0)
+    assert "pump" in streamer.synthesizer.labels
+    assert "preset" not in streamer.synthesizer.labels
