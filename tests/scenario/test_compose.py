@@ -35,3 +35,10 @@ def test_the_scenario_service_waits_for_healthy_broker_and_mock() -> None:
         "focus-mock": {"condition": "service_healthy"}}
     mock_command = services["focus-mock"]["command"]
     assert mock_command[:2] == ["fibersim", "focus-mock"] and "0.0.0.0" in mock_command
+
+
+def test_the_load_streamer_is_off_unless_its_profile_is_asked_for() -> None:
+    streamer = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["streamer"]
+    assert streamer["profiles"] == ["load"]
+    assert "FIBERSIM_AMQP_URL" in streamer["environment"]
+    assert "fibersim stream --fibers" in streamer["command"][0]
