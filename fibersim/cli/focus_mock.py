@@ -61,7 +61,7 @@ def focus_mock(amqp_url: str | None, exchange: str, fiber_id: str, host: str, po
 
     \b
     Examples:
-      fibersim focus-mock --amqp-url amqp://guest:guest@127.0.0.1/
+      fibersim focus-mock --amqp-url amqp://guest:guest@127.0.0.1/ --control
       fibersim stream --amqp-url amqp://guest:guest@127.0.0.1/ --duration 10m
       curl http://127.0.0.1:8500/focus-server/live_metadata
       curl http://127.0.0.1:8500/focus-server/_mock/status
