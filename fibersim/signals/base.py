@@ -193,6 +193,11 @@ def _confine(part: Placed, first: int, begin: int, end: int) -> Placed:
     )
 
 
+#: Elements per ufunc buffer while rendering (numpy's default is 8192): at most one row of a
+#: fiber of 1024 channels or more, so per-row broadcasts are not buffered (``render_at``).
+_UFUNC_BUFSIZE = 1024
+
+
 def _spans(source: SignalSource, width: int) -> bool:
     """Whether a placed source covers all ``width`` channels."""
     return isinstance(source, Placed) and source.first_channel == 0 and source.stop_channel == width
@@ -278,6 +283,19 @@ class Synthesizer:
                              f"{out.shape}")
         else:
             block = out
+        # numpy's ufunc iterator copies every operand through its buffers when a buffer can
+        # hold several rows of a broadcast operation such as (rows, 1) + (rows, channels),
+        # which doubles the cost of the sources' per-row adds; a buffer shorter than two rows
+        # makes it run its fast loops on the operands in place, row by row.
+        bufsize = np.setbufsize(_UFUNC_BUFSIZE)
+        try:
+            return self._render_into(block, first, n_samples)
+        finally:
+            np.setbufsize(bufsize)
+
+    def _render_into(self, block: np.ndarray, first: int, n_samples: int) -> np.ndarray:
+        """Fill ``block`` with samples ``first ..`` (see ``render_at``)."""
+        width = block.shape[1]
         uniform = [s for _, s in self._active if s.stage == Stage.UNIFORM and _spans(s, width)]
         dense = [s for _, s in self._active if s.stage <= Stage.DENSE and s not in uniform]
         for row in range(0, n_samples, self.CHUNK_ROWS):
