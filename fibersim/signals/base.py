@@ -298,11 +298,13 @@ class Synthesizer:
         width = block.shape[1]
         uniform = [s for _, s in self._active if s.stage == Stage.UNIFORM and _spans(s, width)]
         dense = [s for _, s in self._active if s.stage <= Stage.DENSE and s not in uniform]
+        # The uniform sources' sum for the whole block at once: one call each, not one per chunk.
+        bases = np.zeros((n_samples, 1), dtype=np.float32)
+        for source in uniform:
+            source.add_to(bases, first)  # a (rows, 1) view of every channel
         for row in range(0, n_samples, self.CHUNK_ROWS):
             chunk = block[row : row + self.CHUNK_ROWS]
-            base = np.zeros((chunk.shape[0], 1), dtype=np.float32)
-            for source in uniform:
-                source.add_to(base, first + row)  # a (rows, 1) view of every channel
+            base = bases[row : row + self.CHUNK_ROWS]
             # The first dense source (instrument noise) writes base + itself when it can;
             # the sum is the same either way (float addition commutes).
             wrote = bool(dense) and isinstance(dense[0], Placed) and dense[0].write_to(
