@@ -100,7 +100,7 @@ class Vehicles:
             spec.width_m, spec.tyre_decay_m, context.gauge_length_meters / 2
         )
         colour = PowerLaw(0.0, spec.tyre_f_min, spec.tyre_f_max)
-        self._noise = unit_bank(
+        self._noise = channel_major_unit_bank(
             colour, context.prr, context.seed, self._NOISE_ROWS, self._NOISE_COLS
         )
         directions = {"both": (1, -1), "forward": (1,), "backward": (-1,)}[spec.directions]
@@ -159,8 +159,8 @@ class Vehicles:
         index = np.clip(position + self._profiles.shape[1] // 2, 0, self._profiles.shape[1] - 1)
         quasi_static = self._profiles[0, index] * np.float32(vehicle.velocity * vehicle.strain)
         tyre = self._profiles[1, index] * np.float32(vehicle.tyre_rms)
-        rows = (samples + vehicle.noise_offset) % self._NOISE_ROWS
-        noise = self._noise[rows, vehicle.noise_column]
+        start = (int(samples[0]) + vehicle.noise_offset) % self._NOISE_ROWS
+        noise = _periodic_run(self._noise[vehicle.noise_column], start, len(samples))
         field = noise.reshape(len(tile_t), self._tile, 1) * tyre[:, None, :]
         field += quasi_static[:, None, :]
         block[:, lo:hi] += field.reshape(-1, hi - lo)[skip : skip + n]
@@ -168,6 +168,26 @@ class Vehicles:
 
 #: Spacing (m) of the tabulated vehicle profiles.
 _STEP_M = 0.02
+
+
+@lru_cache(maxsize=4)
+def channel_major_unit_bank(
+    colour: PowerLaw, prr: float, seed: int, n_rows: int, n_cols: int
+) -> np.ndarray:
+    """``unit_bank`` transposed to (column, row): a vehicle reads its tyre noise as one
+    contiguous run instead of one value per cache line of the row-major bank."""
+    bank = np.ascontiguousarray(unit_bank(colour, prr, seed, n_rows, n_cols).T)
+    bank.setflags(write=False)
+    return bank
+
+
+def _periodic_run(series: np.ndarray, start: int, length: int) -> np.ndarray:
+    """``length`` values of the periodic ``series`` from index ``start`` (a view unless the
+    run wraps past the end)."""
+    stop = start + length
+    if stop <= series.size:
+        return series[start:stop]
+    return np.take(series, np.arange(start, stop), mode="wrap")
 
 
 @lru_cache(maxsize=8)
