@@ -72,6 +72,10 @@ def band_rms(colour: Colour, prr: float, f_lo: float, f_hi: float) -> float:
     return float(np.sqrt(np.trapezoid(power, f) / (prr / 2)))
 
 
+#: Columns coloured per FFT call when a bank is built (bounds the build's temporary memory).
+_FFT_COLUMNS = 128
+
+
 @lru_cache(maxsize=12)
 def noise_bank(colour: Colour, prr: float, seed: int, n_rows: int, n_cols: int) -> np.ndarray:
     """A periodic (n_rows, n_cols) float32 bank of independent columns with this colour.
@@ -79,11 +83,16 @@ def noise_bank(colour: Colour, prr: float, seed: int, n_rows: int, n_cols: int) 
     Periodic because it is built with an FFT: reading past the last row wraps seamlessly.
     """
     rng = np.random.default_rng([seed, 0xBA4C, n_rows, n_cols])
-    white = rng.standard_normal((n_rows, n_cols), dtype=np.float32)
-    spectrum = np.fft.rfft(white, axis=0)
-    f = np.fft.rfftfreq(n_rows, 1 / prr)
-    spectrum *= colour.amplitude(f, prr).astype(np.complex64)[:, None]
-    bank = np.fft.irfft(spectrum, n=n_rows, axis=0).astype(np.float32)
+    bank = rng.standard_normal((n_rows, n_cols), dtype=np.float32)
+    amplitude = colour.amplitude(np.fft.rfftfreq(n_rows, 1 / prr), prr).astype(np.complex64)
+    # Coloured in place, a few columns at a time: an FFT along axis 0 of the whole
+    # (rows, fiber) array would allocate several times the bank (230 MB at 2337 channels),
+    # and that start-up peak would be the stream's peak memory.
+    for first in range(0, n_cols, _FFT_COLUMNS):
+        columns = slice(first, first + _FFT_COLUMNS)
+        spectrum = np.fft.rfft(bank[:, columns], axis=0)
+        spectrum *= amplitude[:, None]
+        bank[:, columns] = np.fft.irfft(spectrum, n=n_rows, axis=0)
     bank.setflags(write=False)
     return bank
 
