@@ -126,6 +126,8 @@ class FiberStreamer:
         self._next_heartbeat = 0.0
         self._next_metadata = 0.0
         self._held_back: Envelope | None = None
+        #: the next block, rendered and encoded ahead of its deadline (paced runs only)
+        self._ahead: tuple[BlockSlot, int, Envelope] | None = None
         #: sources started (spec) or stopped (None) by events, re-applied after a reconfigure
         self._source_events: list[tuple[str, SignalSpec | None]] = []
         transport.on_reconnect(self._republish_metadata)
@@ -200,6 +202,7 @@ class FiberStreamer:
         stopped still started or stopped (one that no longer fits the fiber is dropped).
         """
         self.interrogator.reconfigure(self.sim_time, **changes)
+        self._ahead = None  # rendered by the old synthesizer, for the old fiber
         self.synthesizer = self._new_synthesizer(self.synthesizer)
         for label, spec in self._source_events:
             try:
@@ -219,10 +222,20 @@ class FiberStreamer:
         self._source_events.append((label, None))
 
     def _apply_source_event(self, label: str, spec: SignalSpec | None) -> None:
-        if spec is None:
-            self.synthesizer.stop_source(label)
-        else:
-            self.synthesizer.start_source(label, spec)
+        """Start or stop a source from the next block sent; a block rendered ahead without
+        the change is dropped and rendered again (the synthesizer steps back to it)."""
+        ahead, self._ahead = self._ahead, None
+        rewound = ahead[0].n_samples if ahead is not None else 0
+        self.synthesizer.rewind(rewound)
+        try:
+            if spec is None:
+                self.synthesizer.stop_source(label)
+            else:
+                self.synthesizer.start_source(label, spec)
+        except (ValueError, KeyError):
+            self.synthesizer.rewind(-rewound)  # nothing changed: keep the block
+            self._ahead = ahead
+            raise
 
     async def publish_raw(self, kind: MessageKind, body: bytes, content_type: str) -> None:
         """Publish arbitrary bytes on this fiber's routing key (malformed-message faults)."""
@@ -277,8 +290,37 @@ class FiberStreamer:
     async def _block(self) -> None:
         slot = self.interrogator.take_block()
         self.sim_time = max(self.sim_time, slot.end_time_s)
-        envelope = await self._render_encoded(slot)
+        envelope = self._take_ahead(slot) or await self._render_encoded(slot)
         self.stats.lateness.append(self.clock.lateness(slot.end_time_s))
+        await self._send_block(slot, envelope)
+        if not self.clock.is_max_speed and self.interrogator.emits_data:
+            await self._render_ahead()
+
+    async def _render_ahead(self) -> None:
+        """Render and encode the next block now, so that at its deadline only the publish
+        is left: the render's time (and its variance) stays out of the pacing."""
+        slot = self.interrogator.peek_block()
+        epoch = self.interrogator.config_epoch
+        self._ahead = (slot, epoch, await self._render_encoded(slot))
+
+    def _take_ahead(self, slot: BlockSlot) -> Envelope | None:
+        """The block rendered ahead for ``slot``. Its samples are the synthesizer's next ones
+        whatever happened since; if a reconnect or a PRR change moved the block in time or
+        epoch meanwhile, only its header is rewritten."""
+        if self._ahead is None:
+            return None
+        (rendered_for, rendered_epoch, envelope), self._ahead = self._ahead, None
+        epoch = self.interrogator.config_epoch
+        if rendered_for == slot and rendered_epoch == epoch:
+            return envelope
+        block = self.codec.decode(envelope)
+        assert isinstance(block, DataBlock)
+        return self.codec.encode(block.model_copy(update={
+            "sequence": slot.sequence, "first_sample_index": slot.first_sample_index,
+            "first_sample_time_ns": slot.first_sample_time_ns, "config_epoch": epoch}))
+
+    async def _send_block(self, slot: BlockSlot, envelope: Envelope) -> None:
+        """Publish a data block, applying the pending data faults."""
         if self.faults.skip_blocks:
             self.faults.skip_blocks -= 1
             self.stats.skipped_sequences.append(slot.sequence)

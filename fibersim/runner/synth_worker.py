@@ -163,6 +163,12 @@ class RenderProcess:
         self._labels = [name for name in self._labels if name != label]
         self._change("stop_source", (label,))
 
+    def rewind(self, n_samples: int) -> None:
+        """As ``Synthesizer.rewind``. The worker renders from the rewound sample once told
+        of the next change, so a rewind must be followed by ``start_source`` or
+        ``stop_source`` (the only reason to rewind: a block taken ahead of such a change)."""
+        self._next_sample -= n_samples
+
     def _change(self, method: str, args: tuple[Any, ...]) -> None:
         self._generation += 1
         self._send(("change", self._generation, self._next_sample, method, args))

@@ -258,6 +258,11 @@ class Synthesizer:
             raise KeyError(f"no running signal source {label!r}")
         self._active = [(name, source) for name, source in self._active if name != label]
 
+    def rewind(self, n_samples: int) -> None:
+        """Step back so the last ``n_samples`` are rendered again: exact, since every
+        source is a function of the sample index (a block rendered ahead and not sent)."""
+        self.next_sample -= n_samples
+
     def render(self, n_samples: int, out: np.ndarray | None = None) -> np.ndarray:
         """The next ``n_samples`` of strain rate, shape (n_samples, n_channels), float32.
 

@@ -114,3 +114,38 @@ def test_only_full_rate_fibers_render_in_a_process_by_default() -> None:
     assert not isinstance(small.synthesizer, RenderProcess)
     full = FiberConfig()
     assert full.samples_per_block * full.number_of_channels >= RENDER_PROCESS_MIN_VALUES
+
+
+async def test_paced_streams_render_ahead_and_still_send_the_same_bytes() -> None:
+    """At speed 1 each block is rendered one block ahead; a source started meanwhile must
+    still start at the next block sent, exactly as at max speed."""
+    import math
+
+    from fibersim.interrogator import Interrogator
+    from fibersim.models import FiberConfig
+    from fibersim.runner import FiberStreamer, VirtualClock
+    from fibersim.signals import MachinerySpec
+    from fibersim.transport import Delivery, MemoryBroker, MemoryTransport
+
+    async def bodies(speed: float) -> list[bytes]:
+        received: list[bytes] = []
+
+        async def keep(delivery: Delivery) -> None:
+            if delivery.routing_key.endswith(".data"):
+                received.append(delivery.envelope.body)
+
+        transport = MemoryTransport(MemoryBroker())
+        await transport.subscribe(["das.#"], keep)
+        config = FiberConfig(number_of_channels=16, prr=200.0, dtype="float32")
+        streamer = FiberStreamer(Interrogator(config, 0), transport, VirtualClock(speed))
+        await streamer.connect()
+        await streamer.run_until(0.3)
+        streamer.start_source("pump", MachinerySpec())
+        await streamer.disconnect()
+        await streamer.connect()
+        await streamer.run_until(0.6)
+        await transport.flush()
+        await transport.close()
+        return received
+
+    assert await bodies(20.0) == await bodies(math.inf)
