@@ -257,13 +257,16 @@ class FiberStreamer:
         self.stats.sim_time = self.sim_time
 
     def _next_due(self) -> tuple[float, Any]:
+        """The earliest due action. On a tie the data block goes first: heartbeats and
+        periodic metadata fall on whole seconds, like every tenth block, and would make
+        that block late by their publishing time."""
         candidates: list[tuple[float, Any]] = [(math.inf, None)]
+        if self.interrogator.emits_data:
+            candidates.append((self.interrogator.peek_block().end_time_s, self._block))
         if self.interrogator.emits_metadata:
             candidates.append((self._next_heartbeat, self._heartbeat))
             if not self.faults.stale_metadata:
                 candidates.append((self._next_metadata, self._periodic_metadata))
-        if self.interrogator.emits_data:
-            candidates.append((self.interrogator.peek_block().end_time_s, self._block))
         return min(candidates, key=lambda item: item[0])
 
     async def _heartbeat(self) -> None:
