@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import time
 from urllib.parse import urlsplit, urlunsplit
 
@@ -11,7 +13,7 @@ import pytest
 from fibersim.interrogator import Interrogator
 from fibersim.models import FiberConfig
 from fibersim.runner import FiberStreamer, VirtualClock
-from fibersim.transport import Delivery, open_transport
+from fibersim.transport import Delivery, PublishStats, open_transport
 from fibersim.wire import DataBlock, MetadataMessage, get_codec
 from tests.reliability.tcp_proxy import CuttableProxy
 
@@ -84,9 +86,6 @@ def rabbitmqctl(*args: str) -> None:
 
 async def test_a_blocked_broker_pauses_the_publisher_which_then_resumes(
         amqp_url: str, exchange_name: str) -> None:
-    import contextlib
-    import math
-
     publisher = open_transport(amqp_url, exchange=exchange_name, confirm_window=8)
     await publisher.connect()
     streamer = FiberStreamer(Interrogator(FIBER, time.time_ns()), publisher,
@@ -118,25 +117,27 @@ async def test_a_blocked_broker_pauses_the_publisher_which_then_resumes(
     assert publisher.stats.broker_wait_seconds >= 1.5
 
 
-async def test_unroutable_blocks_are_counted_as_returned(amqp_url: str,
-                                                         exchange_name: str) -> None:
-    import math
-
-    publisher = open_transport(amqp_url, exchange=exchange_name)
+async def publish_one_second(amqp_url: str, exchange: str) -> PublishStats:
+    """Stream one simulated second of FIBER at max speed, close, and return the stats."""
+    publisher = open_transport(amqp_url, exchange=exchange)
     await publisher.connect()
     streamer = FiberStreamer(Interrogator(FIBER, time.time_ns()), publisher,
                              VirtualClock(math.inf))
     await streamer.connect()
     await streamer.run_until(1.0)
     await publisher.close()
-    assert publisher.stats.returned == publisher.stats.published
-    assert publisher.stats.lost_sequences == []
+    return publisher.stats
+
+
+async def test_unroutable_blocks_are_counted_as_returned(amqp_url: str,
+                                                         exchange_name: str) -> None:
+    stats = await publish_one_second(amqp_url, exchange_name)
+    assert stats.returned == stats.published
+    assert stats.lost_sequences == []
 
 
 async def test_blocks_the_broker_nacks_are_reported_lost_by_sequence(
         amqp_url: str, exchange_name: str) -> None:
-    import math
-
     import aio_pika
 
     connection = await aio_pika.connect(amqp_url)
@@ -146,13 +147,7 @@ async def test_blocks_the_broker_nacks_are_reported_lost_by_sequence(
         queue = await channel.declare_queue(
             "", exclusive=True, arguments={"x-max-length": 3, "x-overflow": "reject-publish"})
         await queue.bind(exchange, f"das.{FIBER.fiber_id}.data")
-        publisher = open_transport(amqp_url, exchange=exchange_name)
-        await publisher.connect()
-        streamer = FiberStreamer(Interrogator(FIBER, time.time_ns()), publisher,
-                                 VirtualClock(math.inf))
-        await streamer.connect()
-        await streamer.run_until(1.0)
-        await publisher.close()
+        stats = await publish_one_second(amqp_url, exchange_name)
         await exchange.delete()
-    assert publisher.stats.nacked == 7
-    assert publisher.stats.lost_sequences == [3, 4, 5, 6, 7, 8, 9]
+    assert stats.nacked == 7
+    assert stats.lost_sequences == [3, 4, 5, 6, 7, 8, 9]
