@@ -170,7 +170,7 @@ def _stored(block: DataBlock, info: RecordingInfo) -> np.ndarray:
         return block.strain_rate()
     if block.samples.dtype == np.int16 and block.scale == info.scale:
         return block.samples
-    return quantize_int16(block.strain_rate(), info.scale)
+    return quantize_int16(block.strain_rate().copy(), info.scale)
 
 
 def _sampling(metadata: FiberMetadata) -> tuple[float, float, int]:
