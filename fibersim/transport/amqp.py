@@ -41,7 +41,7 @@ DEFAULT_OUTAGE_GRACE_S = 30.0
 STALL_WARNING_S = 1.0
 RECONNECT_INTERVAL_MIN_S = 0.25
 RECONNECT_INTERVAL_MAX_S = 8.0
-#: Freed heap memory the process keeps for reuse (see ``retain_freed_heap``).
+#: Freed heap memory the process keeps for reuse (see ``_retain_freed_heap``).
 HEAP_RETAIN_BYTES = 64 << 20
 #: glibc ``mallopt`` parameters (malloc.h).
 _M_TRIM_THRESHOLD = -1
@@ -78,7 +78,7 @@ class AmqpTransport(Transport):
         return f"{redact_url(self._url)} exchange {self._exchange_name!r}"
 
     async def connect(self) -> None:
-        retain_freed_heap()
+        _retain_freed_heap()
         kwargs: dict[str, Any] = {}
         if self._ssl_context is not None:
             kwargs["ssl_context"] = self._ssl_context
@@ -239,7 +239,7 @@ class AmqpTransport(Transport):
 
 
 @functools.cache
-def retain_freed_heap() -> None:
+def _retain_freed_heap() -> None:
     """Have the C allocator keep freed memory of message bodies for the next ones.
 
     Every data block is a fresh ~0.9 MB body, alive until its confirm arrives. By default
