@@ -10,7 +10,8 @@ happens at the deadline.
 How it stays exact: the worker rebuilds the same ``Synthesizer`` from the same context,
 seed and specs, and every source is a pure function of the absolute sample index, so block
 ``k`` rendered there is bit-identical to block ``k`` rendered in process. Rendered, quantized
-blocks land in slots of a shared-memory ring; only small tuples go through the pipe:
+blocks land in slots of a shared-memory ring; only small tuples go through the pipe, about one
+each way per batch of blocks (a message costs both processes a system call and a pickle):
 
 parent -> worker
     ``("build", generation, context, signals, n_samples, dtype, scale, ring, slot_bytes)``:
@@ -18,10 +19,12 @@ parent -> worker
     ``("change", generation, first_sample, method, args)``: from ``first_sample`` on, with
     ``Synthesizer.start_source``/``stop_source`` applied there (blocks rendered ahead under
     the old sources are dropped by the parent);
-    ``("release", slot)``: the parent has copied a slot out; ``None``: exit.
+    ``("release", slots)``: the parent has copied these slots out (it sends them once a
+    batch's worth has gathered, and always before it waits for a block); ``None``: exit.
     The worker renders ``BATCH_BLOCKS`` blocks at a time, into a group of adjacent free slots.
 worker -> parent
-    ``("block", generation, first_sample, slot)`` or ``("error", generation, text)``.
+    ``("blocks", generation, [(first_sample, slot), ...])``: a rendered batch, in order;
+    ``("error", generation, text)``.
 
 The worker ignores SIGINT (Ctrl-C reaches the whole process group; the parent decides how
 to stop) and exits when its pipe closes, so it cannot outlive the streamer's process.
@@ -30,6 +33,7 @@ to stop) and exits when its pipe closes, so it cannot outlive the streamer's pro
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import multiprocessing
 import os
@@ -105,8 +109,10 @@ class RenderProcess:
         self._n_samples = n_samples
         self._dtype: WireDtype = dtype
         self._labels: list[str] = []
-        #: a message read ahead by ``wait_ready``
-        self._pending: tuple[Any, ...] | None = None
+        #: rendered blocks not taken yet, in order: (generation, first sample, slot)
+        self._ready: collections.deque[tuple[int, int, int]] = collections.deque()
+        #: slots copied out but not yet handed back (see ``release``)
+        self._released: list[int] = []
         # Backstop for owners that never call close(): no worker outlives its streamer.
         self._finalizer = weakref.finalize(self, _shut_down, self._conn, self._process, None)
         self.build(context, signals, n_samples, dtype, scale)
@@ -134,6 +140,7 @@ class RenderProcess:
         self._shape = (n_samples, context.n_channels)
         self._slot_bytes = slot_bytes
         self._labels = source_labels(signals)
+        self._released.clear()  # slots of the old ring: the worker's new ring starts all free
         self._send(("build", self._generation, context, signals, n_samples, dtype, scale,
                     self._ring.name, slot_bytes))
 
@@ -174,9 +181,9 @@ class RenderProcess:
         self._send(("change", self._generation, self._next_sample, method, args))
 
     async def wait_ready(self) -> None:
-        """Wait for the worker's first message (its first block, once it has started)."""
-        if self._pending is None:
-            self._pending = await self._receive()
+        """Wait for the worker's first batch of blocks (once it has started)."""
+        if not self._ready:
+            await self._fill()
 
     async def take(self, n_samples: int) -> tuple[np.ndarray, int]:
         """The next block (a view of its ring slot, in the wire dtype) and the slot to
@@ -185,12 +192,9 @@ class RenderProcess:
         if n_samples != self._n_samples:
             raise ValueError(f"blocks of {self._n_samples} samples were built, not {n_samples}")
         while True:
-            message, self._pending = self._pending or await self._receive(), None
-            if message[0] == "error":
-                if message[1] == self._generation:
-                    raise RuntimeError(f"render process failed: {message[2]}")
-                continue
-            _, generation, first, slot = message
+            if not self._ready:
+                await self._fill()
+            generation, first, slot = self._ready.popleft()
             if generation != self._generation or first != self._next_sample:
                 if generation >= self._build_generation:  # older ones are of an old ring
                     self.release(slot)
@@ -201,12 +205,35 @@ class RenderProcess:
                               offset=slot * self._slot_bytes)
             return view, slot
 
+    async def _fill(self) -> None:
+        """Wait for the worker's next batch; raise its error if it failed at the current
+        generation (an error of an older one concerns blocks nobody wants any more)."""
+        while not self._ready:
+            message = await self._receive()
+            if message[0] == "error":
+                if message[1] == self._generation:
+                    raise RuntimeError(f"render process failed: {message[2]}")
+                continue
+            _, generation, blocks = message
+            self._ready.extend((generation, first, slot) for first, slot in blocks)
+
     def release(self, slot: int) -> None:
-        """Give ``slot`` back to the worker for another block."""
-        self._send(("release", slot))
+        """Give ``slot`` back to the worker for another block: at once if a batch's worth
+        is back, otherwise before the parent next waits for the worker (so the worker never
+        waits for a slot the parent no longer uses)."""
+        self._released.append(slot)
+        if len(self._released) >= BATCH_BLOCKS:
+            self._hand_back()
+
+    def _hand_back(self) -> None:
+        if self._released:
+            self._send(("release", self._released))
+            self._released = []
 
     async def _receive(self) -> tuple[Any, ...]:
         """The worker's next message, waiting on the pipe without blocking the event loop."""
+        if not self._conn.poll():
+            self._hand_back()
         while not self._conn.poll():
             loop = asyncio.get_running_loop()
             readable: asyncio.Future[None] = loop.create_future()
@@ -278,7 +305,7 @@ class _Worker:
     def handle(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
         if kind == "release":
-            self.free.add(message[1])
+            self.free.update(message[1])
         elif kind == "build":
             self._build(*message[1:])
         elif kind == "change":
@@ -330,8 +357,8 @@ class _Worker:
         else:
             self.synthesizer.render(rows, out=target)
         del target  # no view may outlive the ring's mapping
-        for i in range(BATCH_BLOCKS):
-            self.conn.send(("block", self.generation, first + i * self.n_samples, start + i))
+        self.conn.send(("blocks", self.generation,
+                        [(first + i * self.n_samples, start + i) for i in range(BATCH_BLOCKS)]))
 
 
 def _serve(conn: Connection, nice: int) -> None:
