@@ -33,13 +33,17 @@ BLOCK_S = 0.1
 ENVELOPE_WINDOWS = 12
 
 
-def drift(points: list[tuple[float, float]]) -> float:
-    """Least-squares slope of offset over time, times the time span: the drift (s) of a run."""
+def slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of offset over time."""
     times = [t for t, _ in points]
     mean_t, mean_o = statistics.fmean(times), statistics.fmean(o for _, o in points)
     spread = sum((t - mean_t) ** 2 for t in times)
-    slope = sum((t - mean_t) * (o - mean_o) for t, o in points) / spread if spread else 0.0
-    return slope * (times[-1] - times[0])
+    return sum((t - mean_t) * (o - mean_o) for t, o in points) / spread if spread else 0.0
+
+
+def drift(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of offset over time, times the time span: the drift (s) of a run."""
+    return slope(points) * (points[-1][0] - points[0][0])
 
 
 def envelope_drift(points: list[tuple[float, float]]) -> float:
@@ -58,8 +62,7 @@ def envelope_drift(points: list[tuple[float, float]]) -> float:
             floors[window] = (when, offset)
     if len(floors) < 2:
         return 0.0
-    envelope = sorted(floors.values())
-    return drift(envelope) / (envelope[-1][0] - envelope[0][0]) * (end - start)
+    return slope(sorted(floors.values())) * (end - start)
 
 
 async def timer_jitter(seconds: float) -> float:

@@ -208,6 +208,7 @@ class RenderProcess:
     async def _fill(self) -> None:
         """Wait for the worker's next batch; raise its error if it failed at the current
         generation (an error of an older one concerns blocks nobody wants any more)."""
+        self._hand_back()  # the worker may need these slots for the batch waited for
         while not self._ready:
             message = await self._receive()
             if message[0] == "error":
@@ -219,8 +220,8 @@ class RenderProcess:
 
     def release(self, slot: int) -> None:
         """Give ``slot`` back to the worker for another block: at once if a batch's worth
-        is back, otherwise before the parent next waits for the worker (so the worker never
-        waits for a slot the parent no longer uses)."""
+        is back, otherwise before the parent next waits for a batch (``_fill``), so the
+        worker never waits for a slot the parent no longer uses."""
         self._released.append(slot)
         if len(self._released) >= BATCH_BLOCKS:
             self._hand_back()
@@ -232,8 +233,6 @@ class RenderProcess:
 
     async def _receive(self) -> tuple[Any, ...]:
         """The worker's next message, waiting on the pipe without blocking the event loop."""
-        if not self._conn.poll():
-            self._hand_back()
         while not self._conn.poll():
             loop = asyncio.get_running_loop()
             readable: asyncio.Future[None] = loop.create_future()
