@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 import click
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
-from fibersim.cli.options import DURATION, SPEED, amqp_url_option, tls_options
+from fibersim.cli.options import (
+    DURATION,
+    SPEED,
+    amqp_url_option,
+    dialect_option,
+    exchange_option,
+    tls_options,
+)
 from fibersim.errors import UnreachableError
 from fibersim.redact import secrets_in
 from fibersim.scenario import Scenario, load_scenario
@@ -32,8 +39,8 @@ if TYPE_CHECKING:
 @click.argument("scenarios", nargs=-1, required=True, metavar="SCENARIO...")
 @amqp_url_option
 @tls_options
-@click.option("--exchange", default="fibersim", show_default=True,
-              help="Topic exchange the fiber is published on (and the mock consumes).")
+@exchange_option
+@dialect_option
 @click.option("--focus-url", default=None, metavar="URL", envvar="FIBERSIM_FOCUS_URL",
               help="A separately run Focus Server, e.g. https://host/focus-server/ (also"
               " FIBERSIM_FOCUS_URL). Without it: the built-in mock, in this process.")
@@ -57,9 +64,9 @@ if TYPE_CHECKING:
 @click.option("--request-timeout", type=DURATION, default="3s", show_default=True,
               help="Timeout of each HTTP request to the Focus Server.")
 def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, insecure: bool,
-        exchange: str, focus_url: str | None, focus_control_url: str | None,
-        focus_control_token: str | None, speed: float | None, seed: int | None,
-        junit: str | None, report: str | None, allow_exec: bool, dry_run: bool,
+        exchange: str | None, dialect: str | None, focus_url: str | None,
+        focus_control_url: str | None, focus_control_token: str | None, speed: float | None,
+        seed: int | None, junit: str | None, report: str | None, allow_exec: bool, dry_run: bool,
         timeout: float, request_timeout: float) -> None:
     """Run scenario files: stream the fiber, drive the Focus Server, check expectations.
 
@@ -73,6 +80,13 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
       fibersim run scenarios/fiber_lost.yaml
       fibersim run scenarios/*.yaml --junit junit.xml --report report.json
       fibersim run scenarios/healthy.yaml --amqp-url amqp://guest:guest@127.0.0.1/
+      fibersim run scenarios/fiber_lost.yaml --amqp-url amqp://guest:guest@127.0.0.1/ \
+          --dialect tagged
+    \b
+    A real Focus Server consumes its interrogator's format, not fibersim's: give its broker,
+    the dialect that speaks that format (docs/dialects.md) and usually its exchange:
+      fibersim run scenarios/fiber_lost.yaml --amqp-url amqps://u:p@broker/ \
+          --dialect prisma --exchange prisma --focus-url https://host/focus-server/
     \b
     Exit codes: 0 all expectations met, 1 an expectation or event failed, 2 invalid
     scenario or arguments, 3 broker or Focus Server unreachable, 130 interrupted.
@@ -88,7 +102,7 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
             click.echo(dry_run_text(path, scenario, speed, seed))
         return
     endpoints = Endpoints(
-        amqp_url=amqp_url, exchange=exchange, focus_url=focus_url,
+        amqp_url=amqp_url, exchange=exchange, dialect=dialect, focus_url=focus_url,
         focus_control_url=focus_control_url, focus_control_token=focus_control_token,
         insecure=insecure, ca_file=ca_file, request_timeout_s=request_timeout)
     secrets = secrets_in(amqp_url, focus_url, focus_control_url)
