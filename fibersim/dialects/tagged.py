@@ -39,7 +39,9 @@ _KINDS = {value: kind for kind, value in MESSAGE_TYPES.items()}
 _CONTROL_MODELS: dict[MessageKind, type[MetadataMessage | Heartbeat | StatusMessage]] = {
     MessageKind.METADATA: MetadataMessage, MessageKind.HEARTBEAT: Heartbeat,
     MessageKind.STATUS: StatusMessage}
-#: block fields carried as headers (header name -> DataBlock field)
+#: block fields carried as headers (header name -> DataBlock field). Floats travel as their
+#: ``repr`` string: aio-pika (pamqp) encodes a Python float header as a 32-bit float, which
+#: ``fibersim conform`` caught rounding the int16 scale.
 _BLOCK_HEADERS = {"seq": "sequence", "epoch": "config_epoch", "first-index": "first_sample_index",
                   "t0-ns": "first_sample_time_ns", "rate-hz": "sample_rate_hz",
                   "ch0": "channel_start", "scale": "scale"}
@@ -61,8 +63,8 @@ class TaggedDialect(Dialect):
         kind = kind_of(message)
         headers: dict[str, Any] = {"msg-type": MESSAGE_TYPES[kind], "fiber": message.fiber_id}
         if isinstance(message, DataBlock):
-            headers.update({name: getattr(message, field) for name, field in
-                            _BLOCK_HEADERS.items()})
+            headers.update({name: _header_value(getattr(message, field))
+                            for name, field in _BLOCK_HEADERS.items()})
             return Envelope(kind, _npy_body(message.samples), NPY_CONTENT_TYPE, headers,
                             message.sequence)
         body = msgpack.packb(message.model_dump(mode="json"))
@@ -98,6 +100,10 @@ class TaggedDialect(Dialect):
             raise WireFormatError(f"chunk without header {(missing or ['fiber'])[0]}")
         return DataBlock(fiber_id=envelope.headers["fiber"], samples=_npy_array(envelope.body),
                          **fields)
+
+
+def _header_value(value: int | float) -> int | str:
+    return repr(value) if isinstance(value, float) else value
 
 
 def _npy_body(samples: np.ndarray) -> bytes:
