@@ -153,7 +153,7 @@ def cases(dialect: Dialect) -> list[Case]:
         Case("reconfiguration: new prr, dx, channels", send(
             sample_metadata(FIBER, epoch=3, reason="change", config=new_config),
             sample_block(FIBER, 10, epoch=3, config=new_config, first_sample_index=10 * rows)),
-             "following the new epoch"),
+             "block numbering across a change of block size"),
         Case("clean disconnect (status disconnected)", send(StatusMessage(
             fiber_id=FIBER, event=StatusEvent.DISCONNECTED, sent_at_ns=SAMPLE_START_NS))),
         Case("reconnect: sample index jumps, sequence does not", send(
