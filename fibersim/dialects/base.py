@@ -12,7 +12,7 @@ import abc
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from fibersim.dialects.samples import sample_message
 from fibersim.wire import Envelope, MessageKind, WireMessage
@@ -52,7 +52,7 @@ class Dialect(abc.ABC):
     topology: Topology
     #: ``"<kind>.<field>"`` the format cannot carry -> what a consumer therefore cannot see.
     #: ``fibersim conform`` reports these instead of failing on them.
-    limits: Mapping[str, str] = {}
+    limits: ClassVar[Mapping[str, str]] = {}
 
     @abc.abstractmethod
     def encode(self, message: WireMessage) -> Envelope:

@@ -245,7 +245,7 @@ def _judge(dialect: Dialect, case: Case, deliveries: list[Delivery]) -> CheckRes
             return CheckResult(case.name, "FAIL", f"decode failed: {error}")
         if isinstance(sent, Rejected):
             return CheckResult(case.name, "FAIL", "a malformed message was accepted")
-        undeclared = []
+        undeclared: list[str] = []
         for difference in differences(sent, decoded):
             (limited if difference in dialect.limits else undeclared).append(difference)
         if undeclared:

@@ -37,6 +37,7 @@ def sample_block(fiber_id: str, sequence: int, *, epoch: int = 0,
     rows = config.samples_per_block
     first = sequence * rows if first_sample_index is None else first_sample_index
     rng = np.random.default_rng(sequence)
+    samples: np.ndarray
     if config.dtype == "int16":
         samples = rng.integers(-32768, 32768, (rows, config.number_of_channels), dtype=np.int16)
         scale = config.int16_scale

@@ -113,7 +113,7 @@ def _npy_body(samples: np.ndarray) -> bytes:
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(
         header, np.lib.format.header_data_from_array_1_0(little_endian))
-    return b"".join((header.getvalue(), memoryview(little_endian).cast("B")))
+    return b"".join((header.getvalue(), little_endian.data.cast("B")))
 
 
 def _npy_array(body: bytes) -> np.ndarray:

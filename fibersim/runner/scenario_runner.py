@@ -225,7 +225,7 @@ class ScenarioRunner:
                                   self.dialect_spec) as focus:
                 self.focus_reached = True
                 transport = open_stream_transport(self.endpoints, broker, self.dialect)
-                self.result.broker = transport.description
+                self.result.broker = f"{transport.description}, {self.dialect.name} dialect"
                 self.result.focus = focus.description
                 await connect(transport, self.endpoints)
                 streamer = FiberStreamer(

@@ -8,6 +8,9 @@ Frames carry no sequence number: the decoder numbers them by sample index, so a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
@@ -24,8 +27,8 @@ class CompactDialect(Dialect):
     name = "compact"
     summary = "example plug-in: JSON control, raw sample frames without sequence numbers"
     topology = Topology(exchange="interrogator")
-    limits = {"data.sequence": "not on the wire (numbered by sample index): a reconnect looks"
-                               " like a gap"}
+    limits: ClassVar[Mapping[str, str]] = {
+        "data.sequence": "not on the wire (numbered by sample index): a reconnect looks like a gap"}
 
     def routing_key(self, kind: MessageKind, fiber_id: str) -> str:
         return f"{fiber_id}.{WORDS[kind]}"
