@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
-from fibersim.cli.options import amqp_url_option, dialect_option, tls_options
+from fibersim.cli.options import dialect_option, tls_options
 
 
 @click.command()
@@ -53,7 +53,9 @@ def dialects(names: bool, fiber_id: str) -> None:
 
 @click.command()
 @dialect_option
-@amqp_url_option
+@click.option("--amqp-url", envvar="FIBERSIM_AMQP_URL", default=None, metavar="URL",
+              help="RabbitMQ to check over (also FIBERSIM_AMQP_URL); required: the point is"
+              " the real broker. The password is never printed.")
 @tls_options
 @click.option("--exchange", default=None, metavar="NAME",
               help="Exchange to use [default: a private, auto-deleted one, so nothing live is"

@@ -38,6 +38,15 @@ class Topology:
     #: AMQP delivery mode: 1 transient (a stale live stream is worthless), 2 persistent
     delivery_mode: Literal[1, 2] = 1
 
+    def __post_init__(self) -> None:
+        """Checked here, because a plug-in's topology is not type-checked by anyone."""
+        if self.exchange_type not in ("topic", "direct"):
+            raise ValueError(f"exchange type {self.exchange_type!r}: topic or direct")
+        if self.delivery_mode not in (1, 2):
+            raise ValueError(f"delivery mode {self.delivery_mode!r}: 1 or 2")
+        if not self.exchange:
+            raise ValueError("empty exchange name")
+
 
 class Dialect(abc.ABC):
     """One wire format. Subclasses set ``name``, ``summary``, ``topology`` and implement

@@ -15,7 +15,7 @@ import importlib
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from fibersim.dialects.base import Dialect
+from fibersim.dialects.base import Dialect, Topology
 from fibersim.errors import InputError
 
 ENTRY_POINT_GROUP = "fibersim.dialects"
@@ -71,5 +71,9 @@ def load_dialect(spec: str | None = None) -> Dialect:
                            f"{type(error).__name__}: {error}", field="dialect") from None
     if not isinstance(dialect, Dialect):
         raise DialectError(f"{target} is not a fibersim.dialects.Dialect (nor returns one)",
+                           field="dialect")
+    if not (isinstance(getattr(dialect, "name", None), str)
+            and isinstance(getattr(dialect, "topology", None), Topology)):
+        raise DialectError(f"{target} lacks a name (str) or a topology (Topology)",
                            field="dialect")
     return dialect
