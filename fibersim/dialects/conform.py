@@ -211,6 +211,7 @@ async def run_conformance(dialect: Dialect, amqp_url: str, *, exchange: str | No
         await transport.close()
     report.checks.append(_routing(transport.stats.returned, expected, len(received),
                                   len(other_fiber)))
+    report.checks.append(_loss_reports(checks))
     if len(received) == expected:
         deliveries = iter(received)
         for case in checks:
@@ -232,6 +233,18 @@ def _routing(returned: int, expected: int, arrived: int, other_fiber: int) -> Ch
         return CheckResult(name, "FAIL", f"{arrived - expected} extra message(s): another"
                                          " fiber's messages reach this fiber's binding keys")
     return CheckResult(name, "ok", f"{expected} messages, in order")
+
+
+def _loss_reports(checks: list[Case]) -> CheckResult:
+    """The transport names a block it could not deliver by ``Envelope.sequence``."""
+    name = "loss reports: data envelopes carry their block's sequence"
+    blocks = [(envelope, sent) for case in checks for envelope, sent in case.sends
+              if isinstance(sent, DataBlock)]
+    wrong = [sent.sequence for envelope, sent in blocks if envelope.sequence != sent.sequence]
+    if wrong:
+        return CheckResult(name, "FAIL", f"Envelope.sequence not set for blocks {wrong}: a lost"
+                                         " block could not be reported by number")
+    return CheckResult(name, "ok", f"{len(blocks)} data envelopes")
 
 
 def _judge(dialect: Dialect, case: Case, deliveries: list[Delivery]) -> CheckResult:
