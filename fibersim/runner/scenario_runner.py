@@ -72,7 +72,8 @@ from fibersim.wire import MessageKind
 POLL_INTERVAL_S = 0.2
 #: Simulated seconds the driver advances per step at finite speed (events wait at most this).
 DRIVER_STEP_S = 0.1
-#: Garbage published by ``corrupt`` on non-data routing keys: not JSON, not a block.
+
+
 class EventFailed(Exception):
     """An event could not be carried out; the text says why (the run will exit 1)."""
 
@@ -183,11 +184,11 @@ class ScenarioRunner:
     def _load_dialect(self) -> Dialect:
         """``--dialect`` (or FIBERSIM_DIALECT) if given, else the scenario's ``fiber.dialect``;
         an unknown one in the file is reported at its line."""
-        if self.endpoints.dialect:
-            return load_dialect(self.dialect_spec)
         try:
             return load_dialect(self.dialect_spec)
         except DialectError as error:
+            if self.endpoints.dialect:
+                raise  # the option's own one-line error
             try:
                 _, lines = parse_yaml(Path(self.path).read_text(), self.path)
             except (OSError, InputError):
