@@ -26,7 +26,7 @@ def dialects(names: bool, fiber_id: str) -> None:
       fibersim dialects --names
       fibersim conform --dialect tagged --amqp-url amqp://guest:guest@127.0.0.1/
     """
-    from fibersim.dialects import installed_dialects, load_dialect
+    from fibersim.dialects import DialectError, installed_dialects, load_dialect
     from fibersim.dialects.samples import sample_message
     from fibersim.wire import MessageKind
 
@@ -34,7 +34,11 @@ def dialects(names: bool, fiber_id: str) -> None:
         if names:
             click.echo(entry.name)
             continue
-        dialect = load_dialect(entry.name)
+        try:
+            dialect = load_dialect(entry.name)
+        except DialectError as error:  # one broken plug-in must not hide the others
+            click.echo(f"{entry.name}: cannot be loaded ({entry.origin}): {error.message}")
+            continue
         topology = dialect.topology
         click.echo(f"{entry.name}: {dialect.summary}")
         click.echo(f"  from      {entry.origin} ({entry.target})")
