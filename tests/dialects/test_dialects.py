@@ -106,7 +106,9 @@ def test_dialects_names_prints_one_name_per_line() -> None:
 
 @pytest.mark.parametrize("command", [["stream", "--duration", "1s"],
                                      ["focus-mock", "--port", "0"],
-                                     ["run", str(SCENARIOS / "healthy.yaml")]])
+                                     ["run", str(SCENARIOS / "healthy.yaml")],
+                                     ["replay", str(SCENARIOS / "healthy.yaml")],
+                                     ["conform"]])
 def test_an_unknown_dialect_option_is_one_line_and_exit_2(command: list[str]) -> None:
     completed = fibersim(*command, "--dialect", "nope")
     assert completed.code == 2
