@@ -44,8 +44,8 @@ from fibersim.wire import (
     StatusMessage,
     WireFormatError,
     WireMessage,
+    kind_of,
 )
-from fibersim.wire.messages import kind_of
 
 FIBER = "conform-0"
 #: a second fiber on the same exchange, whose messages must not reach ``FIBER``'s consumer

@@ -26,9 +26,9 @@ from fibersim.wire import (
     StatusMessage,
     WireFormatError,
     WireMessage,
+    kind_of,
 )
 from fibersim.wire.codec import MAX_BLOCK_BYTES
-from fibersim.wire.messages import kind_of
 
 MSGPACK_CONTENT_TYPE = "application/msgpack"
 NPY_CONTENT_TYPE = "application/x-npy"

@@ -15,8 +15,17 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from fibersim.dialects import Dialect, Topology
-from fibersim.wire import DataBlock, Envelope, MessageKind, WireFormatError, WireMessage
-from fibersim.wire.messages import Heartbeat, MetadataMessage, StatusMessage, kind_of
+from fibersim.wire import (
+    DataBlock,
+    Envelope,
+    Heartbeat,
+    MessageKind,
+    MetadataMessage,
+    StatusMessage,
+    WireFormatError,
+    WireMessage,
+    kind_of,
+)
 
 WORDS = {MessageKind.METADATA: "info", MessageKind.DATA: "frames",
          MessageKind.HEARTBEAT: "alive", MessageKind.STATUS: "state"}
