@@ -92,10 +92,13 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
     scenario or arguments, 3 broker or Focus Server unreachable, 130 interrupted.
     See docs/scenarios.md for the file format and the time semantics.
     """
+    from fibersim.dialects import load_dialect
     from fibersim.runner.focus_target import Endpoints
 
     if request_timeout <= 0 or timeout <= 0:
         raise click.BadParameter("timeouts must be positive", param_hint="--timeout")
+    if dialect:
+        load_dialect(dialect)  # an unknown --dialect is exit 2, also for --dry-run
     loaded = [(path, load_scenario(path)) for path in scenarios]
     if dry_run:
         for path, scenario in loaded:
