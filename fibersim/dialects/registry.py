@@ -57,8 +57,11 @@ def load_dialect(spec: str | None = None) -> Dialect:
     """The dialect called ``spec`` (an installed name or ``module:attribute``); the
     ``fibersim`` dialect for None. Raises ``DialectError``."""
     spec = spec or DEFAULT_DIALECT
-    installed = {entry.name: entry.target for entry in installed_dialects()}
-    target = installed.get(spec, spec if ":" in spec else None)
+    # built-ins and module:attribute need no scan of the installed packages' entry points
+    target = _BUILT_IN.get(spec) or (spec if ":" in spec else None)
+    installed = ({} if target is not None
+                 else {entry.name: entry.target for entry in installed_dialects()})
+    target = target or installed.get(spec)
     if target is None:
         raise DialectError(f"unknown dialect {spec!r}; installed: {', '.join(installed)}"
                            " (or give module:attribute)", field="dialect")
