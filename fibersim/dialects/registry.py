@@ -71,7 +71,8 @@ def load_dialect(spec: str | None = None) -> Dialect:
         dialect = found if isinstance(found, Dialect) else found() if callable(found) else None
     except Exception as error:  # a plug-in's import or constructor failing is the user's input
         raise DialectError(f"cannot load dialect {spec!r} from {target}: "
-                           f"{type(error).__name__}: {error}", field="dialect") from None
+                           f"{type(error).__name__}: {' '.join(str(error).split())}",
+                           field="dialect") from None
     if not isinstance(dialect, Dialect):
         raise DialectError(f"{target} is not a fibersim.dialects.Dialect (nor returns one)",
                            field="dialect")
