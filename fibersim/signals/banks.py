@@ -4,11 +4,16 @@ Drawing Gaussian numbers for every sample of 2337 channels costs ~40 ms per simu
 far over the synthesis budget. Instead each noise colour is synthesised once, in the
 frequency domain, as a periodic bank of a few seconds x up to a fiber of columns (cached at
 module level by colour, prr, seed and size, so rebuilding a synthesizer is cheap) and then
-*read*: channel group ``g`` reads bank row ``(i + offset) mod L`` and a cyclically rolled set
-of columns. Offsets and rolls are redrawn every segment of ``S`` samples from a generator
-seeded by (seed, salt, segment index), and consecutive mappings are crossfaded with
-cos/sin weights (which keep the variance) so the noise neither repeats nor jumps. Every read
-position depends only on the absolute sample index, hence the block-size independence.
+*read*: channel group ``g`` reads bank row ``i + offset`` and a cyclically rolled set of
+columns. Offsets and rolls are redrawn every segment of ``S`` samples from a generator seeded
+by (seed, salt, segment index), and consecutive mappings are crossfaded with cos/sin weights
+(which keep the variance) so the noise neither repeats nor jumps. The segment must be short
+against the bank: the offset is drawn from the ``L - S - crossfade + 1`` rows a segment can
+start at without wrapping, and with few choices the reads (and so the noise) repeat. Every
+read position depends only on the absolute sample index, hence the block-size independence.
+
+Banks can also be correlated across columns (``SpatialCorrelation``): noise that arises per
+metre of fibre and is averaged over the gauge, as on a real interrogator.
 """
 
 from __future__ import annotations
@@ -65,6 +70,41 @@ class PowerLaw:
         return safe ** (-self.alpha / 2) * edges * (f > 0)
 
 
+@dataclass(frozen=True)
+class SpatialCorrelation:
+    """Correlation between channels ``dx`` apart of noise that arises per metre of fibre
+    and is averaged over the gauge.
+
+    The measurement kernel is a boxcar over the gauge ``gauge_m`` convolved with a boxcar
+    over the pulse ``pulse_m`` (0: the gauge alone); the noise correlation at distance ``d``
+    is that kernel's autocorrelation at ``d``, normalised. For ``pulse_m`` 0 it is the
+    triangle ``max(0, 1 - d / gauge_m)``, whatever dx is.
+    """
+
+    dx: float
+    gauge_m: float
+    pulse_m: float = 0.0
+
+    def at(self, distance: np.ndarray) -> np.ndarray:
+        """Correlation at ``distance`` (m, >= 0)."""
+        step = min(self.gauge_m, self.pulse_m or self.gauge_m) / 200
+        kernel = np.ones(max(1, round(self.gauge_m / step)))
+        if self.pulse_m > 0:
+            kernel = np.convolve(kernel, np.ones(max(1, round(self.pulse_m / step))))
+        auto = np.correlate(kernel, kernel, "full")[kernel.size - 1 :]
+        auto /= auto[0]
+        lags = np.arange(auto.size) * step
+        return np.asarray(np.interp(distance, lags, auto, right=0.0))
+
+    def amplitude(self, n_cols: int) -> np.ndarray:
+        """Filter (rfft over ``n_cols`` columns, circular) that gives unit white columns
+        this correlation: the square root of the correlation's spectrum."""
+        index = np.arange(n_cols)
+        circular = np.minimum(index, n_cols - index) * self.dx
+        spectrum = np.fft.rfft(self.at(circular)).real
+        return np.sqrt(np.maximum(spectrum, 0.0))
+
+
 def band_rms(colour: Colour, prr: float, f_lo: float, f_hi: float) -> float:
     """Rms of unit-white noise coloured by ``colour`` within ``[f_lo, f_hi]`` Hz."""
     f = np.linspace(0, prr / 2, 200_001)
@@ -77,8 +117,11 @@ _FFT_COLUMNS = 128
 
 
 @lru_cache(maxsize=12)
-def noise_bank(colour: Colour, prr: float, seed: int, n_rows: int, n_cols: int) -> np.ndarray:
-    """A periodic (n_rows, n_cols) float32 bank of independent columns with this colour.
+def noise_bank(colour: Colour, prr: float, seed: int, n_rows: int, n_cols: int,
+               spatial: SpatialCorrelation | None = None) -> np.ndarray:
+    """A periodic (n_rows, n_cols) float32 bank with this colour along the rows, its columns
+    independent or, with ``spatial``, correlated as neighbouring channels (circularly, so a
+    rolled read stays correlated across its wrap).
 
     Periodic because it is built with an FFT: reading past the last row wraps seamlessly.
     """
@@ -93,6 +136,13 @@ def noise_bank(colour: Colour, prr: float, seed: int, n_rows: int, n_cols: int) 
         spectrum = np.fft.rfft(bank[:, columns], axis=0)
         spectrum *= amplitude[:, None]
         bank[:, columns] = np.fft.irfft(spectrum, n=n_rows, axis=0)
+    if spatial is not None:
+        across = spatial.amplitude(n_cols).astype(np.complex64)
+        for first in range(0, n_rows, _FFT_COLUMNS):
+            rows = slice(first, first + _FFT_COLUMNS)
+            spectrum = np.fft.rfft(bank[rows], axis=1)
+            spectrum *= across
+            bank[rows] = np.fft.irfft(spectrum, n=n_cols, axis=1)
     bank.setflags(write=False)
     return bank
 
@@ -113,6 +163,8 @@ class BankReader:
     offset (small enough that a segment never wraps past the bank's end) and, when there are
     several groups, a column roll.
     The first ``crossfade`` samples of every segment blend the previous mapping into the new.
+    ``column_gain`` (one factor per channel) scales each channel's noise: the level along the
+    fibre.
     """
 
     def __init__(
@@ -122,11 +174,14 @@ class BankReader:
         rng_key: tuple[int, ...],
         segment: int,
         crossfade: int,
+        column_gain: np.ndarray | None = None,
     ) -> None:
         self.bank = bank
         self.n_rows, self.width = bank.shape
-        if segment + crossfade > self.n_rows:
-            raise ValueError("segment longer than the bank")
+        if 2 * (segment + crossfade) > self.n_rows:
+            raise ValueError("segment longer than half the bank: too few offsets, the noise "
+                             "would repeat")
+        self.column_gain = None if column_gain is None else column_gain.astype(np.float32)
         self.n_channels = n_channels
         self.n_groups = math.ceil(n_channels / self.width)
         self.rng_key = rng_key
@@ -152,19 +207,32 @@ class BankReader:
             rng = np.random.default_rng([*self.rng_key, k & 0xFFFFFFFF, k >> 32 & 0xFFFFFFFF])
             room = self.n_rows - self.segment - self.crossfade + 1
             offsets = rng.integers(0, room, self.n_groups)
-            # Rolls decorrelate groups reading one bank; a single fiber-wide group keeps its
-            # rows whole, so each read is one contiguous run (about twice as fast).
-            rolls = rng.integers(0, self.width if self.n_groups > 1 else 1, self.n_groups)
             found = []
+            if self.n_groups == 1:
+                # A single group keeps its rows whole, so each read is one contiguous run
+                # (about twice as fast as a rolled read); it starts at a random column of a
+                # bank wider than the fiber instead, so that two segments which happen to
+                # read overlapping rows (likely: there are only ~2 bank lengths of offsets)
+                # almost never read them into the same channels.
+                shift = int(rng.integers(0, self.width - self.n_channels + 1))
+                found.append((0, self.n_channels, int(offsets[0]), shift))
+                return self._keep(k, found)
+            # Rolls decorrelate groups reading one bank (and segments, as the shift above).
+            rolls = rng.integers(0, self.width, self.n_groups)
             for g in range(self.n_groups):
                 c0, c1 = g * self.width, min(self.n_channels, (g + 1) * self.width)
                 split = min(c1, c0 + self.width - int(rolls[g]))
                 found.append((c0, split, int(offsets[g]), int(rolls[g])))
                 if split < c1:
                     found.append((split, c1, int(offsets[g]), 0))
-            if len(self._pieces) > 8:
-                self._pieces.clear()
-            self._pieces[k] = found
+            self._keep(k, found)
+        return found
+
+    def _keep(self, k: int, found: list[tuple[int, int, int, int]]
+              ) -> list[tuple[int, int, int, int]]:
+        if len(self._pieces) > 8:
+            self._pieces.clear()
+        self._pieces[k] = found
         return found
 
     def add_to(
@@ -173,7 +241,8 @@ class BankReader:
         """Add ``gain`` x noise of samples ``first_sample ..`` into ``out`` (time, channel);
         with ``base`` (one value per row of ``out``), set ``out`` to ``base`` + that noise."""
         n = out.shape[0]
-        self.reserve(n if gain != 1.0 else min(n, self.crossfade))
+        plain = gain == 1.0 and self.column_gain is None
+        self.reserve(min(n, self.crossfade) if plain else n)
         row = 0
         while row < n:
             sample = first_sample + row
@@ -198,9 +267,15 @@ class BankReader:
         start = None if base is None else base[:n]
         for c0, c1, row, col in self.pieces(k):
             piece = self.bank[row + pos : row + pos + n, col : col + c1 - c0]
-            if not (isinstance(scale, float) and scale == 1.0):
+            unscaled = isinstance(scale, float) and scale == 1.0
+            if self.column_gain is not None or not unscaled:
                 scratch = self._scratch[: n * (c1 - c0)].reshape(n, c1 - c0)
-                piece = np.multiply(piece, scale, out=scratch)
+                if self.column_gain is None:
+                    piece = np.multiply(piece, scale, out=scratch)
+                else:
+                    piece = np.multiply(piece, self.column_gain[c0:c1], out=scratch)
+                    if not unscaled:
+                        piece *= scale
             if start is None:
                 out[:, c0:c1] += piece
             else:

@@ -11,48 +11,111 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, PositiveFloat
 
-from fibersim.signals.banks import BankReader, PhaseNoise, PowerLaw, band_rms, noise_bank
+from fibersim.signals.banks import (
+    BankReader,
+    PhaseNoise,
+    PowerLaw,
+    SpatialCorrelation,
+    band_rms,
+    noise_bank,
+)
 from fibersim.signals.base import PlacedSpec, Stage, SynthesisContext
 
-#: Bank for per-channel noise: 2 s x up to 2560 columns (40 MB as float32 at 2 kHz). Rows
+#: Bank for per-channel noise: 2 s x up to 2816 columns (46 MB as float32 at 2 kHz). Rows
 #: as long as the fiber matter: numpy pays ~40 ns per row of a strided 2-D add, so reading
 #: a fiber-wide bank row costs a fraction of reading five 512-column pieces of it.
 INCOHERENT_ROWS = 4096
-INCOHERENT_MAX_COLS = 2560
+INCOHERENT_MAX_COLS = 2816
+#: Columns a fiber-wide read can start at beyond the fiber's width (``BankReader.pieces``).
+_SPARE_COLS = 256
+#: Samples between remappings of the bank and of their crossfades: short against the bank,
+#: so each segment's offset has ~2400 choices (see ``banks``).
+_SEGMENT = 1536
+_CROSSFADE = 128
 
 
 class IncoherentNoiseSpec(PlacedSpec):
-    """White phase noise per channel with a 1/f excess below a corner, as strain rate.
+    """Phase noise per metre of fibre, averaged over the gauge, with a level that varies
+    along the fibre; white phase noise with a 1/f excess below a corner, as strain rate.
 
-    ``{type: incoherent_noise, sigma_phi: 0.01, corner_hz: 20}``
+    ``{type: incoherent_noise, sigma_phi: 0.01, corner_hz: 20, level_sigma: 0.3}``
     """
 
     type: Literal["incoherent_noise"] = "incoherent_noise"
     sigma_phi: float = Field(0.01, ge=0, description="White phase noise (rad per sample).")
     corner_hz: float = Field(20.0, ge=0, description="Below this the 1/f excess dominates (Hz).")
     alpha: float = Field(1.0, ge=0, le=2, description="Exponent of the phase excess 1/f^alpha.")
+    pulse_fraction: float = Field(
+        0.5, ge=0, le=4, description="Pulse length in gauge lengths: widens the correlation "
+        "between channels beyond the gauge's triangle (0: the boxcar gauge alone).")
+    spatially_white: bool = Field(
+        False, description="Independent channels (no gauge averaging of the noise).")
+    level_sigma: float = Field(
+        0.3, ge=0, le=2, description="Log-normal sigma of the noise level along the fibre.")
+    level_length_m: PositiveFloat = Field(
+        30.0, description="Correlation length of that level variation (m).")
+    loss_db_per_km: float = Field(
+        0.2, ge=0, le=10, description="One-way optical loss: noise grows with distance.")
+    sections: list[tuple[int, int, float]] = Field(
+        default_factory=list, description="Badly coupled stretches: [first, last, noise gain] "
+        "(channels inclusive, range-relative), e.g. a bridge or a conduit.")
 
     def colour(self, context: SynthesisContext) -> PhaseNoise:
         return PhaseNoise(self.sigma_phi, self.corner_hz, self.alpha, context.gauge_length_meters)
+
+    def spatial(self, context: SynthesisContext) -> SpatialCorrelation | None:
+        """How neighbouring channels' noise correlates (None: independent channels)."""
+        if self.spatially_white:
+            return None
+        gauge = context.gauge_length_meters
+        return SpatialCorrelation(context.dx, gauge, self.pulse_fraction * gauge)
 
     def make(self, context: SynthesisContext) -> IncoherentNoise:
         return IncoherentNoise(self, context)
 
 
+def level_profile(spec: IncoherentNoiseSpec, context: SynthesisContext) -> np.ndarray:
+    """Noise gain of every channel, rms 1 over the range (``sigma_phi`` stays the average).
+
+    The product of a log-normal sensitivity (a Gaussian field smoothed over
+    ``level_length_m``, so neighbours within tens of metres are alike), the two-way optical
+    loss up to the channel (noise amplitude ~ 1 / sqrt(backscattered power)) and the gains of
+    the badly coupled sections. Drawn per absolute channel, so a sub-range of a fiber gets
+    the same profile as the same channels of the whole fiber.
+    """
+    n, dx = context.n_channels, context.dx
+    absolute = context.channel_offset + np.arange(n)
+    gain = np.ones(n)
+    if spec.level_sigma > 0:
+        width = max(1.0, spec.level_length_m / dx)
+        reach = int(3 * width)
+        rng = context.rng((13, context.channel_offset))
+        white = rng.standard_normal(n + 2 * reach)
+        taps = np.exp(-0.5 * (np.arange(-reach, reach + 1) / width) ** 2)
+        field = np.convolve(white, taps / np.sqrt(np.sum(taps**2)), "valid")
+        gain *= np.exp(spec.level_sigma * field)
+    gain *= 10 ** (2 * spec.loss_db_per_km * absolute * dx / 1000 / 20)
+    for first, last, factor in spec.sections:
+        gain[max(0, first) : max(0, last + 1)] *= factor
+    return gain / np.sqrt(np.mean(gain**2))
+
+
 class IncoherentNoise:
-    """Reads the phase-noise bank into every channel (gain 1: the bank is in 1/s already)."""
+    """Reads the gauge-averaged phase-noise bank into every channel, scaled by the level
+    profile (the bank is in 1/s already)."""
 
     stage = Stage.DENSE
     _SALT = 11
 
     def __init__(self, spec: IncoherentNoiseSpec, context: SynthesisContext) -> None:
-        width = min(context.n_channels, INCOHERENT_MAX_COLS)
-        bank = noise_bank(spec.colour(context), context.prr, context.seed, INCOHERENT_ROWS, width)
-        # Remap every ~2 s (all but a crossfade of the bank): crossfades cost double reads.
-        crossfade = 128
+        width = min(context.n_channels + _SPARE_COLS, INCOHERENT_MAX_COLS)
+        bank = noise_bank(spec.colour(context), context.prr, context.seed, INCOHERENT_ROWS,
+                          width, spec.spatial(context))
+        profile = level_profile(spec, context)
+        flat = bool(np.all(profile == 1.0))
         self._reader = BankReader(
             bank, context.n_channels, (context.seed, self._SALT, context.channel_offset),
-            INCOHERENT_ROWS - crossfade, crossfade,
+            _SEGMENT, _CROSSFADE, None if flat else profile,
         )
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
