@@ -165,7 +165,7 @@ def correlation_length(rho: np.ndarray, dx: float) -> float:
         return (rho.size - 1) * dx
     j = int(below[0])
     fraction = (rho[j - 1] - 0.5) / (rho[j - 1] - rho[j])
-    return (j - 1 + fraction) * dx
+    return float((j - 1 + fraction) * dx)
 
 
 def psd_slope(data: np.ndarray, rate: float, lo: float, hi: float) -> float | None:
@@ -248,3 +248,72 @@ def measure(rec: Recording) -> dict[str, float | None]:
     out["faded_fraction"] = float(np.mean(rms > FADED_FACTOR * np.median(rms)))
     out["common_mode_share"] = common_mode_share(data, rate)
     return out
+
+
+#: The statistics of the four public reference recordings (DASDAE test data, MIT licence:
+#: Silixa iDAS ``prodml_2.0.h5``, ``ap_sensing_1.hdf5``, ``febus_2.h5``,
+#: ``decimated_optodas.hdf5``), each measured at its own rate by ``measure``;
+#: ``tests/signals/test_realism.py`` re-measures the files and checks these numbers.
+REFERENCE_FILES = ("ap_sensing_1.hdf5", "decimated_optodas.hdf5", "febus_2.h5",
+                   "prodml_2.0.h5")
+REFERENCE: dict[str, tuple[float | None, ...]] = {
+    "repetition": (None, 0.107, 0.181, 0.134),
+    "adjacent_correlation": (0.928, 0.013, 0.480, 0.919),
+    "correlation_length_gauges": (0.707, None, None, 0.570),
+    "level_p90_p10": (2.172, 1.673, 1.122, 35.68),
+    "kurtosis_median": (3.548, 2.998, 8.472, 3.004),
+    "kurtosis_p90": (5.177, 3.092, 11.166, 3.571),
+    "psd_slope_low": (None, 2.310, -1.253, 1.662),
+    "psd_slope_high": (1.554, 1.557, -1.074, -0.282),
+    "faded_fraction": (0.002, 0.0, 0.0, 0.375),
+    "common_mode_share": (None, 0.006, 0.882, 0.004),
+}
+#: The reference spread is widened by this fraction of its width on each side.
+WIDEN = 0.25
+
+
+def spread(values: tuple[float | None, ...], widen: float = WIDEN) -> tuple[float, float] | None:
+    """``[min, max]`` of the measured ``values`` widened by ``widen`` x (max - min) on each
+    side (x |value| for a single value); None when no value was measured."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return None
+    lo, hi = min(known), max(known)
+    margin = widen * ((hi - lo) if hi > lo else abs(hi))
+    return lo - margin, hi + margin
+
+
+def verdict(statistic: Statistic, value: float | None,
+            bounds: tuple[float, float] | None) -> str:
+    """``inside``, ``outside`` or ``skipped`` (not measurable, or no reference)."""
+    if value is None or bounds is None:
+        return "skipped"
+    lo, hi = bounds
+    ok = value <= hi and (statistic.upper_only or value >= lo)
+    return "inside" if ok else "outside"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One statistic of a comparison."""
+
+    statistic: Statistic
+    real: float | None
+    simulated: float | None
+    bounds: tuple[float, float] | None
+    verdict: str
+
+
+def compare(real: Recording, simulated: Recording) -> tuple[float, list[Row]]:
+    """Both recordings measured at the lower of their rates, with the reference spread;
+    returns that rate and one row per statistic."""
+    rate = min(real.rate, simulated.rate)
+    got_real = measure(resample(real, rate))
+    got_sim = measure(resample(simulated, rate))
+    rows = []
+    for statistic in STATISTICS:
+        bounds = spread(REFERENCE[statistic.key])
+        value = got_sim[statistic.key]
+        rows.append(Row(statistic, got_real[statistic.key], value, bounds,
+                        verdict(statistic, value, bounds)))
+    return rate, rows
