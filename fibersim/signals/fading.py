@@ -41,7 +41,8 @@ class RayleighFadingSpec(PlacedSpec):
     drift_s: PositiveFloat = Field(180.0, description="Time for the faded set to renew (s).")
     tick_s: PositiveFloat = Field(1.0, description="Fading gains are updated this often (s).")
     sigma_phi: float = Field(0.01, ge=0, description="Normal phase noise the gains scale (rad).")
-    corner_hz: float = Field(20.0, ge=0, description="1/f corner of that noise (Hz).")
+    corner_hz: float = Field(100.0, ge=0, description="1/f corner of that noise (Hz).")
+    alpha: float = Field(2.0, ge=0, le=2, description="Exponent of that noise's phase excess.")
     wrap: bool = Field(
         True, description="Faded channels alias at the unwrapping limit (phase_wrap: all channels)."
     )
@@ -56,7 +57,9 @@ class RayleighFadingSpec(PlacedSpec):
 
     def make(self, context: SynthesisContext) -> SourceGroup:
         """Faded noise over the range, then the internal and dead channels overwritten."""
-        colour = PhaseNoise(self.sigma_phi, self.corner_hz, 1.0, context.gauge_length_meters)
+        colour = PhaseNoise(
+            self.sigma_phi, self.corner_hz, self.alpha, context.gauge_length_meters
+        )
         bank = channel_major_bank(colour, context.prr, context.seed)
         n = context.n_channels
         parts = [Placed(FadedNoise(self, context, bank), 0, n)]

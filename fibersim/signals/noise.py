@@ -43,8 +43,10 @@ class IncoherentNoiseSpec(PlacedSpec):
 
     type: Literal["incoherent_noise"] = "incoherent_noise"
     sigma_phi: float = Field(0.01, ge=0, description="White phase noise (rad per sample).")
-    corner_hz: float = Field(20.0, ge=0, description="Below this the 1/f excess dominates (Hz).")
-    alpha: float = Field(1.0, ge=0, le=2, description="Exponent of the phase excess 1/f^alpha.")
+    corner_hz: float = Field(100.0, ge=0, description="Below this the 1/f excess dominates (Hz).")
+    alpha: float = Field(
+        2.0, ge=0, le=2, description="Exponent of the phase excess 1/f^alpha (2: a random walk "
+        "of the phase, flat in strain rate below the corner, as real interrogators record).")
     pulse_fraction: float = Field(
         0.5, ge=0, le=4, description="Pulse length in gauge lengths: widens the correlation "
         "between channels beyond the gauge's triangle (0: the boxcar gauge alone).")
@@ -141,7 +143,9 @@ class CommonModeNoiseSpec(PlacedSpec):
     f_min: PositiveFloat = Field(0.05, description="Lowest frequency with 1/f power (Hz).")
     f_max: PositiveFloat = Field(100.0, description="Roll-off frequency (Hz).")
     sigma_phi: float = Field(0.01, ge=0, description="Reference incoherent phase noise (rad).")
-    corner_hz: float = Field(20.0, ge=0, description="Reference incoherent 1/f corner (Hz).")
+    corner_hz: float = Field(100.0, ge=0, description="Reference incoherent 1/f corner (Hz).")
+    phase_alpha: float = Field(
+        2.0, ge=0, le=2, description="Reference incoherent phase excess exponent.")
 
     def make(self, context: SynthesisContext) -> CommonModeNoise:
         return CommonModeNoise(self, context)
@@ -158,7 +162,8 @@ class CommonModeNoise:
         colour = PowerLaw(spec.alpha, spec.f_min, spec.f_max)
         bank = noise_bank(colour, context.prr, context.seed, self._ROWS, 1)
         reference = band_rms(
-            PhaseNoise(spec.sigma_phi, spec.corner_hz, 1.0, context.gauge_length_meters),
+            PhaseNoise(spec.sigma_phi, spec.corner_hz, spec.phase_alpha,
+                       context.gauge_length_meters),
             context.prr, 0.0, spec.reference_hz,
         )
         own = band_rms(colour, context.prr, 0.0, spec.reference_hz)

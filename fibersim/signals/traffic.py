@@ -15,6 +15,7 @@ short wavelet (contact pulse 1-5 Hz plus a heel strike ringing at ~25 Hz) as a s
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -91,6 +92,7 @@ class Vehicles:
     _NOISE_COLS = 64  # vehicles pick a column each: their tyre noises are independent
 
     def __init__(self, spec: VehiclesSpec, context: SynthesisContext) -> None:
+        self._arrivals_until = math.inf  # seconds since sample 0 (``drained``)
         self._spec = spec
         self._context = context
         self._length = (context.n_channels - 1) * context.dx
@@ -127,30 +129,38 @@ class Vehicles:
             t + self._span / speed,
         )
 
+    def drained(self, stop_sample: int) -> Vehicles:
+        """The same traffic without the vehicles arriving at or after ``stop_sample``."""
+        drained = copy.copy(self)
+        drained._arrivals_until = min(self._arrivals_until, stop_sample / self._context.prr)
+        return drained
+
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
         n, prr, tile = block.shape[0], self._context.prr, self._tile
         first_tile = first_sample // tile
-        tiles = np.arange(first_tile, (first_sample + n - 1) // tile + 1)
-        tile_t = (tiles * tile + (tile - 1) / 2) / prr
-        samples = np.arange(tiles[0] * tile, (tiles[-1] + 1) * tile)
+        tiles = np.arange(first_tile, (first_sample + n - 1) // tile + 2)
+        edge_t = (tiles * tile - 0.5) / prr  # tile k spans edges k and k + 1
+        samples = np.arange(tiles[0] * tile, tiles[-1] * tile)
         skip = first_sample - tiles[0] * tile
         t0, t1 = first_sample / prr, (first_sample + n) / prr
         for process in self._processes:
             for vehicle in process.alive(t0, t1):
-                if vehicle.t_enter <= t1 and vehicle.t_exit >= t0:
-                    self._add_vehicle(block, vehicle, tile_t, samples, skip)
+                if (vehicle.t_enter <= t1 and vehicle.t_exit >= t0
+                        and vehicle.t_enter < self._arrivals_until):
+                    self._add_vehicle(block, vehicle, edge_t, samples, skip)
 
     def _add_vehicle(
         self,
         block: np.ndarray,
         vehicle: Vehicle,
-        tile_t: np.ndarray,
+        edge_t: np.ndarray,
         samples: np.ndarray,
         skip: int,
     ) -> None:
-        """Add one vehicle: profiles per tile, expanded over the tile's samples."""
-        dx, n = self._context.dx, block.shape[0]
-        x = vehicle.position(tile_t)
+        """Add one vehicle: profiles at the tile edges, interpolated linearly over each
+        tile's samples (holding them would put steps, a broadband buzz, on the field)."""
+        dx, n, tile = self._context.dx, block.shape[0], self._tile
+        x = vehicle.position(edge_t)
         lo = max(0, math.floor((x.min() - self._radius) / dx))
         hi = min(block.shape[1], math.ceil((x.max() + self._radius) / dx) + 1)
         if lo >= hi:
@@ -161,9 +171,18 @@ class Vehicles:
         tyre = self._profiles[1, index] * np.float32(vehicle.tyre_rms)
         start = (int(samples[0]) + vehicle.noise_offset) % self._NOISE_ROWS
         noise = _periodic_run(self._noise[vehicle.noise_column], start, len(samples))
-        field = noise.reshape(len(tile_t), self._tile, 1) * tyre[:, None, :]
-        field += quasi_static[:, None, :]
+        weight = _tile_weights(tile)
+        tyre_field = tyre[:-1, None, :] + weight * (tyre[1:] - tyre[:-1])[:, None, :]
+        field = noise.reshape(-1, tile, 1) * tyre_field
+        field += quasi_static[:-1, None, :]
+        field += weight * (quasi_static[1:] - quasi_static[:-1])[:, None, :]
         block[:, lo:hi] += field.reshape(-1, hi - lo)[skip : skip + n]
+
+
+@lru_cache(maxsize=8)
+def _tile_weights(tile: int) -> np.ndarray:
+    """(1, tile, 1) interpolation weights of a tile's samples between its two edges."""
+    return ((np.arange(tile, dtype=np.float32) + 0.5) / tile).reshape(1, tile, 1)
 
 
 #: Spacing (m) of the tabulated vehicle profiles.
@@ -210,9 +229,14 @@ def vehicle_profiles(width: float, decay: float, half_gauge: float) -> np.ndarra
 
 
 def _bowl(xi: np.ndarray, width: float) -> np.ndarray:
-    """Strain profile g(u) = (1 - u^2) exp(-u^2 / 2), u = xi / width, cut beyond 3.5 widths."""
+    """Strain profile g(u) = (1 - u^2) exp(-u^2 / 2), u = xi / width, tapered smoothly
+    (cos^2 over the last width) to zero at 3.5 widths: a cut would be a step in time on
+    every channel the vehicle passes, a broadband click."""
     u2 = np.square(xi * np.float32(1 / width))
-    return (1 - u2) * np.exp(np.float32(-0.5) * u2) * (u2 < _CUT**2)
+    u = np.sqrt(u2)
+    ramp = np.clip(_CUT - u, 0, 1)  # 1 inside 2.5 widths, 0 at the cut
+    taper = np.square(np.sin(np.float32(np.pi / 2) * ramp))
+    return (1 - u2) * np.exp(np.float32(-0.5) * u2) * taper
 
 
 def _decay_integral(xi: np.ndarray, decay: float) -> np.ndarray:

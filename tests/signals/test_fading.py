@@ -57,7 +57,8 @@ def test_internal_and_dead_channels_carry_only_their_noise() -> None:
     fading = RayleighFadingSpec(
         fraction=0.0, internal_channels=10, internal_gain=0.2, dead=[(140, 160)], dead_gain=30
     )
-    data = render([IncoherentNoiseSpec(), *loud, fading], ctx, 2.0)
+    flat = IncoherentNoiseSpec(level_sigma=0, loss_db_per_km=0)  # one normal level
+    data = render([flat, *loud, fading], ctx, 2.0)
     rms = data.std(axis=0)
     normal = np.median(rms[20:130])
     assert np.allclose(rms[:10] / normal, 0.2, rtol=0.2)
