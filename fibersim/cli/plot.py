@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from fibersim.cli.options import DURATION
-from fibersim.signals import SignalSpec, source_labels
+from fibersim.signals import PlacedSpec, SignalSpec, source_labels
 
 if TYPE_CHECKING:
     from fibersim.scenario.models import Scenario
@@ -62,7 +62,10 @@ class _Window:
     end: float | None = None
 
     def placed(self) -> SignalSpec:
-        """The spec confined to the window as well as to its own ``start``/``end``."""
+        """The spec confined to the window as well as to its own ``start``/``end`` (a
+        recording has no window of its own: it is confined to the timeline's)."""
+        if not isinstance(self.spec, PlacedSpec):
+            return self.spec
         update: dict[str, float] = {}
         if self.start is not None:
             update["start"] = max(self.start, self.spec.start or self.start)

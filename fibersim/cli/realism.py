@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+import numpy as np
 
 from fibersim.cli.options import DURATION
 
 if TYPE_CHECKING:
+    from fibersim.signals import Synthesizer
     from fibersim.signals.realism import Recording, Row
 
 
@@ -20,7 +22,7 @@ def simulated_recording(source: Path | None, duration_s: float) -> Recording:
     from fibersim.cli.plot import scenario_synthesizer
     from fibersim.models import FiberConfig
     from fibersim.signals import SynthesisContext, build_synthesizer
-    from fibersim.signals.realism import Recording, load
+    from fibersim.signals.realism import load
 
     if source is not None and source.suffix.lower() not in (".yaml", ".yml"):
         return load(str(source))
@@ -33,9 +35,29 @@ def simulated_recording(source: Path | None, duration_s: float) -> Recording:
 
         synthesizer = scenario_synthesizer(load_scenario(source))
         name = str(source)
+    return rendered(synthesizer, duration_s, name)
+
+
+#: Most channels of a simulated fiber that are measured (a contiguous middle stretch), and
+#: most samples rendered in all: bounds the memory of a long comparison of a long fiber.
+MAX_CHANNELS = 512
+MAX_VALUES = 40_000_000
+
+
+def rendered(synthesizer: Synthesizer, duration_s: float, name: str) -> Recording:
+    """Up to ``duration_s`` of the synthesizer's output from t = 0, rendered a second at a
+    time, keeping a middle stretch of at most ``MAX_CHANNELS`` channels."""
+    from fibersim.signals.realism import Recording
+
     context = synthesizer.context
-    data = synthesizer.render_at(0, round(duration_s * context.prr))
-    return Recording(data, context.prr, context.dx, context.gauge_length_meters, name)
+    keep = min(context.n_channels, MAX_CHANNELS)
+    first = (context.n_channels - keep) // 2
+    total = min(round(duration_s * context.prr), MAX_VALUES // keep)
+    step = max(1, round(context.prr))
+    parts = [synthesizer.render_at(start, min(step, total - start))[:, first:first + keep]
+             for start in range(0, total, step)]
+    return Recording(np.concatenate(parts), context.prr, context.dx,
+                     context.gauge_length_meters, name)
 
 
 def _number(value: float | None) -> str:
@@ -93,8 +115,9 @@ def write_png(rows: list[Row], path: Path, title: str) -> None:
 @click.argument("real_file", type=click.Path(exists=True, path_type=Path))
 @click.argument("simulated", required=False,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--duration", "duration_s", type=DURATION, default="20s", show_default=True,
-              help="Simulated time rendered from a scenario (from t = 0).")
+@click.option("--duration", "duration_s", type=DURATION, default="60s", show_default=True,
+              help="Simulated time rendered from a scenario (from t = 0; at most "
+                   f"{MAX_VALUES // 1_000_000}M samples of at most {MAX_CHANNELS} channels).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the rows as JSON to this file.")
 @click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path),

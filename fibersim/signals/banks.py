@@ -118,10 +118,14 @@ _FFT_COLUMNS = 128
 
 @lru_cache(maxsize=12)
 def noise_bank(colour: Colour, prr: float, seed: int, n_rows: int, n_cols: int,
-               spatial: SpatialCorrelation | None = None) -> np.ndarray:
+               spatial: SpatialCorrelation | None = None,
+               gain: tuple[float, ...] | None = None) -> np.ndarray:
     """A periodic (n_rows, n_cols) float32 bank with this colour along the rows, its columns
     independent or, with ``spatial``, correlated as neighbouring channels (circularly, so a
-    rolled read stays correlated across its wrap).
+    rolled read stays correlated across its wrap), column ``c`` scaled by ``gain[c]``.
+
+    A gain baked in here costs nothing per sample, where a gain applied while reading costs
+    a pass over every block: the reader that keeps channel c on column c uses it.
 
     Periodic because it is built with an FFT: reading past the last row wraps seamlessly.
     """
@@ -143,6 +147,8 @@ def noise_bank(colour: Colour, prr: float, seed: int, n_rows: int, n_cols: int,
             spectrum = np.fft.rfft(bank[rows], axis=1)
             spectrum *= across
             bank[rows] = np.fft.irfft(spectrum, n=n_cols, axis=1)
+    if gain is not None:
+        bank *= np.asarray(gain, dtype=np.float32)
     bank.setflags(write=False)
     return bank
 
@@ -209,15 +215,16 @@ class BankReader:
             offsets = rng.integers(0, room, self.n_groups)
             found = []
             if self.n_groups == 1:
-                # A single group keeps its rows whole, so each read is one contiguous run
-                # (about twice as fast as a rolled read); it starts at a random column of a
-                # bank wider than the fiber instead, so that two segments which happen to
-                # read overlapping rows (likely: there are only ~2 bank lengths of offsets)
-                # almost never read them into the same channels.
+                # A single fiber-wide group keeps its rows whole, so each read is one run
+                # (about twice as fast as a rolled one). It starts at a random column of a
+                # bank wider than the fiber: a channel's noise then comes from many columns
+                # in turn, which averages out the fine spectral structure of any one finite
+                # column, and two segments that happen to read the same rows rarely read
+                # them into the same channels.
                 shift = int(rng.integers(0, self.width - self.n_channels + 1))
                 found.append((0, self.n_channels, int(offsets[0]), shift))
                 return self._keep(k, found)
-            # Rolls decorrelate groups reading one bank (and segments, as the shift above).
+            # Rolls decorrelate groups reading one bank.
             rolls = rng.integers(0, self.width, self.n_groups)
             for g in range(self.n_groups):
                 c0, c1 = g * self.width, min(self.n_channels, (g + 1) * self.width)
@@ -241,8 +248,10 @@ class BankReader:
         """Add ``gain`` x noise of samples ``first_sample ..`` into ``out`` (time, channel);
         with ``base`` (one value per row of ``out``), set ``out`` to ``base`` + that noise."""
         n = out.shape[0]
-        plain = gain == 1.0 and self.column_gain is None
-        self.reserve(min(n, self.crossfade) if plain else n)
+        # Scaled reads need scratch only when they add (the crossfade's second read, or a
+        # reader that is not the first dense source).
+        self.reserve(min(n, self.crossfade) if base is not None or (gain == 1.0 and
+                     self.column_gain is None) else n)
         row = 0
         while row < n:
             sample = first_sample + row
@@ -265,18 +274,25 @@ class BankReader:
         ``out = base + scale * bank`` with ``base``."""
         n = out.shape[0]
         start = None if base is None else base[:n]
+        unscaled = isinstance(scale, float) and scale == 1.0
         for c0, c1, row, col in self.pieces(k):
             piece = self.bank[row + pos : row + pos + n, col : col + c1 - c0]
-            unscaled = isinstance(scale, float) and scale == 1.0
-            if self.column_gain is not None or not unscaled:
-                scratch = self._scratch[: n * (c1 - c0)].reshape(n, c1 - c0)
-                if self.column_gain is None:
-                    piece = np.multiply(piece, scale, out=scratch)
+            target = out[:, c0:c1]
+            gain = None if self.column_gain is None else self.column_gain[c0:c1]
+            if gain is None and unscaled:
+                if start is None:
+                    target += piece
                 else:
-                    piece = np.multiply(piece, self.column_gain[c0:c1], out=scratch)
-                    if not unscaled:
-                        piece *= scale
-            if start is None:
-                out[:, c0:c1] += piece
-            else:
-                np.add(start, piece, out=out[:, c0:c1])
+                    np.add(start, piece, out=target)
+                continue
+            if start is not None:  # scaled straight into the target: no scratch traffic
+                np.multiply(piece, scale if gain is None else gain, out=target)
+                if gain is not None and not unscaled:
+                    target *= scale
+                target += start
+                continue
+            scratch = self._scratch[: n * (c1 - c0)].reshape(n, c1 - c0)
+            np.multiply(piece, scale if gain is None else gain, out=scratch)
+            if gain is not None and not unscaled:
+                scratch *= scale
+            target += scratch

@@ -21,17 +21,19 @@ from fibersim.signals.banks import (
 )
 from fibersim.signals.base import PlacedSpec, Stage, SynthesisContext
 
-#: Bank for per-channel noise: 2 s x up to 2816 columns (46 MB as float32 at 2 kHz). Rows
+#: Bank for per-channel noise: 2 s x up to 2560 columns (40 MB as float32 at 2 kHz). Rows
 #: as long as the fiber matter: numpy pays ~40 ns per row of a strided 2-D add, so reading
 #: a fiber-wide bank row costs a fraction of reading five 512-column pieces of it.
 INCOHERENT_ROWS = 4096
-INCOHERENT_MAX_COLS = 2816
-#: Columns a fiber-wide read can start at beyond the fiber's width (``BankReader.pieces``).
-_SPARE_COLS = 256
-#: Samples between remappings of the bank and of their crossfades: short against the bank,
-#: so each segment's offset has ~2400 choices (see ``banks``).
-_SEGMENT = 1536
-_CROSSFADE = 128
+INCOHERENT_MAX_COLS = 2560
+#: Extra bank columns a fiber-wide read may start at (see ``BankReader.pieces``): each
+#: channel's noise comes from many columns in turn, so no channel inherits the fine
+#: spectral structure of one finite bank column.
+SPARE_COLS = 256
+#: Samples between remappings of the bank and of their crossfades: at most half the bank,
+#: so each segment's offset has ~2000 choices (see ``banks``).
+_SEGMENT = 1792
+_CROSSFADE = 256
 
 
 class IncoherentNoiseSpec(PlacedSpec):
@@ -99,7 +101,7 @@ def level_profile(spec: IncoherentNoiseSpec, context: SynthesisContext) -> np.nd
     gain *= 10 ** (2 * spec.loss_db_per_km * absolute * dx / 1000 / 20)
     for first, last, factor in spec.sections:
         gain[max(0, first) : max(0, last + 1)] *= factor
-    return gain / np.sqrt(np.mean(gain**2))
+    return np.asarray(gain / np.sqrt(np.mean(gain**2)))
 
 
 class IncoherentNoise:
@@ -110,14 +112,17 @@ class IncoherentNoise:
     _SALT = 11
 
     def __init__(self, spec: IncoherentNoiseSpec, context: SynthesisContext) -> None:
-        width = min(context.n_channels + _SPARE_COLS, INCOHERENT_MAX_COLS)
+        n = context.n_channels
+        # A fiber-wide read starts at a random one of the bank's spare columns each segment
+        # (``BankReader.pieces``), so the level profile is applied on read.
+        width = min(n + SPARE_COLS, INCOHERENT_MAX_COLS) if n < INCOHERENT_MAX_COLS else (
+            INCOHERENT_MAX_COLS)
         bank = noise_bank(spec.colour(context), context.prr, context.seed, INCOHERENT_ROWS,
                           width, spec.spatial(context))
         profile = level_profile(spec, context)
-        flat = bool(np.all(profile == 1.0))
         self._reader = BankReader(
-            bank, context.n_channels, (context.seed, self._SALT, context.channel_offset),
-            _SEGMENT, _CROSSFADE, None if flat else profile,
+            bank, n, (context.seed, self._SALT, context.channel_offset),
+            _SEGMENT, _CROSSFADE, None if bool(np.all(profile == 1.0)) else profile,
         )
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:

@@ -18,7 +18,6 @@ from fibersim.signals.noise import CommonModeNoiseSpec, IncoherentNoiseSpec
 from fibersim.signals.seismic import MachinerySpec, OceanSpec
 from fibersim.signals.traffic import FootstepsSpec, VehiclesSpec
 
-
 #: Common-mode level of the presets relative to incoherent noise below 10 Hz: with the
 #: default traffic, median removal then takes out ~14 % of the median channel's 0.5-10 Hz
 #: variance at 2337 channels (the 10-25 % of real recordings).

@@ -138,29 +138,28 @@ class Vehicles:
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
         n, prr, tile = block.shape[0], self._context.prr, self._tile
         first_tile = first_sample // tile
-        tiles = np.arange(first_tile, (first_sample + n - 1) // tile + 2)
-        edge_t = (tiles * tile - 0.5) / prr  # tile k spans edges k and k + 1
-        samples = np.arange(tiles[0] * tile, tiles[-1] * tile)
+        tiles = np.arange(first_tile, (first_sample + n - 1) // tile + 1)
+        tile_t = (tiles * tile + (tile - 1) / 2) / prr
+        samples = np.arange(tiles[0] * tile, (tiles[-1] + 1) * tile)
         skip = first_sample - tiles[0] * tile
         t0, t1 = first_sample / prr, (first_sample + n) / prr
         for process in self._processes:
             for vehicle in process.alive(t0, t1):
                 if (vehicle.t_enter <= t1 and vehicle.t_exit >= t0
                         and vehicle.t_enter < self._arrivals_until):
-                    self._add_vehicle(block, vehicle, edge_t, samples, skip)
+                    self._add_vehicle(block, vehicle, tile_t, samples, skip)
 
     def _add_vehicle(
         self,
         block: np.ndarray,
         vehicle: Vehicle,
-        edge_t: np.ndarray,
+        tile_t: np.ndarray,
         samples: np.ndarray,
         skip: int,
     ) -> None:
-        """Add one vehicle: profiles at the tile edges, interpolated linearly over each
-        tile's samples (holding them would put steps, a broadband buzz, on the field)."""
-        dx, n, tile = self._context.dx, block.shape[0], self._tile
-        x = vehicle.position(edge_t)
+        """Add one vehicle: profiles per tile, expanded over the tile's samples."""
+        dx, n = self._context.dx, block.shape[0]
+        x = vehicle.position(tile_t)
         lo = max(0, math.floor((x.min() - self._radius) / dx))
         hi = min(block.shape[1], math.ceil((x.max() + self._radius) / dx) + 1)
         if lo >= hi:
@@ -171,18 +170,9 @@ class Vehicles:
         tyre = self._profiles[1, index] * np.float32(vehicle.tyre_rms)
         start = (int(samples[0]) + vehicle.noise_offset) % self._NOISE_ROWS
         noise = _periodic_run(self._noise[vehicle.noise_column], start, len(samples))
-        weight = _tile_weights(tile)
-        tyre_field = tyre[:-1, None, :] + weight * (tyre[1:] - tyre[:-1])[:, None, :]
-        field = noise.reshape(-1, tile, 1) * tyre_field
-        field += quasi_static[:-1, None, :]
-        field += weight * (quasi_static[1:] - quasi_static[:-1])[:, None, :]
+        field = noise.reshape(len(tile_t), self._tile, 1) * tyre[:, None, :]
+        field += quasi_static[:, None, :]
         block[:, lo:hi] += field.reshape(-1, hi - lo)[skip : skip + n]
-
-
-@lru_cache(maxsize=8)
-def _tile_weights(tile: int) -> np.ndarray:
-    """(1, tile, 1) interpolation weights of a tile's samples between its two edges."""
-    return ((np.arange(tile, dtype=np.float32) + 0.5) / tile).reshape(1, tile, 1)
 
 
 #: Spacing (m) of the tabulated vehicle profiles.

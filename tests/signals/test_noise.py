@@ -18,7 +18,8 @@ def _slope(f: np.ndarray, power: np.ndarray, lo: float, hi: float) -> float:
 
 @pytest.mark.parametrize(("corner_hz", "alpha"), [(20.0, 1.0), (40.0, 1.5)])
 def test_incoherent_spectrum_has_the_configured_slopes(corner_hz: float, alpha: float) -> None:
-    ctx = context(n_channels=64, prr=2000.0)
+    # Channels a gauge apart share their noise: 640 of them give ~64 independent spectra.
+    ctx = context(n_channels=640, prr=2000.0, dx=1.0)
     spec = IncoherentNoiseSpec(sigma_phi=0.02, corner_hz=corner_hz, alpha=alpha)
     data = render([spec], ctx, 20.0).astype(np.float64)
     f, psd = signal.welch(data, fs=ctx.prr, nperseg=4096, axis=0)

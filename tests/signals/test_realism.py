@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from fibersim.cli.main import cli
 from fibersim.cli.plot import scenario_synthesizer
+from fibersim.cli.realism import rendered
 from fibersim.scenario import load_scenario
 from fibersim.signals import IncoherentNoiseSpec, build_synthesizer
 from fibersim.signals.banks import SpatialCorrelation
@@ -92,10 +93,8 @@ def test_reference_statistics_are_those_of_the_files(name: str) -> None:
 
 @pytest.fixture(scope="module")
 def healthy() -> Recording:
-    synthesizer = scenario_synthesizer(load_scenario(HEALTHY))
-    ctx = synthesizer.context
-    data = synthesizer.render_at(0, round(20 * ctx.prr))
-    return Recording(data, ctx.prr, ctx.dx, ctx.gauge_length_meters, "healthy")
+    """What ``fibersim realism`` compares by default: 60 s of the scenario."""
+    return rendered(scenario_synthesizer(load_scenario(HEALTHY)), 60.0, "healthy")
 
 
 @needs_references
@@ -118,7 +117,7 @@ def test_spread_widens_by_a_quarter_of_its_width_each_side() -> None:
 def test_realism_command_prints_and_writes_json_and_png(tmp_path: Path) -> None:
     report, picture = tmp_path / "r.json", tmp_path / "r.png"
     result = CliRunner().invoke(cli, [
-        "realism", str(REFERENCE_DIR / "febus_2.h5"), str(HEALTHY), "--duration", "5s",
+        "realism", str(REFERENCE_DIR / "febus_2.h5"), str(HEALTHY), "--duration", "30s",
         "--json", str(report), "--png", str(picture)])
     assert result.exit_code == 0, result.output
     assert "common_mode_share" in result.output
