@@ -39,21 +39,41 @@ class PhaseNoise:
     """Interferometric phase noise, output as strain rate.
 
     White phase noise of ``sigma_phi`` rad per sample plus a 1/f^alpha excess that equals the
-    white level at ``corner_hz``; the strain rate is ``strain_per_radian * prr * (phi_i -
-    phi_{i-1})``, so the white part becomes blue (power ~ f^2) and the 1/f part ~ f.
+    white level at ``corner_hz``, optionally low-passed above ``rolloff_hz`` (power falls by
+    ``rolloff_order`` x 20 dB per decade more); the strain rate is
+    ``strain_per_radian * prr * (phi_i - phi_{i-1})``, so the white part becomes blue (power ~ f^2) and the 1/f part ~ f.
     """
 
     sigma_phi: float
     corner_hz: float
     alpha: float
     gauge_length_m: float
+    rolloff_hz: float = 0.0
+    rolloff_order: float = 2.0
 
     def amplitude(self, f: np.ndarray, prr: float) -> np.ndarray:
         excess = np.zeros_like(f)
         np.divide(self.corner_hz, f, out=excess, where=f > 0)
         differentiator = 1 - np.exp(-2j * np.pi * f / prr)
         scale = self.sigma_phi * strain_per_radian(self.gauge_length_m) * prr
-        return scale * differentiator * np.sqrt(1 + excess**self.alpha) * (f > 0)
+        shape = np.sqrt(1 + excess**self.alpha)
+        if self.rolloff_hz > 0:  # an interrogator's own low-pass before it decimates
+            shape /= np.sqrt(1 + (f / self.rolloff_hz) ** (2 * self.rolloff_order))
+        return scale * differentiator * shape * (f > 0)
+
+
+@dataclass(frozen=True)
+class TabulatedColour:
+    """A measured spectrum: one-sided PSD ``psd`` ((1/s)^2/Hz) at ``frequencies`` (Hz),
+    interpolated log-log, flat beyond the ends; what ``fibersim calibrate`` fits."""
+
+    frequencies: tuple[float, ...]
+    psd: tuple[float, ...]
+
+    def amplitude(self, f: np.ndarray, prr: float) -> np.ndarray:
+        log_f = np.log(np.maximum(f, self.frequencies[0] * 1e-3))
+        log_psd = np.interp(log_f, np.log(self.frequencies), np.log(self.psd))
+        return np.asarray(np.sqrt(np.exp(log_psd) * prr / 2) * (f > 0))
 
 
 @dataclass(frozen=True)
@@ -84,9 +104,17 @@ class SpatialCorrelation:
     dx: float
     gauge_m: float
     pulse_m: float = 0.0
+    white_fraction: float = 0.0  # share of the variance independent from channel to channel
 
     def at(self, distance: np.ndarray) -> np.ndarray:
         """Correlation at ``distance`` (m, >= 0)."""
+        shared = self._shared(distance)
+        if self.white_fraction == 0:
+            return shared
+        return np.asarray((1 - self.white_fraction) * shared
+                          + self.white_fraction * (np.asarray(distance) == 0))
+
+    def _shared(self, distance: np.ndarray) -> np.ndarray:
         step = min(self.gauge_m, self.pulse_m or self.gauge_m) / 200
         kernel = np.ones(max(1, round(self.gauge_m / step)))
         if self.pulse_m > 0:

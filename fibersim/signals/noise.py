@@ -16,6 +16,7 @@ from fibersim.signals.banks import (
     PhaseNoise,
     PowerLaw,
     SpatialCorrelation,
+    TabulatedColour,
     band_rms,
     noise_bank,
 )
@@ -49,9 +50,18 @@ class IncoherentNoiseSpec(PlacedSpec):
     alpha: float = Field(
         2.0, ge=0, le=2, description="Exponent of the phase excess 1/f^alpha (2: a random walk "
         "of the phase, flat in strain rate below the corner, as real interrogators record).")
+    spectrum: list[tuple[PositiveFloat, PositiveFloat]] | None = Field(
+        None, min_length=2, description="Measured one-sided PSD [[f_hz, (1/s)^2/Hz], ...] "
+        "(fibersim calibrate): replaces sigma_phi, corner_hz, alpha and the roll-off.")
+    rolloff_hz: float = Field(
+        0.0, ge=0, description="Low-pass corner of the interrogator's output (Hz, 0: none).")
+    rolloff_order: float = Field(2.0, gt=0, le=8, description="Order of that low-pass.")
     pulse_fraction: float = Field(
         0.5, ge=0, le=4, description="Pulse length in gauge lengths: widens the correlation "
         "between channels beyond the gauge's triangle (0: the boxcar gauge alone).")
+    white_fraction: float = Field(
+        0.0, ge=0, le=1, description="Share of the noise variance independent from channel to "
+        "channel (electronics after the gauge average).")
     spatially_white: bool = Field(
         False, description="Independent channels (no gauge averaging of the noise).")
     level_sigma: float = Field(
@@ -64,15 +74,20 @@ class IncoherentNoiseSpec(PlacedSpec):
         default_factory=list, description="Badly coupled stretches: [first, last, noise gain] "
         "(channels inclusive, range-relative), e.g. a bridge or a conduit.")
 
-    def colour(self, context: SynthesisContext) -> PhaseNoise:
-        return PhaseNoise(self.sigma_phi, self.corner_hz, self.alpha, context.gauge_length_meters)
+    def colour(self, context: SynthesisContext) -> PhaseNoise | TabulatedColour:
+        if self.spectrum is not None:
+            ordered = sorted(self.spectrum)
+            return TabulatedColour(tuple(f for f, _ in ordered), tuple(p for _, p in ordered))
+        return PhaseNoise(self.sigma_phi, self.corner_hz, self.alpha, context.gauge_length_meters,
+                          self.rolloff_hz, self.rolloff_order)
 
     def spatial(self, context: SynthesisContext) -> SpatialCorrelation | None:
         """How neighbouring channels' noise correlates (None: independent channels)."""
         if self.spatially_white:
             return None
         gauge = context.gauge_length_meters
-        return SpatialCorrelation(context.dx, gauge, self.pulse_fraction * gauge)
+        return SpatialCorrelation(context.dx, gauge, self.pulse_fraction * gauge,
+                                  self.white_fraction)
 
     def make(self, context: SynthesisContext) -> IncoherentNoise:
         return IncoherentNoise(self, context)
@@ -149,6 +164,10 @@ class CommonModeNoiseSpec(PlacedSpec):
     f_max: PositiveFloat = Field(100.0, description="Roll-off frequency (Hz).")
     sigma_phi: float = Field(0.01, ge=0, description="Reference incoherent phase noise (rad).")
     corner_hz: float = Field(100.0, ge=0, description="Reference incoherent 1/f corner (Hz).")
+    spectrum: list[tuple[PositiveFloat, PositiveFloat]] | None = Field(
+        None, min_length=2, description="Measured one-sided PSD [[f_hz, (1/s)^2/Hz], ...] of "
+        "the common mode (fibersim calibrate), scaled by rms_ratio; replaces alpha, f_min, "
+        "f_max and the reference.")
     phase_alpha: float = Field(
         2.0, ge=0, le=2, description="Reference incoherent phase excess exponent.")
 
@@ -164,16 +183,31 @@ class CommonModeNoise:
     _ROWS = 2**18
 
     def __init__(self, spec: CommonModeNoiseSpec, context: SynthesisContext) -> None:
-        colour = PowerLaw(spec.alpha, spec.f_min, spec.f_max)
-        bank = noise_bank(colour, context.prr, context.seed, self._ROWS, 1)
+        self._reader = BankReader(
+            noise_bank(self._colour(spec), context.prr, context.seed, self._ROWS, 1), 1,
+            (context.seed, self._SALT), self._ROWS // 4, 2048)
+        self._gain = self._level(spec, context)
+
+    @staticmethod
+    def _colour(spec: CommonModeNoiseSpec) -> PowerLaw | TabulatedColour:
+        if spec.spectrum is None:
+            return PowerLaw(spec.alpha, spec.f_min, spec.f_max)
+        ordered = sorted(spec.spectrum)
+        return TabulatedColour(tuple(f for f, _ in ordered), tuple(p for _, p in ordered))
+
+    def _level(self, spec: CommonModeNoiseSpec, context: SynthesisContext) -> float:
+        """Gain on the bank: ``rms_ratio`` times the tabulated level, or the level that makes
+        the rms below ``reference_hz`` ``rms_ratio`` times the reference noise's."""
+        colour = self._colour(spec)
+        if isinstance(colour, TabulatedColour):
+            return float(spec.rms_ratio)
         reference = band_rms(
             PhaseNoise(spec.sigma_phi, spec.corner_hz, spec.phase_alpha,
                        context.gauge_length_meters),
             context.prr, 0.0, spec.reference_hz,
         )
         own = band_rms(colour, context.prr, 0.0, spec.reference_hz)
-        self._gain = float(spec.rms_ratio * reference / own)
-        self._reader = BankReader(bank, 1, (context.seed, self._SALT), self._ROWS // 4, 2048)
+        return float(spec.rms_ratio * reference / own)
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
         series = np.zeros((block.shape[0], 1), dtype=np.float32)

@@ -8,9 +8,12 @@ ocean's.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+import yaml
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from fibersim.signals.base import Placed, PlacedSpec, SourceGroup, SynthesisContext
 from fibersim.signals.fading import RayleighFadingSpec
@@ -48,16 +51,58 @@ def preset_specs(name: str, n_channels: int, common_mode: float = 1.0) -> list[P
 
 
 class PresetSpec(PlacedSpec):
-    """A named mix: ``{type: preset, name: urban_road}`` or ``{type: preset, name: subsea}``."""
+    """A named mix, ``{type: preset, name: urban_road}`` or ``{type: preset, name: subsea}``,
+    or a site file written by ``fibersim calibrate``: ``{type: preset, path: site.yaml}``
+    (its ``signals:`` list; a relative path is taken from the working directory)."""
 
     type: Literal["preset"] = "preset"
     name: Literal["urban_road", "subsea"] = "urban_road"
+    path: str | None = Field(None, description="Site file of `fibersim calibrate` (its signals).")
     common_mode: float = Field(
         1.0, ge=0, le=100, description="Scale of the common-mode laser noise (0: off).")
 
+    @model_validator(mode="after")
+    def _site_file_is_readable(self) -> PresetSpec:
+        if self.path is not None:
+            site_specs(self.path)  # ValueError names the problem
+        return self
+
+    def specs(self, n_channels: int) -> list[PlacedSpec]:
+        """The specs this preset stands for on a range of ``n_channels`` channels."""
+        if self.path is not None:
+            return site_specs(self.path)
+        return preset_specs(self.name, n_channels, self.common_mode)
+
     def make(self, context: SynthesisContext) -> SourceGroup:
         parts: list[Placed] = []
-        for spec in preset_specs(self.name, context.n_channels, self.common_mode):
+        for spec in self.specs(context.n_channels):
             built = spec.build(context)
             parts.extend(built.parts if isinstance(built, SourceGroup) else [built])
         return SourceGroup(tuple(parts))
+
+
+@lru_cache(maxsize=16)
+def _site_file(path: str) -> tuple[PlacedSpec, ...]:
+    from fibersim.signals import SignalSpec
+
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"cannot read site file {path}: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("signals"), list):
+        raise ValueError(f"site file {path} has no 'signals:' list")
+    try:
+        specs = TypeAdapter(list[SignalSpec]).validate_python(document["signals"])
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValueError(f"site file {path}: signals.{where}: {first['msg']}") from None
+    placed = [spec for spec in specs if isinstance(spec, PlacedSpec)]
+    if len(placed) != len(specs) or any(isinstance(s, PresetSpec) for s in placed):
+        raise ValueError(f"site file {path}: only sources, not recordings or presets")
+    return tuple(placed)
+
+
+def site_specs(path: str) -> list[PlacedSpec]:
+    """The sources listed under ``signals:`` in a site file (``fibersim calibrate``)."""
+    return list(_site_file(str(Path(path).resolve())))

@@ -46,7 +46,8 @@ def test_a_scenario_is_recorded_offline_with_a_summary(tmp_path: Path) -> None:
 
 
 def test_the_same_scenario_and_seed_give_the_same_file_byte_for_byte(tmp_path: Path) -> None:
-    (tmp_path / "s.yaml").write_text(SCENARIO + "run: {seed: 3, start_time: '2024-05-01T12:00:00Z'}\n")
+    run = "run: {seed: 3, start_time: '2024-05-01T12:00:00Z'}\n"
+    (tmp_path / "s.yaml").write_text(SCENARIO + run)
     files = [tmp_path / "a.h5", tmp_path / "b.h5"]
     for path in files:
         result = fibersim("record", str(tmp_path / "s.yaml"), "-o", str(path), "--to", "1s")
