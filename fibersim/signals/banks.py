@@ -41,7 +41,8 @@ class PhaseNoise:
     White phase noise of ``sigma_phi`` rad per sample plus a 1/f^alpha excess that equals the
     white level at ``corner_hz``, optionally low-passed above ``rolloff_hz`` (power falls by
     ``rolloff_order`` x 20 dB per decade more); the strain rate is
-    ``strain_per_radian * prr * (phi_i - phi_{i-1})``, so the white part becomes blue (power ~ f^2) and the 1/f part ~ f.
+    ``strain_per_radian * prr * (phi_i - phi_{i-1})``, so the white part becomes blue
+    (power ~ f^2) and the 1/f part ~ f.
     """
 
     sigma_phi: float
