@@ -95,7 +95,8 @@ class Earthquake:
 
 
 class MachinerySpec(PlacedSpec):
-    """A stationary machine (pump, generator, HVAC) with a fundamental and harmonics.
+    """A stationary machine (pump, generator, HVAC) with a fundamental and harmonics, its
+    speed wandering slowly (``wander`` of f0 over ``wander_s``).
 
     ``{type: machinery, channel: 1200, f0: 29.5, harmonics: 4, amplitude: 5e-7}``
     """
@@ -107,6 +108,9 @@ class MachinerySpec(PlacedSpec):
     harmonic_decay: float = Field(0.6, gt=0, le=1, description="Amplitude ratio per harmonic.")
     amplitude: float = Field(5e-7, ge=0, description="Fundamental strain rate at the machine.")
     decay_m: PositiveFloat = Field(3.0, description="Spatial decay length (m).")
+    wander: float = Field(
+        0.002, ge=0, le=0.2, description="Slow frequency wander, relative (load, mains drift).")
+    wander_s: PositiveFloat = Field(45.0, description="Period of that wander (s).")
 
     def make(self, context: SynthesisContext) -> Machinery:
         return Machinery(self, context)
@@ -131,16 +135,21 @@ class Machinery:
         keep = order * spec.f0 < 0.45 * context.prr
         self._freqs = (order * spec.f0)[keep]
         self._amps = (spec.amplitude * spec.harmonic_decay ** (order - 1))[keep]
-        self._phases = context.rng((self._SALT, context.channel_offset + centre)).uniform(
-            0, 2 * np.pi, spec.harmonics
-        )[keep]
+        rng = context.rng((self._SALT, context.channel_offset + centre))
+        self._phases = rng.uniform(0, 2 * np.pi, spec.harmonics)[keep]
+        self._wander_phase = float(rng.uniform(0, 2 * np.pi))
+        self._wander, self._wander_s = spec.wander, spec.wander_s
         self._prr = context.prr
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
         if self._lo >= self._hi:
             return
         t = sample_times(first_sample, block.shape[0], self._prr)
-        tones = np.sin(t[:, None] * (2 * np.pi * self._freqs) + self._phases) * self._amps
+        # Frequency f (1 + w cos(2 pi t / T + p)): the phase is the integral, in closed form.
+        period = self._wander_s
+        warped = t + self._wander * period / (2 * np.pi) * (
+            np.sin(2 * np.pi * t / period + self._wander_phase) - np.sin(self._wander_phase))
+        tones = np.sin(warped[:, None] * (2 * np.pi * self._freqs) + self._phases) * self._amps
         series = tones.sum(axis=1).astype(np.float32)  # per row: independent of block size
         block[:, self._lo : self._hi] += series[:, None] * self._profile
 
