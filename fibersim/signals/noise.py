@@ -21,6 +21,7 @@ from fibersim.signals.banks import (
     noise_bank,
 )
 from fibersim.signals.base import PlacedSpec, Stage, SynthesisContext
+from fibersim.signals.physics import correlated_lognormal
 
 #: Bank for per-channel noise: 2 s x up to 2560 columns (40 MB as float32 at 2 kHz). Rows
 #: as long as the fiber matter: numpy pays ~40 ns per row of a strided 2-D add, so reading
@@ -106,13 +107,8 @@ def level_profile(spec: IncoherentNoiseSpec, context: SynthesisContext) -> np.nd
     absolute = context.channel_offset + np.arange(n)
     gain = np.ones(n)
     if spec.level_sigma > 0:
-        width = max(1.0, spec.level_length_m / dx)
-        reach = int(3 * width)
-        rng = context.rng((13, context.channel_offset))
-        white = rng.standard_normal(n + 2 * reach)
-        taps = np.exp(-0.5 * (np.arange(-reach, reach + 1) / width) ** 2)
-        field = np.convolve(white, taps / np.sqrt(np.sum(taps**2)), "valid")
-        gain *= np.exp(spec.level_sigma * field)
+        gain *= correlated_lognormal(context.rng((13, context.channel_offset)), n,
+                                     spec.level_sigma, spec.level_length_m / dx)
     gain *= 10 ** (2 * spec.loss_db_per_km * absolute * dx / 1000 / 20)
     for first, last, factor in spec.sections:
         gain[max(0, first) : max(0, last + 1)] *= factor
