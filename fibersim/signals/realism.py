@@ -22,6 +22,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from fibersim.errors import InputError
+
 #: Lags over which repetition is searched (s), capped at half the record.
 REPETITION_LAGS_S = (0.2, 60.0)
 #: The high band, as fractions of the sample rate: instrument noise dominates there.
@@ -230,10 +232,19 @@ def load(path: str) -> Recording:
     """The first patch of any file DASCore reads, as (time, distance) strain-like values.
 
     Units are not converted: every statistic is a ratio, a correlation or a slope.
+    ``InputError`` (exit 2) when DASCore is missing or cannot read the file.
     """
-    import dascore as dc
-
-    patch = dc.spool(path)[0].transpose("time", "distance")
+    try:
+        import dascore as dc
+        from dascore.exceptions import DASCoreError
+    except ImportError:
+        raise InputError("reading DAS files needs DASCore: pip install 'fibersim[formats]'",
+                         file=path) from None
+    try:
+        patch = dc.spool(path)[0].transpose("time", "distance")
+    except (DASCoreError, OSError, ValueError, KeyError, IndexError) as error:
+        raise InputError(f"DASCore cannot read it ({type(error).__name__}: {error})",
+                         file=path) from None
     step = patch.attrs.time_step / np.timedelta64(1, "ns")
     gauge = patch.attrs.get("gauge_length")
     gauge_m = float(gauge) if gauge is not None and np.isfinite(float(gauge)) else None
