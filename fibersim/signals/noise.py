@@ -6,6 +6,7 @@ fiber at 2 kHz far faster than real time.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 import numpy as np
@@ -29,9 +30,10 @@ from fibersim.signals.physics import correlated_lognormal
 INCOHERENT_ROWS = 4096
 INCOHERENT_MAX_COLS = 2560
 #: Extra bank columns a fiber-wide read may start at (see ``BankReader.pieces``): each
-#: channel's noise comes from many columns in turn, so no channel inherits the fine
-#: spectral structure of one finite bank column.
-SPARE_COLS = 256
+#: channel's noise comes from 17 columns in turn, which averages out most of the fine
+#: spectral structure of one finite bank column (it would show as autocorrelation at short
+#: lags in decimated data), at the price of a level flicker of ~4 % between segments.
+SPARE_COLS = 16
 #: Samples between remappings of the bank and of their crossfades: at most half the bank,
 #: so each segment's offset has ~2000 choices (see ``banks``).
 _SEGMENT = 1792
@@ -124,16 +126,23 @@ class IncoherentNoise:
 
     def __init__(self, spec: IncoherentNoiseSpec, context: SynthesisContext) -> None:
         n = context.n_channels
-        # A fiber-wide read starts at a random one of the bank's spare columns each segment
-        # (``BankReader.pieces``), so the level profile is applied on read.
         width = min(n + SPARE_COLS, INCOHERENT_MAX_COLS) if n < INCOHERENT_MAX_COLS else (
             INCOHERENT_MAX_COLS)
+        # One fiber-wide group reads channel c from column c + (0..SPARE_COLS): the level is
+        # baked into the bank (free per sample) as a profile over the bank's columns, which a
+        # channel sees shifted by at most SPARE_COLS channels from segment to segment (a
+        # level flicker of a few %). Wider fibers roll columns between groups, so their
+        # level is applied on read (a pass more).
+        baked = width >= n
+        profile = level_profile(spec, dataclasses.replace(context, n_channels=width)
+                                if baked else context)
+        flat = bool(np.all(profile == 1.0))
         bank = noise_bank(spec.colour(context), context.prr, context.seed, INCOHERENT_ROWS,
-                          width, spec.spatial(context))
-        profile = level_profile(spec, context)
+                          width, spec.spatial(context),
+                          None if flat or not baked else tuple(profile.tolist()))
         self._reader = BankReader(
             bank, n, (context.seed, self._SALT, context.channel_offset),
-            _SEGMENT, _CROSSFADE, None if bool(np.all(profile == 1.0)) else profile,
+            _SEGMENT, _CROSSFADE, None if flat or baked else profile,
         )
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
