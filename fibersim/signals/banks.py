@@ -245,11 +245,11 @@ class BankReader:
             found = []
             if self.n_groups == 1:
                 # A single fiber-wide group keeps its rows whole, so each read is one run
-                # (about twice as fast as a rolled one). It starts at a random column of a
-                # bank wider than the fiber: a channel's noise then comes from many columns
-                # in turn, which averages out the fine spectral structure of any one finite
-                # column, and two segments that happen to read the same rows rarely read
-                # them into the same channels.
+                # (about twice as fast as a rolled one). It starts at a random one of the
+                # bank's spare columns (it is a little wider than the fiber): a channel's
+                # noise then comes from several columns in turn, which averages out the fine
+                # spectral structure of any one finite column, and two segments that happen
+                # to read the same rows rarely read them into the same channels.
                 shift = int(rng.integers(0, self.width - self.n_channels + 1))
                 found.append((0, self.n_channels, int(offsets[0]), shift))
                 return self._keep(k, found)
