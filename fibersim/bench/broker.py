@@ -14,6 +14,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aio_pika
 
@@ -38,7 +39,7 @@ async def scratch_exchange(url: str) -> AsyncIterator[str]:
         await connection.close()
 
 
-async def raw_publish_rate(url: str, exchange_name: str, body: bytes, headers: dict[str, object],
+async def raw_publish_rate(url: str, exchange_name: str, body: bytes, headers: dict[str, Any],
                            content_type: str, count: int, window: int) -> float:
     """Blocks per second publishing ``body`` ``count`` times with at most ``window`` unconfirmed.
 

@@ -80,7 +80,7 @@ def focus_mock(amqp_url: str | None, exchange: str | None, dialect: str | None, 
     load_dialect(dialect)  # an unknown dialect is exit 2 before anything starts
     try:
         settings = FocusSettings(
-            behaviour=behaviour, reconfigure_policy=reconfigure_policy,  # type: ignore[arg-type]
+            behaviour=behaviour, reconfigure_policy=reconfigure_policy,
             fiber_id=fiber_id, dialect=dialect or DEFAULT_DIALECT, prefix=prefix.rstrip("/"),
             store=store,
             metadata_timeout_s=max(metadata_timeout, 0.001),

@@ -195,7 +195,8 @@ class Waterfall:
             usable = padded[:, :, :plan.nfft // 2 * pool]
             power = usable.reshape((*power.shape[:2], plan.nfft // 2, pool)).sum(axis=3)
         stop = plan.bin_first + len(plan.frequencies)
-        return np.sqrt(power[:, :, plan.bin_first:stop]) * 2
+        amplitude: np.ndarray = np.sqrt(power[:, :, plan.bin_first:stop]) * 2
+        return amplitude
 
 
 @dataclass

@@ -23,7 +23,7 @@ class FocusServerFormatter(logging.Formatter):
     """Server records as ``<ISO time> <LEVEL> pz.focus_server <msg>``, access records as
     ``<LEVEL>: <msg>`` (what uvicorn prints), both in UTC."""
 
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)
 
     def __init__(self) -> None:
         super().__init__(datefmt="%Y-%m-%dT%H:%M:%S+0000")

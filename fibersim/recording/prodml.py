@@ -325,9 +325,9 @@ class ProdmlReader:
 
     def read_stored(self, start: int, stop: int) -> np.ndarray:
         """Rows ``start:stop`` as stored (int16 counts or float32), for exact comparisons."""
-        if self._locus_major:
-            return self._data[self._columns, start:stop].T
-        return self._data[start:stop, self._columns]
+        rows: np.ndarray = (self._data[self._columns, start:stop].T if self._locus_major
+                            else self._data[start:stop, self._columns])
+        return rows
 
     def close(self) -> None:
         if self._file.id.valid:

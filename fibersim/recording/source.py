@@ -55,6 +55,10 @@ class RecordingSpec(BaseModel):
             return slice(None)
         return slice(self.channels[0], self.channels[1] + 1)
 
+    def check(self, context: SynthesisContext) -> None:
+        """``InputError`` (a ``ValueError`` too) unless the file fits ``context``'s fiber."""
+        RecordingSource(self, context).reader.close()
+
     def build(self, context: SynthesisContext) -> RecordingSource:
         return RecordingSource(self, context)
 

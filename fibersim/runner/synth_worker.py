@@ -53,7 +53,7 @@ from fibersim.signals import (
     build_synthesizer,
     source_labels,
 )
-from fibersim.signals.base import PlacedSpec
+from fibersim.signals.base import SourceSpec
 
 #: Blocks rendered in one call, into adjacent slots: a full-rate block (200 rows) pays the
 #: sources' per-call overhead for few rows; four of them at once cost a quarter less CPU, and
@@ -155,11 +155,11 @@ class RenderProcess:
             old.close()
             old.unlink()
 
-    def start_source(self, label: str, spec: PlacedSpec) -> None:
+    def start_source(self, label: str, spec: SourceSpec) -> None:
         """As ``Synthesizer.start_source``: ``spec``'s source from the next block on."""
         if label in self._labels:
             raise ValueError(f"signal source {label!r} is already running")
-        spec.channel_range(self._context)  # its ValueError here, like the synthesizer's
+        spec.check(self._context)  # its ValueError here, like the synthesizer's
         self._labels.append(label)
         self._change("start_source", (label, spec))
 

@@ -47,7 +47,7 @@ class PhaseWrap:
             block[:, hot] = wrapped(block[:, hot], self.threshold)
 
 
-def wrapped(values: np.ndarray, threshold: float) -> np.ndarray:
+def wrapped(values: np.ndarray, threshold: float | np.floating) -> np.ndarray:
     """``values`` aliased into [-threshold, threshold] as a failed phase unwrap would."""
     period = np.float32(2 * threshold)
     return values - period * np.round(values / period)

@@ -33,6 +33,10 @@ class Colour(Protocol):
 
     def amplitude(self, f: np.ndarray, prr: float) -> np.ndarray: ...
 
+    def __hash__(self) -> int:
+        """Colours key the bank caches (``lru_cache``), so they must be hashable."""
+        ...
+
 
 @dataclass(frozen=True)
 class PhaseNoise:
@@ -88,7 +92,8 @@ class PowerLaw:
     def amplitude(self, f: np.ndarray, prr: float) -> np.ndarray:
         safe = np.maximum(f, 1e-12)
         edges = 1 / np.sqrt((1 + (self.f_min / safe) ** 8) * (1 + (safe / self.f_max) ** 8))
-        return safe ** (-self.alpha / 2) * edges * (f > 0)
+        amplitude: np.ndarray = safe ** (-self.alpha / 2) * edges * (f > 0)
+        return amplitude
 
 
 @dataclass(frozen=True)

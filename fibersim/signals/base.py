@@ -82,10 +82,31 @@ class Stage(IntEnum):
 class SignalSource(Protocol):
     """A physical contribution to the recording."""
 
-    stage: Stage
+    @property
+    def stage(self) -> Stage:
+        """When the synthesizer runs this source within a block."""
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
         """Add samples ``first_sample ..`` into ``block`` (time, channel), in place."""
+
+
+class SourceSpec(Protocol):
+    """What ``Synthesizer.start_source`` takes: a scenario description that builds a source.
+
+    ``PlacedSpec`` subclasses are one kind; a recording (``fibersim.recording``) is another,
+    which is why this is a protocol and not the base class.
+    """
+
+    @property
+    def label(self) -> str | None:
+        """The name scenario events use for the source, if the file gives one."""
+
+    def check(self, context: SynthesisContext) -> None:
+        """Raise ``ValueError`` if the source cannot be built on ``context``, without
+        building it (a render process checks in its owner, where the error can be shown)."""
+
+    def build(self, context: SynthesisContext) -> SignalSource:
+        """The source on ``context``, placed on its channels and time window."""
 
 
 @runtime_checkable
@@ -177,7 +198,10 @@ class PlacedSpec(BaseModel):
             raise ValueError(f"channels {self.channels} lie outside 0..{context.n_channels - 1}")
         return first, last
 
-    def build(self, context: SynthesisContext) -> SignalSource:
+    def check(self, context: SynthesisContext) -> None:
+        self.channel_range(context)
+
+    def build(self, context: SynthesisContext) -> Placed | SourceGroup:
         """The source this spec describes, confined to its channels and time window.
 
         For an event source (``Drainable``) ``end`` stops new events; those under way finish.
@@ -222,6 +246,13 @@ def _parts(source: SignalSource) -> Iterable[SignalSource]:
     return source.parts if isinstance(source, SourceGroup) else (source,)
 
 
+def _from_sample(part: SignalSource, sample: int, width: int) -> Placed:
+    """``part`` active from ``sample`` on; a source that is not placed (a recording) is
+    placed on all ``width`` channels first."""
+    placed = part if isinstance(part, Placed) else Placed(part, 0, width)
+    return dataclasses.replace(placed, begin=max(placed.begin, sample))
+
+
 #: Label of stopped event sources whose last events are still under way.
 _DRAINING = ""
 
@@ -262,14 +293,17 @@ class Synthesizer:
         self._active.extend((label, part) for part in _parts(source))
         self._active.sort(key=lambda item: item[1].stage)  # stable: keeps insertion order
 
-    def start_source(self, label: str, spec: PlacedSpec) -> None:
-        """Add ``spec``'s source from the next sample on (its own start/end still apply)."""
+    def start_source(self, label: str, spec: SourceSpec) -> None:
+        """Add ``spec``'s source from the next sample on (its own start/end still apply).
+
+        Like every source, it adds what it has at the absolute sample index: a recording
+        started at sample ``n`` plays from its row ``n`` (or ``n`` modulo its length).
+        """
         if label in self.labels:
             raise ValueError(f"signal source {label!r} is already running")
         source = spec.build(self.context)
-        now = self.next_sample
-        delayed = (dataclasses.replace(p, begin=max(p.begin, now)) for p in _parts(source))
-        self._add(label, SourceGroup(tuple(delayed)))
+        now, width = self.next_sample, self.context.n_channels
+        self._add(label, SourceGroup(tuple(_from_sample(p, now, width) for p in _parts(source))))
 
     def stop_source(self, label: str) -> None:
         """Remove the source(s) labelled ``label`` from the next sample on; event sources

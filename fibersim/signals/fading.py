@@ -93,7 +93,7 @@ class ColumnNoise:
         self._stagger = rng.integers(0, _WRAP, n_channels)
         self._key = key
         self._n_channels = n_channels
-        self._pieces: dict[int, np.ndarray] = {}
+        self._pieces: dict[int, list[int]] = {}
 
     def _offsets(self, piece: int) -> list[int]:
         """Flat bank index of every channel's first sample of ``piece`` (a list: indexing

@@ -92,7 +92,8 @@ def quake_wavelet(prr: float, corner_hz: float, f_min: float, f_max: float, coda
         envelope = np.where(t < rise, t / rise, np.exp(-(t - rise) / coda_s))
         envelope *= np.minimum(1.0, (t[-1] - t) / coda_s)  # reach zero at the table's end
     wavelet = carrier * envelope
-    return (wavelet / np.abs(wavelet).max()).astype(np.float32)
+    normalised: np.ndarray = (wavelet / np.abs(wavelet).max()).astype(np.float32)
+    return normalised
 
 
 #: Peak of a phase's scattered coda relative to its direct pulse.

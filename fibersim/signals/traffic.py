@@ -16,6 +16,7 @@ short wavelet (contact pulse 1-5 Hz plus a heel strike ringing at ~25 Hz) as a s
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -145,7 +146,7 @@ class Vehicles:
         self._processes = [
             EpochProcess(
                 context, self._SALT + 100 * (d < 0), spec.rate_per_hour / 3600,
-                lambda rng, t, d=d: self._draw(rng, t, d),
+                functools.partial(self._draw, direction=d),
                 self._span / (spec.speed_min * (1 - spec.speed_wander)),
             )
             for d in directions
@@ -289,7 +290,8 @@ def _bowl(xi: np.ndarray, width: float) -> np.ndarray:
 def _decay_integral(xi: np.ndarray, decay: float) -> np.ndarray:
     """Antiderivative of exp(-|xi| / decay) in units of ``decay``, flat beyond 3.5 decays."""
     clipped = np.clip(xi * np.float32(1 / decay), -_CUT, _CUT)
-    return np.sign(clipped) * (1 - np.exp(-np.abs(clipped)))
+    integral: np.ndarray = np.sign(clipped) * (1 - np.exp(-np.abs(clipped)))
+    return integral
 
 
 class FootstepsSpec(PlacedSpec):
@@ -333,7 +335,8 @@ def footstep_wavelet(prr: float, contact_s: float) -> np.ndarray:
     heel = 0.6 * np.exp(-t / 0.03) * np.sin(2 * np.pi * 25 * t)
     wavelet = contact + heel
     wavelet *= np.minimum(1.0, (len(t) - np.arange(len(t))) / (0.2 * len(t)))  # taper the end
-    return (wavelet / np.abs(wavelet).max()).astype(np.float32)
+    normalised: np.ndarray = (wavelet / np.abs(wavelet).max()).astype(np.float32)
+    return normalised
 
 
 class Footsteps:

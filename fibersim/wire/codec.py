@@ -127,7 +127,7 @@ def _encode_block(block: DataBlock) -> bytes:
     little_endian = np.ascontiguousarray(
         samples.astype(samples.dtype.newbyteorder("<"), copy=False)
     )
-    return b"".join((header, memoryview(little_endian).cast("B")))
+    return b"".join((header, little_endian.data.cast("B")))
 
 
 def _decode_block(body: bytes, fiber_id: str) -> DataBlock:

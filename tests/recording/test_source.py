@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from fibersim.errors import InputError
 from fibersim.recording import ProdmlWriter, RecordingInfo, RecordingSpec
-from fibersim.signals import SynthesisContext
+from fibersim.signals import SynthesisContext, Synthesizer
 from tests.recording.helpers import SMALL_FIBER, START_NS, record_small, waves
 
 
@@ -84,3 +84,20 @@ def test_the_spec_reads_like_a_scenario_entry() -> None:
         RecordingSpec.model_validate({"type": "recording", "path": "x.h5", "channels": [9, 3]})
     with pytest.raises(ValidationError, match="extra"):
         RecordingSpec.model_validate({"type": "recording", "path": "x.h5", "speed": 2})
+
+
+def test_a_scenario_can_start_a_recording_mid_run(one_second: Path) -> None:
+    """``start_source`` with ``{type: recording}``: the recording adds its rows from the next
+    sample on, at the same absolute sample index as every other source."""
+    synthesizer = Synthesizer(context(), [])
+    before = synthesizer.render(100)
+    synthesizer.start_source("quake", RecordingSpec(path=one_second))
+    after = synthesizer.render(300)
+    assert not before.any()
+    np.testing.assert_array_equal(after, waves(SMALL_FIBER, 400)[100:])
+    assert synthesizer.labels == ["quake"]
+
+
+def test_starting_a_recording_that_does_not_fit_the_fiber_is_refused(one_second: Path) -> None:
+    with pytest.raises(InputError, match="recorded at 500 Hz"):
+        Synthesizer(context(prr=1000.0), []).start_source("quake", RecordingSpec(path=one_second))
