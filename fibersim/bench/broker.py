@@ -18,6 +18,8 @@ from typing import Any
 
 import aio_pika
 
+from fibersim.wire import ROUTING_PREFIX
+
 SINK_LENGTH = 8
 
 
@@ -58,7 +60,7 @@ async def raw_publish_rate(url: str, exchange_name: str, body: bytes, headers: d
                 await exchange.publish(
                     aio_pika.Message(body, headers=headers, content_type=content_type,
                                      delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT),
-                    "das.bench.data", mandatory=True)
+                    f"{ROUTING_PREFIX}.bench.data", mandatory=True)
             finally:
                 slots.release()
 

@@ -30,6 +30,7 @@ import httpx
 from fibersim.bench.broker import scratch_exchange
 from fibersim.bench.report import BenchSettings, Row, ratio
 from fibersim.units import parse_speed
+from fibersim.wire import ROUTING_PREFIX
 
 TARGET_INGEST = 20.0
 TARGET_RPS = 2000.0
@@ -147,7 +148,7 @@ async def _drain(exchange: str) -> None:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=64)
         queue = await channel.declare_queue("", exclusive=True)
-        await queue.bind(exchange, "das.fiber-0.data")
+        await queue.bind(exchange, f"{ROUTING_PREFIX}.fiber-0.data")
         times: list[float] = []
 
         async def count(message: aio_pika.abc.AbstractIncomingMessage) -> None:

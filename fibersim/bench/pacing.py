@@ -24,6 +24,7 @@ import aio_pika
 
 from fibersim.bench.broker import scratch_exchange
 from fibersim.bench.report import BenchSettings, Row, fibersim_command, ratio
+from fibersim.wire import ROUTING_PREFIX
 from fibersim.wire.codec import BLOCK_HEADER
 
 TARGET_JITTER_S = 0.005
@@ -94,7 +95,7 @@ async def _measure(settings: BenchSettings) -> list[Row]:
         try:
             channel = await connection.channel()
             queue = await channel.declare_queue("", exclusive=True)
-            await queue.bind(exchange, "das.*.data")
+            await queue.bind(exchange, f"{ROUTING_PREFIX}.*.data")
             await queue.consume(on_block, no_ack=True)
             with tempfile.TemporaryDirectory(prefix="fibersim-bench-") as scratch:
                 stats_path = Path(scratch) / "stats.json"

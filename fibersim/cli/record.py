@@ -16,8 +16,8 @@ import click
 from fibersim.cli.lifecycle import exit_with, run_until_signal
 from fibersim.cli.options import DURATION, dialect_option, exchange_option, tls_options
 from fibersim.cli.progress import ProgressLine, live_progress
+from fibersim.formats.model import Compression
 from fibersim.models import SampleDtype
-from fibersim.recording.model import Compression
 
 #: ``--compression`` choices and the HDF5 filter each selects.
 COMPRESSIONS: dict[str, Compression] = {"none": None, "gzip": "gzip", "lzf": "lzf"}

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from fibersim.dialects.base import Dialect, Topology
-from fibersim.wire import FibersimCodec, MessageKind, routing_key
-
-ROUTING_PREFIX = "das"
+from fibersim.wire import EXCHANGE, ROUTING_PREFIX, FibersimCodec, MessageKind, routing_key
 
 
 class FibersimDialect(FibersimCodec, Dialect):
@@ -15,7 +13,7 @@ class FibersimDialect(FibersimCodec, Dialect):
 
     name = "fibersim"
     summary = "fibersim's own format (docs/wire-protocol.md): JSON control, FSDB data blocks"
-    topology = Topology(exchange="fibersim", exchange_type="topic", delivery_mode=1)
+    topology = Topology(exchange=EXCHANGE, exchange_type="topic", delivery_mode=1)
 
     def routing_key(self, kind: MessageKind, fiber_id: str) -> str:
         return routing_key(ROUTING_PREFIX, fiber_id, kind)

@@ -11,11 +11,11 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
+from fibersim.formats.model import Compression, RecordingInfo
+from fibersim.formats.prodml import ProdmlWriter
 from fibersim.models import FiberConfig, SampleDtype
-from fibersim.recording.model import Compression, RecordingInfo
-from fibersim.recording.prodml import ProdmlWriter
-from fibersim.runner import quantize_int16
 from fibersim.signals import SignalSpec, SynthesisContext, build_synthesizer
+from fibersim.wire import quantize_int16
 
 
 def record_fiber(

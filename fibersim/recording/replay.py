@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fibersim.dialects import Dialect
+from fibersim.formats.model import RecordingInfo
+from fibersim.formats.reader import open_recording
 from fibersim.interrogator import Interrogator
 from fibersim.models import SampleDtype
-from fibersim.recording.model import RecordingInfo
-from fibersim.recording.reader import open_recording
-from fibersim.recording.source import RecordingSpec
 from fibersim.runner import FiberStreamer, VirtualClock
+from fibersim.signals.recorded import RecordingSpec
 from fibersim.transport import Transport
 
 

@@ -18,12 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from fibersim.dialects import Dialect, load_dialect
+from fibersim.formats.model import Compression, RecordingInfo
+from fibersim.formats.prodml import ProdmlWriter
 from fibersim.models import FiberMetadata, SampleDtype
-from fibersim.recording.model import Compression, RecordingInfo
-from fibersim.recording.prodml import ProdmlWriter
-from fibersim.runner import quantize_int16
 from fibersim.transport import Delivery, Transport
-from fibersim.wire import DataBlock, MetadataMessage, WireFormatError
+from fibersim.wire import DataBlock, MetadataMessage, WireFormatError, quantize_int16
 
 
 @dataclass

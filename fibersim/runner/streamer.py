@@ -21,7 +21,7 @@ import numpy as np
 from fibersim.dialects import Dialect, load_dialect
 from fibersim.interrogator import BlockSlot, Interrogator
 from fibersim.runner.clock import VirtualClock
-from fibersim.runner.synth_worker import RenderProcess, quantize_int16
+from fibersim.runner.synth_worker import RenderProcess
 from fibersim.signals import SignalSpec, SynthesisContext, Synthesizer, build_synthesizer
 from fibersim.transport import Transport
 from fibersim.wire import (
@@ -35,6 +35,7 @@ from fibersim.wire import (
     WireMessage,
 )
 from fibersim.wire.messages import MetadataReason
+from fibersim.wire.samples import quantize_int16
 
 log = logging.getLogger(__name__)
 

@@ -54,6 +54,7 @@ from fibersim.signals import (
     source_labels,
 )
 from fibersim.signals.base import SourceSpec
+from fibersim.wire.samples import quantize_int16
 
 #: Blocks rendered in one call, into adjacent slots: a full-rate block (200 rows) pays the
 #: sources' per-call overhead for few rows; four of them at once cost a quarter less CPU, and
@@ -66,22 +67,6 @@ RING_SLOTS = 2 * BATCH_BLOCKS
 JOIN_TIMEOUT_S = 2.0
 
 WireDtype = Literal["int16", "float32"]
-
-
-def quantize_int16(strain_rate: np.ndarray, scale: float, out: np.ndarray | None = None
-                   ) -> np.ndarray:
-    """Strain rate (1/s) to int16 counts of ``scale``, rounded, saturating at the int16 range.
-
-    Works in place on ``strain_rate`` to avoid a second float buffer per block; the counts go
-    to ``out`` (an int16 array of the same shape, e.g. a shared-memory slot) or a new array.
-    Clipping before rounding (to integer bounds) gives the same counts as after, and lets the
-    rounding write the int16 result directly: three passes over the block instead of four.
-    """
-    np.multiply(strain_rate, np.float32(1.0 / scale), out=strain_rate)
-    np.clip(strain_rate, -32768, 32767, out=strain_rate)
-    counts = np.empty(strain_rate.shape, dtype=np.int16) if out is None else out
-    np.rint(strain_rate, out=counts, casting="unsafe")  # exact: in-range integral values
-    return counts
 
 
 class RenderProcess:

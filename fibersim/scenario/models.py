@@ -31,8 +31,8 @@ from pydantic import (
     model_validator,
 )
 
+from fibersim.formats.model import parse_iso_ns
 from fibersim.models import FiberConfig, SampleDtype
-from fibersim.recording.model import parse_iso_ns
 from fibersim.signals import SignalSpec
 from fibersim.units import parse_duration, parse_speed
 

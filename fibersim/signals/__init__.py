@@ -11,7 +11,6 @@ from typing import Annotated, Union
 
 from pydantic import Field
 
-from fibersim.recording.source import RecordingSpec
 from fibersim.signals.artefacts import PhaseWrapSpec
 from fibersim.signals.base import (
     PlacedSpec,
@@ -23,6 +22,7 @@ from fibersim.signals.base import (
 from fibersim.signals.fading import RayleighFadingSpec
 from fibersim.signals.noise import CommonModeNoiseSpec, IncoherentNoiseSpec
 from fibersim.signals.presets import PresetSpec
+from fibersim.signals.recorded import RecordingSpec
 from fibersim.signals.seismic import EarthquakeSpec, MachinerySpec, OceanSpec
 from fibersim.signals.traffic import FootstepsSpec, VehiclesSpec
 
@@ -85,6 +85,7 @@ __all__ = [
     "PlacedSpec",
     "PresetSpec",
     "RayleighFadingSpec",
+    "RecordingSpec",
     "SignalSource",
     "SignalSpec",
     "Stage",

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from fibersim.transport.base import Delivery, DeliveryHandler, PublishStats, Transport
 from fibersim.transport.memory import MemoryBroker, MemoryTransport
+from fibersim.wire import EXCHANGE
 
 
 def open_transport(
     amqp_url: str | None,
     *,
     broker: MemoryBroker | None = None,
-    exchange: str = "fibersim",
+    exchange: str = EXCHANGE,
     exchange_type: str = "topic",
     durable: bool = True,
     persistent: bool = False,

@@ -31,11 +31,11 @@ from pamqp.commands import Basic
 from fibersim.errors import UnreachableError
 from fibersim.redact import redact_url, scrub, secrets_in
 from fibersim.transport.base import Delivery, DeliveryHandler, Transport, sequence_of
-from fibersim.wire import Envelope, MessageKind
+from fibersim.wire import EXCHANGE, Envelope, MessageKind
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EXCHANGE = "fibersim"
+DEFAULT_EXCHANGE = EXCHANGE
 DEFAULT_CONFIRM_WINDOW = 32
 DEFAULT_OUTAGE_GRACE_S = 30.0
 STALL_WARNING_S = 1.0

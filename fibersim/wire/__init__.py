@@ -10,6 +10,8 @@ from fibersim.wire.codec import (
     get_codec,
 )
 from fibersim.wire.messages import (
+    EXCHANGE,
+    ROUTING_PREFIX,
     SCHEMA_VERSION,
     DataBlock,
     Heartbeat,
@@ -21,10 +23,13 @@ from fibersim.wire.messages import (
     kind_of,
     routing_key,
 )
+from fibersim.wire.samples import quantize_int16
 
 __all__ = [
     "BLOCK_CONTENT_TYPE",
+    "EXCHANGE",
     "JSON_CONTENT_TYPE",
+    "ROUTING_PREFIX",
     "SCHEMA_VERSION",
     "Codec",
     "DataBlock",
@@ -39,5 +44,6 @@ __all__ = [
     "WireMessage",
     "get_codec",
     "kind_of",
+    "quantize_int16",
     "routing_key",
 ]

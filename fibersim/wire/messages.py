@@ -122,6 +122,13 @@ def kind_of(message: WireMessage) -> MessageKind:
     return MessageKind.STATUS
 
 
+#: The topic exchange of fibersim's own wire format (docs/wire-protocol.md); every default
+#: exchange in the package (transport, dialect, CLI options) is this one.
+EXCHANGE = "fibersim"
+#: First word of fibersim's routing keys: ``das.<fiber_id>.<kind>``.
+ROUTING_PREFIX = "das"
+
+
 def routing_key(prefix: str, fiber_id: str, kind: MessageKind) -> str:
     """``<prefix>.<fiber_id>.<kind>``, e.g. ``das.fiber-0.data``."""
     return f"{prefix}.{fiber_id}.{kind.value}"

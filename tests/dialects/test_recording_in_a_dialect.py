@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fibersim.dialects import load_dialect, open_dialect_transport
-from fibersim.recording import ProdmlReader
+from fibersim.formats import ProdmlReader
 from fibersim.recording.replay import build_replay
 from fibersim.recording.tap import Tap
 from tests.recording.helpers import record_small

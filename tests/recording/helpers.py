@@ -12,8 +12,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel
 
+from fibersim.formats import RecordingInfo
 from fibersim.models import FiberConfig, SampleDtype
-from fibersim.recording import RecordingInfo
 from fibersim.recording.offline import record_fiber
 from fibersim.signals import SynthesisContext, build_synthesizer
 from fibersim.signals.base import Stage

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fibersim.recording import ProdmlReader, open_recording
-from fibersim.runner import quantize_int16
+from fibersim.formats import ProdmlReader, open_recording
+from fibersim.wire import quantize_int16
 from tests.recording.helpers import SMALL_FIBER, START_NS, record_small, waves
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import xdas
 
-from fibersim.recording import ProdmlWriter, RecordingInfo, open_recording
+from fibersim.formats import ProdmlWriter, RecordingInfo, open_recording
 from tests.recording.helpers import SMALL_FIBER, START_NS, record_small, waves
 
 SECONDS = 2.0

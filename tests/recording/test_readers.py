@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fibersim.errors import InputError
-from fibersim.recording import DascoreReader, ProdmlReader, open_recording
+from fibersim.formats import DascoreReader, ProdmlReader, open_recording
 from tests.recording.helpers import SMALL_FIBER, START_NS, record_small
 
 

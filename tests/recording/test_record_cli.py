@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from fibersim.formats import open_recording
 from fibersim.interrogator import Interrogator
-from fibersim.recording import open_recording
 from fibersim.runner import FiberStreamer, VirtualClock
 from fibersim.transport import open_transport
 from tests.recording.helpers import SMALL_FIBER, START_NS, WavesSpec

@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from fibersim.errors import InputError
-from fibersim.recording import ProdmlWriter, RecordingInfo, RecordingSpec
-from fibersim.signals import SynthesisContext, Synthesizer
+from fibersim.formats import ProdmlWriter, RecordingInfo
+from fibersim.signals import RecordingSpec, SynthesisContext, Synthesizer
 from tests.recording.helpers import SMALL_FIBER, START_NS, record_small, waves
 
 

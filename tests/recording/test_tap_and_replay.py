@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fibersim.formats import ProdmlReader, open_recording
 from fibersim.interrogator import Interrogator
 from fibersim.models import FiberConfig
-from fibersim.recording import ProdmlReader, open_recording
 from fibersim.recording.replay import build_replay
 from fibersim.recording.tap import Tap
 from fibersim.runner import FiberStreamer, VirtualClock

@@ -9,7 +9,7 @@ import dascore as dc
 import numpy as np
 import pytest
 
-from fibersim.recording import ProdmlWriter, RecordingInfo
+from fibersim.formats import ProdmlWriter, RecordingInfo
 from tests.recording.helpers import START_NS
 
 CHANNELS = 500

@@ -16,10 +16,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fibersim.errors import InputError
-from fibersim.recording.reader import RecordingReader, open_recording
+from fibersim.signals.base import Stage
 
-if TYPE_CHECKING:  # fibersim.signals imports this module for its SignalSpec union
-    from fibersim.signals import SynthesisContext
+if TYPE_CHECKING:
+    from fibersim.formats.reader import RecordingReader
+    from fibersim.signals.base import SynthesisContext
 
 #: Relative difference below which a file's sample rate counts as the fiber's.
 _RATE_TOLERANCE = 1e-9
@@ -71,7 +72,7 @@ class RecordingSource:
     """
 
     def __init__(self, spec: RecordingSpec, context: SynthesisContext) -> None:
-        from fibersim.signals.base import Stage  # not at import time: see the import above
+        from fibersim.formats.reader import open_recording  # DASCore loads only for playback
 
         self.stage = Stage.SPARSE
         self.reader: RecordingReader = open_recording(spec.path, spec.channel_slice)

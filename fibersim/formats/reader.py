@@ -14,8 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from fibersim.errors import InputError
-from fibersim.recording.model import NS_PER_S, RecordingInfo
-from fibersim.recording.prodml import ProdmlReader, checked_channels, is_prodml
+from fibersim.formats.model import NS_PER_S, RecordingInfo
+from fibersim.formats.prodml import ProdmlReader, checked_channels, is_prodml
 
 
 class RecordingReader(Protocol):

@@ -25,13 +25,12 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-import h5py
 import numpy as np
 
 from fibersim.errors import InputError
-from fibersim.recording.model import (
+from fibersim.formats.model import (
     NS_PER_S,
     Compression,
     Gap,
@@ -41,6 +40,16 @@ from fibersim.recording.model import (
 )
 
 SCHEMA_VERSION = "2.1"
+
+
+def _h5py() -> Any:  # h5py ships no type information
+    """h5py, imported on first use: importing this module (as every scenario does, for
+    recorded signals) must not cost h5py's start-up."""
+    import h5py
+
+    return h5py
+
+
 #: ``FacilityId`` of every file: the installation the data come from.
 FACILITY_ID = "fibersim"
 RAW_GROUP = "Raw[0]"
@@ -91,7 +100,7 @@ class ProdmlWriter:
         self.rows = 0
         self.gap_count = 0
         self.gap_rows = 0
-        self._file = h5py.File(path, "w")
+        self._file = _h5py().File(path, "w")
         try:
             self._create_layout(compression)
         except BaseException:
@@ -259,6 +268,7 @@ def _data_unit(info: RecordingInfo) -> str:
 def is_prodml(path: str | Path) -> bool:
     """True for an HDF5 file with a PRODML raw part (``/Acquisition/Raw[0]/RawData``)."""
     try:
+        h5py = _h5py()
         if not h5py.is_hdf5(path):
             return False
         with h5py.File(path, "r") as file:
@@ -271,7 +281,7 @@ class ProdmlReader:
     """Reads rows of a PRODML file's first raw part on demand, straight from HDF5."""
 
     def __init__(self, path: str | Path, channels: slice = slice(None)) -> None:
-        self._file = h5py.File(path, "r")
+        self._file = _h5py().File(path, "r")
         try:
             self._open(str(path), channels)
         except BaseException:
