@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from fibersim.bench.broker import scratch_exchange
-from fibersim.bench.report import BenchSettings, Row, ratio
+from fibersim.bench.report import BenchSettings, Row, broker_url, child_env, ratio
 from fibersim.units import parse_speed
 from fibersim.wire import ROUTING_PREFIX
 
@@ -44,7 +43,7 @@ async def _serve_mock(exchange: str) -> None:
     from fibersim.focus import FocusSettings, serve_focus_mock
     from fibersim.transport.amqp import AmqpTransport
 
-    transport = AmqpTransport(os.environ["FIBERSIM_AMQP_URL"], exchange=exchange)
+    transport = AmqpTransport(broker_url(), exchange=exchange)
     await transport.connect()
     async with serve_focus_mock(FocusSettings(control_enabled=True), transport) as base_url:
         print(base_url, flush=True)
@@ -116,7 +115,7 @@ async def _blast(exchange: str, sim_seconds: float, speed: float) -> None:
     from fibersim.transport.amqp import AmqpTransport
     from fibersim.wire import MessageKind
 
-    transport = AmqpTransport(os.environ["FIBERSIM_AMQP_URL"], exchange=exchange)
+    transport = AmqpTransport(broker_url(), exchange=exchange)
     await transport.connect()
     streamer = FiberStreamer(Interrogator(FiberConfig(), time.time_ns()), transport,
                              VirtualClock(speed), render_process=False)
@@ -143,7 +142,7 @@ async def _drain(exchange: str) -> None:
     what the broker delivers to a consumer that does nothing with the blocks."""
     import aio_pika
 
-    connection = await aio_pika.connect(os.environ["FIBERSIM_AMQP_URL"])
+    connection = await aio_pika.connect(broker_url())
     async with connection:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=64)
@@ -242,7 +241,7 @@ def _ingest_rate(base_url: str, stream: list[str], env: dict[str, str]) -> float
 async def _measure(settings: BenchSettings) -> list[Row]:
     url = settings.amqp_url
     load_s = settings.pick(3.0, 10.0)
-    env = {**os.environ, "FIBERSIM_AMQP_URL": url}
+    env = child_env(url)
     async with scratch_exchange(url) as exchange:
         with _server("serve", exchange, env=env) as base_url:
             def stream(speed: str, duration: float) -> list[str]:

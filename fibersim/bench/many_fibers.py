@@ -18,7 +18,14 @@ from pathlib import Path
 
 from fibersim.bench.broker import raw_publish_rate, scratch_exchange
 from fibersim.bench.end_to_end import CONFIRM_WINDOW, sample_block
-from fibersim.bench.report import BenchSettings, Row, fibersim_command, ratio, run_quiet
+from fibersim.bench.report import (
+    BenchSettings,
+    Row,
+    child_env,
+    fibersim_command,
+    ratio,
+    run_quiet,
+)
 
 MAX_P99_LATENESS_S = 0.1  # one block
 MAX_TREND_S = 0.02
@@ -32,7 +39,7 @@ def holds(url: str, exchange: str, fibers: int, workers: int, seconds: float) ->
             "stream", "--exchange", exchange, "--fibers", str(fibers), "--workers", str(workers),
             "--speed", "1", "--duration", f"{seconds}s", "--quiet",
             "--stats-json", str(stats_path)),
-            timeout=120 + 2 * fibers, env={**os.environ, "FIBERSIM_AMQP_URL": url})
+            timeout=120 + 2 * fibers, env=child_env(url))
         lateness = json.loads(stats_path.read_text())["lateness"]
     return bool(lateness["p99"] <= MAX_P99_LATENESS_S and lateness["trend"] <= MAX_TREND_S)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 import aio_pika
 
 from fibersim.bench.broker import scratch_exchange
-from fibersim.bench.report import BenchSettings, Row, fibersim_command, ratio
+from fibersim.bench.report import BenchSettings, Row, child_env, fibersim_command, ratio
 from fibersim.wire import ROUTING_PREFIX
 from fibersim.wire.codec import BLOCK_HEADER
 
@@ -103,7 +102,7 @@ async def _measure(settings: BenchSettings) -> list[Row]:
                     *fibersim_command("stream", "--exchange", exchange, "--speed", "1",
                                       "--duration", f"{seconds}s", "--quiet",
                                       "--stats-json", str(stats_path)),
-                    env={**os.environ, "FIBERSIM_AMQP_URL": url},
+                    env=child_env(url),
                     stderr=asyncio.subprocess.PIPE)
                 baseline_jitter = await timer_jitter(seconds)
                 _, stderr = await process.communicate()

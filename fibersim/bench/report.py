@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from fibersim.transport.settings import BrokerSettings
+
 T = TypeVar("T")
 
 
@@ -19,9 +22,14 @@ T = TypeVar("T")
 class BenchSettings:
     """What the command line chose; figures pick their durations with ``pick``."""
 
-    amqp_url: str
+    broker: BrokerSettings
     quick: bool = False
     pacing_seconds: float | None = None
+
+    @property
+    def amqp_url(self) -> str:
+        """The broker every figure that needs one measures against."""
+        return broker_url(self.broker)
 
     def pick(self, quick: T, full: T) -> T:
         return quick if self.quick else full
@@ -52,6 +60,19 @@ def median_of(measure: Callable[[], float], repetitions: int, warmup: int = 1) -
     for _ in range(warmup):
         measure()
     return statistics.median(measure() for _ in range(repetitions))
+
+
+def broker_url(broker: BrokerSettings | None = None) -> str:
+    """The URL of ``broker`` (default: ``FIBERSIM_AMQP_URL``, how helper processes get it)."""
+    url = (broker or BrokerSettings.from_environment()).url
+    if url is None:
+        raise RuntimeError("this figure needs a RabbitMQ: --amqp-url or FIBERSIM_AMQP_URL")
+    return url
+
+
+def child_env(url: str) -> dict[str, str]:
+    """The environment of a helper process (or ``fibersim`` run) measuring on ``url``."""
+    return {**os.environ, **BrokerSettings(url).child_environment()}
 
 
 def fibersim_command(*args: str) -> list[str]:

@@ -38,13 +38,14 @@ def bench(json_path: str | None, quick: bool, amqp_url: str, only: tuple[str, ..
     """
     from fibersim.bench import FIGURES
     from fibersim.bench.report import BenchSettings, Row, format_table, write_json
-    from fibersim.redact import redact_url
+    from fibersim.transport import BrokerSettings
 
     unknown = sorted(set(only) - set(FIGURES))
     if unknown:
         raise click.BadParameter(f"unknown figure {unknown[0]!r}; known: {', '.join(FIGURES)}",
                                  param_hint="--only")
-    settings = BenchSettings(amqp_url=amqp_url, quick=quick, pacing_seconds=pacing_seconds)
+    broker = BrokerSettings(amqp_url)
+    settings = BenchSettings(broker, quick=quick, pacing_seconds=pacing_seconds)
     rows: list[Row] = []
     for name, module in FIGURES.items():
         if only and name not in only:
@@ -53,7 +54,7 @@ def bench(json_path: str | None, quick: bool, amqp_url: str, only: tuple[str, ..
         try:
             rows.extend(importlib.import_module(module).run(settings))
         except Exception as error:  # one broken figure must not hide the others
-            message = str(error).replace(amqp_url, redact_url(amqp_url))[:160]
+            message = broker.scrubbed(str(error))[:160]
             rows.append(Row(name, "error", None, "", None, "", None, "-", False,
                             f"{type(error).__name__}: {message}"))
     click.echo(format_table(rows))

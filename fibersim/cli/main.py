@@ -84,6 +84,9 @@ def cli(verbose: int) -> None:
     unreachable, 130/143 interrupted.
     """
     configure_logging(verbose)
+    from fibersim.session.tuning import retain_freed_heap
+
+    retain_freed_heap()  # the documented opt-in (fibersim.session.tuning), for every command
 
 
 def configure_logging(verbose: int) -> None:

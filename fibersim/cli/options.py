@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from fibersim.transport.settings import AMQP_URL_ENV
 from fibersim.units import parse_duration, parse_speed
 
 
@@ -46,7 +47,7 @@ def amqp_url_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--amqp-url`` (or ``FIBERSIM_AMQP_URL``); absent means the embedded in-memory broker."""
     return click.option(
         "--amqp-url",
-        envvar="FIBERSIM_AMQP_URL",
+        envvar=AMQP_URL_ENV,
         default=None,
         metavar="URL",
         help="RabbitMQ URL, e.g. amqp://user:pass@host:5672/vhost (also FIBERSIM_AMQP_URL)."

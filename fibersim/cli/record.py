@@ -12,12 +12,14 @@ import time
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
 from fibersim.cli.options import DURATION, dialect_option, exchange_option, tls_options
 from fibersim.cli.progress import ProgressLine, live_progress
 from fibersim.formats.model import Compression
 from fibersim.models import SampleDtype
+from fibersim.transport.settings import AMQP_URL_ENV
 
 #: ``--compression`` choices and the HDF5 filter each selects.
 COMPRESSIONS: dict[str, Compression] = {"none": None, "gzip": "gzip", "lzf": "lzf"}
@@ -38,8 +40,10 @@ COMPRESSIONS: dict[str, Compression] = {"none": None, "gzip": "gzip", "lzf": "lz
 @click.option("--dtype", type=click.Choice(["float32", "int16"]), default=None,
               help="Sample type in the file [default: float32 for a scenario, the stream's"
               " own for a tap]. int16 stores counts; RawDataUnit gives their size.")
-@click.option("--from-amqp", "amqp_url", metavar="URL", default=None,
-              help="Tap a live stream on this RabbitMQ instead of rendering a scenario.")
+@click.option("--from-amqp", "amqp_url", metavar="URL", default=None, envvar=AMQP_URL_ENV,
+              help="Tap a live stream on this RabbitMQ instead of rendering a scenario (also"
+              " FIBERSIM_AMQP_URL, which keeps the password off the command line; a SCENARIO"
+              " argument takes precedence over the variable).")
 @tls_options
 @exchange_option
 @dialect_option
@@ -64,10 +68,14 @@ def record(scenario: str | None, output: str, from_s: float | None, to_s: float 
       fibersim record --from-amqp amqp://guest:guest@127.0.0.1/ --fiber-id fiber-0 \\
           -o live.h5 --duration 60s
       fibersim record --from-amqp amqp://guest:guest@127.0.0.1/ --dialect tagged -o live.h5
+      FIBERSIM_AMQP_URL=amqp://user:secret@host/ fibersim record -o live.h5 --duration 10s
 
     --exchange and --dialect apply to --from-amqp (the tap) only.
     """
     chosen = COMPRESSIONS[compression]
+    source = click.get_current_context().get_parameter_source("amqp_url")
+    if scenario is not None and source is ParameterSource.ENVIRONMENT:
+        amqp_url = None  # the variable names a broker for taps; a scenario needs none
     if (scenario is None) == (amqp_url is None):
         raise click.UsageError("give either a SCENARIO file or --from-amqp URL")
     if scenario is not None:

@@ -11,17 +11,13 @@ same way with ``--instance I/N`` (or explicit ``--fiber-ids``): fiber names are
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import math
 import os
-import re
-import socket
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,20 +36,19 @@ from fibersim.cli.options import (
 )
 from fibersim.cli.progress import live_progress
 from fibersim.models import DEFAULT_CHANNELS, FiberConfig
+from fibersim.session.fleet import MAX_FIBERS, format_ranges, select_fibers, share
+from fibersim.session.stats import lateness_summary
+from fibersim.session.tuning import freeze_startup_objects
 from fibersim.units import format_speed
 
 if TYPE_CHECKING:
     from fibersim.runner import FiberStreamer
     from fibersim.transport import Transport
 
-#: Largest fleet ``--fibers`` accepts; far above what one machine sustains at full rate.
-MAX_FIBERS = 10_000
 #: Up to this many full-rate fibers in one process each get a render process (the streamer's
 #: default); more render in threads of the one process. A render process holds its own noise
 #: banks (about 150 MB RSS), and with more fibers than cores the processes only take turns.
 RENDER_PROCESSES_MAX = max(1, (os.cpu_count() or 1) - 1)
-_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
-_ORDINAL = re.compile(r"-(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -176,83 +171,6 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: 
     exit_with(run_until_signal(_stream(plan)))
 
 
-# -- choosing fibers ------------------------------------------------------------------------------
-def parse_ranges(text: str) -> list[int]:
-    """``"0-3,8,10-11"`` -> ``[0, 1, 2, 3, 8, 10, 11]``; sorted, duplicates rejected."""
-    indices: list[int] = []
-    for part in text.replace(" ", "").split(","):
-        match = _RANGE.match(part)
-        if not match:
-            raise ValueError(f"--fiber-ids: {part!r} is not an index or a range like 0-15")
-        first = int(match.group(1))
-        last = int(match.group(2)) if match.group(2) is not None else first
-        if last < first:
-            raise ValueError(f"--fiber-ids: range {part!r} runs backwards")
-        if last - first + 1 + len(indices) > MAX_FIBERS:
-            raise ValueError(f"--fiber-ids: more than {MAX_FIBERS} fibers")
-        indices.extend(range(first, last + 1))
-    if len(set(indices)) != len(indices):
-        raise ValueError("--fiber-ids: an index appears twice")
-    return sorted(indices)
-
-
-def format_ranges(indices: Sequence[int]) -> str:
-    """The inverse of ``parse_ranges``: ``[0, 1, 2, 5]`` -> ``"0-2,5"``."""
-    parts: list[str] = []
-    start = previous = indices[0]
-    for index in [*indices[1:], None]:
-        if index is not None and index == previous + 1:
-            previous = index
-            continue
-        parts.append(f"{start}-{previous}" if previous > start else f"{start}")
-        if index is not None:
-            start = previous = index
-    return ",".join(parts)
-
-
-def parse_instance(spec: str, hostname: str | None = None) -> tuple[int, int]:
-    """``"3/8"``, ``"fibersim-3/8"`` or ``"hostname/8"`` -> ``(3, 8)``.
-
-    A StatefulSet names its pods ``<name>-<ordinal>`` and sets each pod's hostname to that
-    name, so a pod finds its share without any per-pod configuration.
-    """
-    which, slash, count_text = spec.rpartition("/")
-    if not slash or not count_text.isdigit() or int(count_text) < 1:
-        raise ValueError(f"--instance {spec!r}: expected I/N, e.g. 3/8, fibersim-3/8, hostname/8")
-    if which == "hostname":
-        which = hostname if hostname is not None else socket.gethostname()
-    if which.isdigit():
-        index = int(which)
-    else:
-        ordinal = _ORDINAL.search(which)
-        if ordinal is None:
-            raise ValueError(f"--instance: {which!r} does not end in -<ordinal> (like fibersim-3)")
-        index = int(ordinal.group(1))
-    count = int(count_text)
-    if index >= count:
-        raise ValueError(f"--instance: no instance {index} among {count} (0..{count - 1})")
-    return index, count
-
-
-def share(items: Sequence[int], index: int, count: int) -> list[int]:
-    """Contiguous share ``index`` of ``count`` of ``items``; shares differ by at most one."""
-    return list(items[index * len(items) // count:(index + 1) * len(items) // count])
-
-
-def select_fibers(fibers: int | None, fiber_ids: str | None, instance: str | None) -> list[int]:
-    """The fiber indices this process publishes, from the fleet options."""
-    if fibers is not None and fiber_ids is not None:
-        raise ValueError("give either --fibers (a fleet of N) or --fiber-ids, not both")
-    fleet = parse_ranges(fiber_ids) if fiber_ids is not None else list(range(fibers or 1))
-    if instance is None:
-        return fleet
-    index, count = parse_instance(instance)
-    mine = share(fleet, index, count)
-    if not mine:
-        raise ValueError(f"--instance {index}/{count}: no fiber left among {len(fleet)}")
-    return mine
-
-
 # -- one process, many fibers -------------------------------------------------------------------
 async def _stream(plan: StreamPlan) -> int:
     from fibersim.dialects import load_dialect, open_dialect_transport
@@ -283,11 +201,7 @@ async def _stream(plan: StreamPlan) -> int:
     try:
         async with live_progress(lambda: _progress_text(streamers), enabled=not plan.quiet):
             await asyncio.gather(*(streamer.prepare() for streamer in streamers))
-            # Everything imported and built so far lives until the end: move it out of the
-            # collector's reach. A full collection over it takes 15-30 ms, which would land
-            # on some block's deadline as a pacing spike; later collections see only the
-            # few objects each block creates.
-            gc.freeze()
+            freeze_startup_objects()  # start-up is over: no collection pass over it
             clock.restart()
             start_ns = time.time_ns()
             for streamer in streamers:
@@ -365,35 +279,6 @@ def _stats(streamers: Sequence[FiberStreamer], transport: Transport) -> dict[str
             [list(s.stats.lateness) for s in streamers]),
         "transport": transport.stats.as_dict(),
     }
-
-
-def lateness_summary(series: Iterable[Sequence[float]]) -> dict[str, float]:
-    """Percentiles (s) of block publish lateness over all fibers, and how it trends.
-
-    ``trend`` is the median lateness of each fiber's last quarter of blocks minus that of its
-    first quarter, worst fiber first: a backlog shows as a positive trend that grows with the
-    run, however small the percentiles still are.
-    """
-    runs = [list(run) for run in series if run]
-    values = sorted(value for run in runs for value in run)
-    if not values:
-        return {"count": 0, "p50": 0.0, "p99": 0.0, "max": 0.0, "jitter_p99": 0.0, "trend": 0.0}
-    median = statistics.median(values)
-    deviations = sorted(abs(value - median) for value in values)
-    trends = [statistics.median(run[-max(1, len(run) // 4):])
-              - statistics.median(run[:max(1, len(run) // 4)]) for run in runs]
-    return {
-        "count": len(values),
-        "p50": median,
-        "p99": _percentile(values, 0.99),
-        "max": values[-1],
-        "jitter_p99": _percentile(deviations, 0.99),
-        "trend": max(trends),
-    }
-
-
-def _percentile(ordered: Sequence[float], fraction: float) -> float:
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 # -- many processes -----------------------------------------------------------------------------

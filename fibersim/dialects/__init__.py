@@ -18,7 +18,7 @@ from fibersim.dialects.registry import (
     installed_dialects,
     load_dialect,
 )
-from fibersim.transport import MemoryBroker, Transport, open_transport
+from fibersim.transport import BrokerSettings, MemoryBroker, Transport, open_transport
 
 
 def open_dialect_transport(dialect: Dialect, amqp_url: str | None, *,
@@ -33,6 +33,15 @@ def open_dialect_transport(dialect: Dialect, amqp_url: str | None, *,
                           confirm_window=confirm_window, ca_file=ca_file, insecure=insecure)
 
 
+def open_broker(settings: BrokerSettings, *, dialect: Dialect | None = None,
+                broker: MemoryBroker | None = None) -> Transport:
+    """A transport as ``settings`` describe it, in ``dialect`` (default: the settings' own)."""
+    return open_dialect_transport(dialect or load_dialect(settings.dialect), settings.url,
+                                  exchange=settings.exchange, broker=broker,
+                                  confirm_window=settings.confirm_window,
+                                  ca_file=settings.ca_file, insecure=settings.insecure)
+
+
 __all__ = [
     "DEFAULT_DIALECT",
     "DIALECT_ENV",
@@ -45,5 +54,6 @@ __all__ = [
     "Topology",
     "installed_dialects",
     "load_dialect",
+    "open_broker",
     "open_dialect_transport",
 ]

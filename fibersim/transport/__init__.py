@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fibersim.transport.base import Delivery, DeliveryHandler, PublishStats, Transport
 from fibersim.transport.memory import MemoryBroker, MemoryTransport
+from fibersim.transport.settings import AMQP_URL_ENV, BrokerSettings
 from fibersim.wire import EXCHANGE
 
 
@@ -39,6 +40,8 @@ def open_transport(
 
 
 __all__ = [
+    "AMQP_URL_ENV",
+    "BrokerSettings",
     "Delivery",
     "DeliveryHandler",
     "MemoryBroker",

@@ -16,8 +16,6 @@ window stays full, ``publish`` waits, memory stays bounded and the wait is repor
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import functools
 import logging
 import ssl
 from typing import Any
@@ -41,11 +39,6 @@ DEFAULT_OUTAGE_GRACE_S = 30.0
 STALL_WARNING_S = 1.0
 RECONNECT_INTERVAL_MIN_S = 0.25
 RECONNECT_INTERVAL_MAX_S = 8.0
-#: Freed heap memory the process keeps for reuse (see ``_retain_freed_heap``).
-HEAP_RETAIN_BYTES = 64 << 20
-#: glibc ``mallopt`` parameters (malloc.h).
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
 
 
 class AmqpTransport(Transport):
@@ -89,7 +82,6 @@ class AmqpTransport(Transport):
         return f"{redact_url(self._url)} exchange {self._exchange_name!r}"
 
     async def connect(self) -> None:
-        _retain_freed_heap()
         kwargs: dict[str, Any] = {}
         if self._ssl_context is not None:
             kwargs["ssl_context"] = self._ssl_context
@@ -245,24 +237,6 @@ class AmqpTransport(Transport):
         connection, self._connection = self._connection, None
         self._exchange = None
         await connection.close()
-
-
-@functools.cache
-def _retain_freed_heap() -> None:
-    """Have the C allocator keep freed memory of message bodies for the next ones.
-
-    Every data block is a fresh ~0.9 MB body, alive until its confirm arrives. By default
-    glibc serves blocks that size from fresh mappings or the top of the heap and hands them
-    back to the OS on free, so the next body faults its pages in again: about 50 page
-    faults per block (about 7% of a full-rate publisher's CPU, measured). Raising the mmap and trim
-    thresholds keeps up to ``HEAP_RETAIN_BYTES`` of freed memory for reuse; resident memory
-    stays at the confirm window's peak instead of rising and falling with it. Does nothing
-    where the C library has no ``mallopt`` (it is a glibc extension).
-    """
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
-    if mallopt is not None:
-        mallopt(_M_MMAP_THRESHOLD, HEAP_RETAIN_BYTES // 4)
-        mallopt(_M_TRIM_THRESHOLD, HEAP_RETAIN_BYTES)
 
 
 def _kind_from(routing_key: str) -> MessageKind:

@@ -24,7 +24,8 @@ LAYERS: list[set[str]] = [
     {"probes"},
     {"runner"},
     {"recording", "reports"},
-    {"session", "bench", "pytest_plugin"},
+    {"session"},
+    {"bench", "pytest_plugin"},
     {"cli"},
     {"__main__"},
 ]

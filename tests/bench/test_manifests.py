@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fibersim.cli.stream import parse_instance, select_fibers
+from fibersim.session.fleet import parse_instance, select_fibers
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
 

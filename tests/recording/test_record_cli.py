@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from fibersim.formats import open_recording
 from fibersim.interrogator import Interrogator
 from fibersim.runner import FiberStreamer, VirtualClock
-from fibersim.transport import open_transport
+from fibersim.transport import AMQP_URL_ENV, open_transport
 from tests.recording.helpers import SMALL_FIBER, START_NS, WavesSpec
 
 SCENARIO = """\
@@ -28,9 +29,13 @@ timeline:
 """
 
 
-def fibersim(*args: str) -> subprocess.CompletedProcess[str]:
+def fibersim(*args: str, amqp_env: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``fibersim args`` with ``FIBERSIM_AMQP_URL`` set to ``amqp_env`` (unset if None)."""
+    env = {key: value for key, value in os.environ.items() if key != AMQP_URL_ENV}
+    if amqp_env is not None:
+        env[AMQP_URL_ENV] = amqp_env
     return subprocess.run([sys.executable, "-m", "fibersim", *args], capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, env=env)
 
 
 def test_a_scenario_is_recorded_offline_with_a_summary(tmp_path: Path) -> None:
@@ -66,6 +71,22 @@ def test_contradictory_options_exit_2_with_one_line(tmp_path: Path, args: list[s
     result = fibersim("record", "-o", str(tmp_path / "x.h5"), *args)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and complaint in result.stderr
+
+
+def test_the_tap_takes_its_broker_from_fibersim_amqp_url(tmp_path: Path) -> None:
+    """No --from-amqp, no SCENARIO, the variable set: a tap on that broker (here a closed
+    port, so exit 3 naming it), the password never printed."""
+    result = fibersim("record", "-o", str(tmp_path / "x.h5"), "--duration", "1s",
+                      amqp_env="amqp://guest:s3cret@127.0.0.1:1/")
+    assert result.returncode == 3, result.stderr
+    assert "127.0.0.1:1" in result.stderr and "s3cret" not in result.stderr
+
+
+def test_a_scenario_is_recorded_even_with_fibersim_amqp_url_set(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(SCENARIO)
+    result = fibersim("record", str(tmp_path / "s.yaml"), "-o", str(tmp_path / "s.h5"),
+                      "--to", "1s", amqp_env="amqp://guest:guest@127.0.0.1:1/")
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.broker

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from fibersim.cli.stream import (
+from fibersim.session.fleet import (
     format_ranges,
-    lateness_summary,
     parse_instance,
     parse_ranges,
     select_fibers,
     share,
 )
+from fibersim.session.stats import lateness_summary
 
 SMALL = ["--channels", "32", "--prr", "500", "--speed", "max", "--quiet"]
 
