@@ -121,6 +121,7 @@ async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints, spe
     from fibersim.reports import ConsoleReporter, write_json_report, write_junit
     from fibersim.runner.results import RunResult
     from fibersim.runner.scenario_runner import RunSettings, ScenarioRunner
+    from fibersim.session.tuning import freeze_startup_objects
 
     console = ConsoleReporter(sys.stdout)
     settings = RunSettings(speed=speed, seed=seed, allow_exec=allow_exec)
@@ -128,6 +129,7 @@ async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints, spe
                for path, scenario in loaded]
     for runner in runners:
         runner.preflight()
+    freeze_startup_objects()  # the session layer's opt-in, as for stream (session.tuning)
     results: list[RunResult] = []
     code = 0
     current = runners[0]

@@ -10,21 +10,20 @@ happens at the deadline.
 How it stays exact: the worker rebuilds the same ``Synthesizer`` from the same context,
 seed and specs, and every source is a pure function of the absolute sample index, so block
 ``k`` rendered there is bit-identical to block ``k`` rendered in process. Rendered, quantized
-blocks land in slots of a shared-memory ring; only small tuples go through the pipe, about one
-each way per batch of blocks (a message costs both processes a system call and a pickle):
+blocks land in slots of a shared-memory ring; only small messages (the dataclasses below)
+go through the pipe, about one each way per batch of blocks (a message costs both processes
+a system call and a pickle):
 
-parent -> worker
-    ``("build", generation, context, signals, n_samples, dtype, scale, ring, slot_bytes)``:
-    a new synthesizer (start, reconfigure), rendering from its sample 0;
-    ``("change", generation, first_sample, method, args)``: from ``first_sample`` on, with
-    ``Synthesizer.start_source``/``stop_source`` applied there (blocks rendered ahead under
-    the old sources are dropped by the parent);
-    ``("release", slots)``: the parent has copied these slots out (it sends them once a
-    batch's worth has gathered, and always before it waits for a block); ``None``: exit.
+parent -> worker (``ToWorker``)
+    ``Build``: a new synthesizer (start, reconfigure), rendering from its sample 0;
+    ``StartSource``/``StopSource``: from ``first_sample`` on, with the synthesizer's
+    ``start_source``/``stop_source`` applied there (blocks rendered ahead under the old
+    sources are dropped by the parent);
+    ``Release``: the parent has copied these slots out (it sends them once a batch's worth
+    has gathered, and always before it waits for a block); ``Exit``.
     The worker renders ``BATCH_BLOCKS`` blocks at a time, into a group of adjacent free slots.
-worker -> parent
-    ``("blocks", generation, [(first_sample, slot), ...])``: a rendered batch, in order;
-    ``("error", generation, text)``.
+worker -> parent (``FromWorker``)
+    ``Rendered``: a batch, ``(first_sample, slot)`` in order; ``Failed``: the error's text.
 
 The worker ignores SIGINT (Ctrl-C reaches the whole process group; the parent decides how
 to stop) and exits when its pipe closes, so it cannot outlive the streamer's process.
@@ -40,9 +39,10 @@ import os
 import signal
 import traceback
 import weakref
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.shared_memory import SharedMemory
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -67,6 +67,71 @@ RING_SLOTS = 2 * BATCH_BLOCKS
 JOIN_TIMEOUT_S = 2.0
 
 WireDtype = Literal["int16", "float32"]
+
+
+@dataclass(frozen=True, slots=True)
+class Build:
+    """Render with a new synthesizer from its sample 0, into the ring ``ring_name``."""
+
+    generation: int
+    context: SynthesisContext
+    signals: list[SignalSpec] | None
+    n_samples: int
+    dtype: WireDtype
+    scale: float
+    ring_name: str
+    slot_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class StartSource:
+    """``Synthesizer.start_source(label, spec)`` at sample ``first_sample``."""
+
+    generation: int
+    first_sample: int
+    label: str
+    spec: SourceSpec
+
+
+@dataclass(frozen=True, slots=True)
+class StopSource:
+    """``Synthesizer.stop_source(label)`` at sample ``first_sample``."""
+
+    generation: int
+    first_sample: int
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """The parent is done with these slots."""
+
+    slots: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """Stop rendering and exit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """Blocks rendered under ``generation``: ``(first_sample, slot)`` each, in order."""
+
+    generation: int
+    blocks: list[tuple[int, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The worker failed while at ``generation``; ``text`` says how."""
+
+    generation: int
+    text: str
+
+
+ToWorker = Build | StartSource | StopSource | Release | Exit
+FromWorker = Rendered | Failed
 
 
 class RenderProcess:
@@ -126,8 +191,8 @@ class RenderProcess:
         self._slot_bytes = slot_bytes
         self._labels = source_labels(signals)
         self._released.clear()  # slots of the old ring: the worker's new ring starts all free
-        self._send(("build", self._generation, context, signals, n_samples, dtype, scale,
-                    self._ring.name, slot_bytes))
+        self._send(Build(self._generation, context, signals, n_samples, dtype, scale,
+                         self._ring.name, slot_bytes))
 
     def _replace_ring(self, ring: SharedMemory) -> None:
         """Use ``ring`` from now on; every build gets a fresh one, so no slot of the old ring
@@ -146,24 +211,22 @@ class RenderProcess:
             raise ValueError(f"signal source {label!r} is already running")
         spec.check(self._context)  # its ValueError here, like the synthesizer's
         self._labels.append(label)
-        self._change("start_source", (label, spec))
+        self._generation += 1
+        self._send(StartSource(self._generation, self._next_sample, label, spec))
 
     def stop_source(self, label: str) -> None:
         """As ``Synthesizer.stop_source``: no more ``label`` from the next block on."""
         if label not in self._labels:
             raise KeyError(f"no running signal source {label!r}")
         self._labels = [name for name in self._labels if name != label]
-        self._change("stop_source", (label,))
+        self._generation += 1
+        self._send(StopSource(self._generation, self._next_sample, label))
 
     def rewind(self, n_samples: int) -> None:
         """As ``Synthesizer.rewind``. The worker renders from the rewound sample once told
         of the next change, so a rewind must be followed by ``start_source`` or
         ``stop_source`` (the only reason to rewind: a block taken ahead of such a change)."""
         self._next_sample -= n_samples
-
-    def _change(self, method: str, args: tuple[Any, ...]) -> None:
-        self._generation += 1
-        self._send(("change", self._generation, self._next_sample, method, args))
 
     async def wait_ready(self) -> None:
         """Wait for the worker's first batch of blocks (once it has started)."""
@@ -195,13 +258,12 @@ class RenderProcess:
         generation (an error of an older one concerns blocks nobody wants any more)."""
         self._hand_back()  # the worker may need these slots for the batch waited for
         while not self._ready:
-            message = await self._receive()
-            if message[0] == "error":
-                if message[1] == self._generation:
-                    raise RuntimeError(f"render process failed: {message[2]}")
-                continue
-            _, generation, blocks = message
-            self._ready.extend((generation, first, slot) for first, slot in blocks)
+            match await self._receive():
+                case Failed(generation, text):
+                    if generation == self._generation:
+                        raise RuntimeError(f"render process failed: {text}")
+                case Rendered(generation, blocks):
+                    self._ready.extend((generation, first, slot) for first, slot in blocks)
 
     def release(self, slot: int) -> None:
         """Give ``slot`` back to the worker for another block: at once if a batch's worth
@@ -213,10 +275,10 @@ class RenderProcess:
 
     def _hand_back(self) -> None:
         if self._released:
-            self._send(("release", self._released))
+            self._send(Release(self._released))
             self._released = []
 
-    async def _receive(self) -> tuple[Any, ...]:
+    async def _receive(self) -> FromWorker:
         """The worker's next message, waiting on the pipe without blocking the event loop."""
         while not self._conn.poll():
             loop = asyncio.get_running_loop()
@@ -228,14 +290,14 @@ class RenderProcess:
             finally:
                 loop.remove_reader(fd)
         try:
-            message: tuple[Any, ...] = self._conn.recv()
+            message: FromWorker = self._conn.recv()
         except (EOFError, ConnectionResetError):
             raise RuntimeError(
                 f"render process exited unexpectedly (code {self._process.exitcode})"
             ) from None
         return message
 
-    def _send(self, message: tuple[Any, ...]) -> None:
+    def _send(self, message: ToWorker) -> None:
         try:
             self._conn.send(message)
         except (BrokenPipeError, ConnectionResetError):
@@ -258,7 +320,7 @@ def _shut_down(conn: Connection, process: multiprocessing.process.BaseProcess,
                ring: SharedMemory | None) -> None:
     """Ask the worker to exit, make sure it has, and free the ring."""
     with contextlib.suppress(OSError, ValueError):  # gone already: nothing to ask
-        conn.send(None)
+        conn.send(Exit())
     process.join(JOIN_TIMEOUT_S)
     if process.is_alive():
         process.terminate()
@@ -286,33 +348,34 @@ class _Worker:
         #: the float block int16 blocks are rendered into, reused (see ``Synthesizer.render``)
         self.scratch = np.empty((0, 0), dtype=np.float32)
 
-    def handle(self, message: tuple[Any, ...]) -> None:
-        kind = message[0]
-        if kind == "release":
-            self.free.update(message[1])
-        elif kind == "build":
-            self._build(*message[1:])
-        elif kind == "change":
-            _, self.generation, first, method, args = message
-            if self.synthesizer is not None:
-                self.synthesizer.next_sample = first
-                try:
-                    getattr(self.synthesizer, method)(*args)
-                except (ValueError, KeyError) as error:
-                    self.conn.send(("error", self.generation, str(error)))
+    def handle(self, message: ToWorker) -> None:
+        match message:
+            case Release(slots):
+                self.free.update(slots)
+            case Build():
+                self._build(message)
+            case StartSource() | StopSource():
+                self.generation = message.generation
+                if self.synthesizer is not None:
+                    self.synthesizer.next_sample = message.first_sample
+                    try:
+                        if isinstance(message, StartSource):
+                            self.synthesizer.start_source(message.label, message.spec)
+                        else:
+                            self.synthesizer.stop_source(message.label)
+                    except (ValueError, KeyError) as error:
+                        self.conn.send(Failed(self.generation, str(error)))
 
-    def _build(self, generation: int, context: SynthesisContext,
-               signals: list[SignalSpec] | None, n_samples: int, dtype: WireDtype,
-               scale: float, ring_name: str, slot_bytes: int) -> None:
-        self.generation = generation
-        self.synthesizer = build_synthesizer(signals, context)
-        self.n_samples, self.dtype, self.scale = n_samples, dtype, scale
-        self.slot_bytes = slot_bytes
+    def _build(self, build: Build) -> None:
+        self.generation = build.generation
+        self.synthesizer = build_synthesizer(build.signals, build.context)
+        self.n_samples, self.dtype, self.scale = build.n_samples, build.dtype, build.scale
+        self.slot_bytes = build.slot_bytes
         if self.ring is not None:
             self.ring.close()
-        self.ring = SharedMemory(name=ring_name)
+        self.ring = SharedMemory(name=build.ring_name)
         self.free = set(range(RING_SLOTS))
-        self.scratch = np.empty((BATCH_BLOCKS * n_samples, context.n_channels),
+        self.scratch = np.empty((BATCH_BLOCKS * build.n_samples, build.context.n_channels),
                                 dtype=np.float32)
 
     def free_group(self) -> int | None:
@@ -341,8 +404,8 @@ class _Worker:
         else:
             self.synthesizer.render(rows, out=target)
         del target  # no view may outlive the ring's mapping
-        self.conn.send(("blocks", self.generation,
-                        [(first + i * self.n_samples, start + i) for i in range(BATCH_BLOCKS)]))
+        self.conn.send(Rendered(self.generation, [(first + i * self.n_samples, start + i)
+                                                  for i in range(BATCH_BLOCKS)]))
 
 
 def _serve(conn: Connection, nice: int) -> None:
@@ -354,8 +417,8 @@ def _serve(conn: Connection, nice: int) -> None:
     try:
         while True:
             if not worker.can_render or conn.poll():
-                message = conn.recv()
-                if message is None:
+                message: ToWorker = conn.recv()
+                if isinstance(message, Exit):
                     return
                 worker.handle(message)
                 continue
@@ -363,7 +426,7 @@ def _serve(conn: Connection, nice: int) -> None:
     except (EOFError, BrokenPipeError, ConnectionResetError):
         return  # the parent is gone
     except Exception:  # reported to the parent, which raises it
-        conn.send(("error", worker.generation, traceback.format_exc()))
+        conn.send(Failed(worker.generation, traceback.format_exc()))
     finally:
         if worker.ring is not None:
             worker.ring.close()

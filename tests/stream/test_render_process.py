@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -13,8 +14,10 @@ from fibersim.models import FiberConfig
 from fibersim.runner import FiberStreamer, VirtualClock
 from fibersim.runner.streamer import RENDER_PROCESS_MIN_VALUES
 from fibersim.runner.synth_worker import RenderProcess
-from fibersim.signals import MachinerySpec
+from fibersim.signals import MachinerySpec, RecordingSpec
 from fibersim.transport import Delivery, MemoryBroker, MemoryTransport
+from tests.recording.helpers import SMALL_FIBER as RECORDED_FIBER
+from tests.recording.helpers import record_small
 from tests.stream.helpers import SMALL_FIBER, START_NS
 
 Script = Callable[[FiberStreamer], Awaitable[None]]
@@ -149,3 +152,20 @@ async def test_paced_streams_render_ahead_and_still_send_the_same_bytes() -> Non
         return received
 
     assert await bodies(20.0) == await bodies(math.inf)
+
+
+async def test_a_recording_started_by_an_event_plays_the_same_in_a_render_process(
+        tmp_path: Path) -> None:
+    """``start_source`` with ``{type: recording}`` (pickled to the worker, checked here)."""
+    record_small(tmp_path / "quake.h5", 1.0)
+    fiber = FiberConfig(fiber_id="rec", number_of_channels=RECORDED_FIBER.number_of_channels,
+                        prr=RECORDED_FIBER.prr)
+
+    async def script(streamer: FiberStreamer) -> None:
+        await streamer.connect()
+        await streamer.run_until(0.2)
+        streamer.start_source("quake", RecordingSpec(path=tmp_path / "quake.h5"))
+        await streamer.run_until(0.6)
+
+    here = await published(False, script, fiber)
+    assert len(here) == 6 and here == await published(True, script, fiber)
