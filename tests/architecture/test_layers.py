@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "fibersim"
 
 LAYERS: list[set[str]] = [
-    {"errors", "units", "redact", "models"},
+    {"errors", "units", "redact", "models", "timebase"},
     {"wire", "interrogator", "formats"},
     {"transport", "signals"},
     {"dialects"},
