@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +34,7 @@ from fibersim.cli.options import (
 )
 from fibersim.cli.progress import live_progress
 from fibersim.models import DEFAULT_CHANNELS, FiberConfig
-from fibersim.session.fleet import MAX_FIBERS, format_ranges, select_fibers, share
+from fibersim.session.fleet import MAX_FIBERS, select_fibers, share
 from fibersim.session.stats import lateness_summary
 from fibersim.session.tuning import freeze_startup_objects
 from fibersim.units import format_speed
@@ -283,54 +281,39 @@ def _stats(streamers: Sequence[FiberStreamer], transport: Transport) -> dict[str
 
 # -- many processes -----------------------------------------------------------------------------
 async def _run_workers(plan: StreamPlan, workers: int) -> int:
-    """Split the fibers into ``workers`` contiguous shares, one ``fibersim stream`` each."""
-    count = min(workers, len(plan.indices))
-    shares = [share(plan.indices, k, count) for k in range(count)]
+    """Split the fibers into ``workers`` contiguous shares, one worker process each."""
+    from fibersim.session.workers import run_in_processes
+
     with tempfile.TemporaryDirectory(prefix="fibersim-workers-") as scratch:
-        stats_files = [str(Path(scratch) / f"worker-{k}.json") for k in range(count)]
-        click.echo(f"streaming {_fiber_list(plan.fibers)} with {count} worker processes",
+        plans = worker_plans(plan, workers, Path(scratch))
+        click.echo(f"streaming {_fiber_list(plan.fibers)} with {len(plans)} worker processes",
                    err=True)
-        env = dict(os.environ)
-        if plan.amqp_url:
-            env["FIBERSIM_AMQP_URL"] = plan.amqp_url  # not on the command line: ps shows that
-        processes = [
-            await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "fibersim", "stream",
-                *_worker_args(plan, indices, stats_files[k]), env=env)
-            for k, indices in enumerate(shares)
-        ]
-        try:
-            codes = [await process.wait() for process in processes]
-        finally:
-            for process in processes:
-                if process.returncode is None:
-                    process.terminate()
-            for process in processes:
-                await process.wait()
+        codes = await run_in_processes(_worker, plans, "fibersim-stream")
         if plan.stats_json is not None:
-            _merge_worker_stats(stats_files, plan.stats_json)
+            _merge_worker_stats([p.stats_json for p in plans if p.stats_json], plan.stats_json)
     return max(codes)
 
 
-def _worker_args(plan: StreamPlan, indices: list[int], stats_json: str) -> list[str]:
-    """Command-line arguments of a worker publishing fibers ``indices`` of the plan's fleet."""
-    config = plan.config
-    args = ["--fiber-prefix", plan.prefix,
-            "--fiber-ids", format_ranges(indices), "--seed", str(plan.seed),
-            "--channels", str(config.number_of_channels), "--prr", repr(config.prr),
-            "--dx", repr(config.dx), "--dtype", config.dtype,
-            "--duration", repr(plan.duration),
-            "--speed", "max" if math.isinf(plan.speed) else repr(plan.speed),
-            "--confirm-window", str(plan.confirm_window), "--stats-json", stats_json, "--quiet"]
-    if plan.exchange:
-        args += ["--exchange", plan.exchange]
-    if plan.dialect:
-        args += ["--dialect", plan.dialect]
-    if plan.ca_file:
-        args += ["--ca-file", plan.ca_file]
-    if plan.insecure:
-        args.append("--insecure")
-    return args
+def worker_plans(plan: StreamPlan, workers: int, scratch: Path) -> list[StreamPlan]:
+    """The plan of each worker: a contiguous share of the fibers, quiet, its statistics in
+    ``scratch``; everything else (broker, dialect, fiber settings) is the parent's."""
+    count = min(workers, len(plan.indices))
+    return [replace(plan, indices=tuple(share(plan.indices, k, count)), quiet=True,
+                    stats_json=str(scratch / f"worker-{k}.json"))
+            for k in range(count)]
+
+
+def _worker(plan: StreamPlan) -> int:
+    """A worker process: its share, with the command's tuning and one-line errors."""
+    from fibersim.errors import FibersimError
+    from fibersim.session.tuning import retain_freed_heap
+
+    retain_freed_heap()
+    try:
+        return run_until_signal(_stream(plan))
+    except FibersimError as error:
+        click.echo(f"fibersim: error: {error}", err=True)
+        return error.exit_code
 
 
 def _merge_worker_stats(files: list[str], target: str) -> None:
