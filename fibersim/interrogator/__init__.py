@@ -1,5 +1,5 @@
 """Interrogator stage: the device model (state, configuration, sample clock)."""
 
-from fibersim.interrogator.model import BlockSlot, Interrogator, InterrogatorState
+from fibersim.interrogator.model import BlockSlot, ConfigChanges, Interrogator, InterrogatorState
 
-__all__ = ["BlockSlot", "Interrogator", "InterrogatorState"]
+__all__ = ["BlockSlot", "ConfigChanges", "Interrogator", "InterrogatorState"]

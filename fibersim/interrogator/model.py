@@ -11,11 +11,28 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TypedDict, Unpack
 
-from fibersim.models import FiberConfig, FiberMetadata
+from fibersim.models import FiberConfig, FiberMetadata, SampleDtype
 
 NS_PER_S = 1_000_000_000
+
+
+class ConfigChanges(TypedDict, total=False):
+    """What a reconfiguration may change: ``FiberConfig`` fields by name, each optional.
+
+    Typed keyword arguments of ``Interrogator.reconfigure`` and ``FiberStreamer.reconfigure``
+    (and what a scenario's ``reconfigure`` event produces), so a misspelt or mistyped change
+    is a type error where it is written, not a validation error at run time.
+    """
+
+    prr: float
+    dx: float
+    number_of_channels: int
+    gauge_length_meters: float
+    sw_version: str
+    fiber_description: str
+    dtype: SampleDtype
 
 
 class InterrogatorState(StrEnum):
@@ -69,10 +86,10 @@ class Interrogator:
         self.state = InterrogatorState.CONNECTED
         self.config_epoch += 1
 
-    def reconfigure(self, now_s: float, **changes: Any) -> None:
+    def reconfigure(self, now_s: float, **changes: Unpack[ConfigChanges]) -> None:
         """Apply new settings (prr, dx, channels, ...) from ``now_s``; bumps the epoch."""
         self._reanchor(now_s)
-        self.config = FiberConfig.model_validate(self.config.model_dump() | changes)
+        self.config = FiberConfig.model_validate({**self.config.model_dump(), **changes})
         self.config_epoch += 1
 
     def _reanchor(self, now_s: float) -> None:

@@ -14,12 +14,12 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from fibersim.dialects import Dialect, load_dialect
-from fibersim.interrogator import BlockSlot, Interrogator
+from fibersim.interrogator import BlockSlot, ConfigChanges, Interrogator
 from fibersim.runner.clock import VirtualClock
 from fibersim.runner.synth_worker import RenderProcess
 from fibersim.signals import SignalSpec, SynthesisContext, Synthesizer, build_synthesizer
@@ -193,7 +193,7 @@ class FiberStreamer:
         self.interrogator.restore_prr(self.sim_time)
         await self._send_metadata("change")
 
-    async def reconfigure(self, **changes: Any) -> None:
+    async def reconfigure(self, **changes: Unpack[ConfigChanges]) -> None:
         """New prr, dx, channel count, gauge length or sw_version from now on.
 
         The signal is rebuilt for the new fiber, with the sources that events started or
