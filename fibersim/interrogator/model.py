@@ -3,7 +3,8 @@
 Like a Lewis device, the model knows nothing about AMQP or codecs; the streamer (runner stage)
 asks it what is due and publishes it. Sample times always derive from the sample counter and
 an anchor (the last point where the PRR changed), never from accumulated sleeps, so the
-stream's clock cannot drift however long it runs.
+stream's clock cannot drift however long it runs. The device owns all its states and faults
+(disconnected, zero PRR, and the pending data and metadata faults of ``FaultPlan``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,18 @@ class ConfigChanges(TypedDict, total=False):
     dtype: SampleDtype
 
 
+@dataclass
+class FaultPlan:
+    """Faults the device has been told to commit, pending: data faults are consumed block by
+    block as the streamer publishes; ``stale_metadata`` holds until cleared."""
+
+    skip_blocks: int = 0
+    duplicate_blocks: int = 0
+    reorder_blocks: int = 0
+    corrupt_blocks: int = 0
+    stale_metadata: bool = False
+
+
 class InterrogatorState(StrEnum):
     """What the interrogator is doing, as the Focus Server would observe it."""
 
@@ -61,6 +74,8 @@ class Interrogator:
         self.config = config
         self.start_time_ns = start_time_ns
         self.state = InterrogatorState.DISCONNECTED
+        #: faults of the device besides its states (zero PRR, disconnected)
+        self.faults = FaultPlan()
         self.config_epoch = 0
         self.next_sequence = 0
         self.next_sample_index = 0

@@ -19,7 +19,7 @@ from typing import Any, Unpack
 import numpy as np
 
 from fibersim.dialects import Dialect, load_dialect
-from fibersim.interrogator import BlockSlot, ConfigChanges, Interrogator
+from fibersim.interrogator import BlockSlot, ConfigChanges, FaultPlan, Interrogator
 from fibersim.runner.clock import VirtualClock
 from fibersim.runner.synth_worker import RenderProcess
 from fibersim.signals import SignalSpec, SynthesisContext, Synthesizer, build_synthesizer
@@ -52,17 +52,6 @@ OFFLOAD_MIN_VALUES = 65_536
 RENDER_PROCESS_MIN_VALUES = 262_144
 #: Niceness of the render process of a paced (not max-speed) stream: see ``RenderProcess``.
 PACED_RENDER_NICE = 10
-
-
-@dataclass
-class FaultPlan:
-    """Pending data faults, consumed block by block."""
-
-    skip_blocks: int = 0
-    duplicate_blocks: int = 0
-    reorder_blocks: int = 0
-    corrupt_blocks: int = 0
-    stale_metadata: bool = False
 
 
 @dataclass
@@ -116,7 +105,6 @@ class FiberStreamer:
         self._keys = {kind: self.dialect.routing_key(kind, self.fiber_id) for kind in MessageKind}
         self.metadata_interval_s = metadata_interval_s
         self.heartbeat_interval_s = heartbeat_interval_s
-        self.faults = FaultPlan()
         self.stats = StreamStats()
         self.sim_time = 0.0
         self._render_process = render_process
@@ -176,6 +164,12 @@ class FiberStreamer:
             fiber_id=self.fiber_id, event=StatusEvent.CONNECTED, sent_at_ns=self._now_ns()))
         await self._send_metadata("connect")
         self._next_heartbeat = self.sim_time
+
+    @property
+    def faults(self) -> FaultPlan:
+        """The device's pending faults (the interrogator owns them, as it owns its states);
+        the streamer commits them block by block."""
+        return self.interrogator.faults
 
     async def disconnect(self, clean: bool = True) -> None:
         """Interrogator goes away; a clean disconnect says so, a cut cable says nothing."""
