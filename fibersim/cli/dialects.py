@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
 from fibersim.cli.options import dialect_option, tls_options
+
+if TYPE_CHECKING:  # imported when a command runs: --help stays fast
+    from fibersim.dialects import Dialect
 
 
 @click.command()
@@ -90,12 +95,10 @@ def conform(dialect: str | None, amqp_url: str | None, ca_file: str | None, inse
     exit_with(run_until_signal(_conform(chosen, amqp_url, exchange, ca_file, insecure)))
 
 
-async def _conform(dialect: object, amqp_url: str, exchange: str | None, ca_file: str | None,
+async def _conform(dialect: Dialect, amqp_url: str, exchange: str | None, ca_file: str | None,
                    insecure: bool) -> int:
-    from fibersim.dialects import Dialect
     from fibersim.dialects.conform import run_conformance
 
-    assert isinstance(dialect, Dialect)
     report = await run_conformance(dialect, amqp_url, exchange=exchange, ca_file=ca_file,
                                    insecure=insecure)
     for line in report.lines():

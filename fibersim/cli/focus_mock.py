@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
@@ -17,6 +17,10 @@ from fibersim.cli.options import (
     tls_options,
 )
 from fibersim.errors import UnreachableError
+from fibersim.transport.settings import BrokerSettings
+
+if TYPE_CHECKING:
+    from fibersim.focus import FocusSettings
 
 
 @click.command()
@@ -90,37 +94,21 @@ def focus_mock(amqp_url: str | None, exchange: str | None, dialect: str | None, 
         first = error.errors()[0]
         option = "--" + str(first["loc"][0]).replace("_", "-")
         raise click.BadParameter(first["msg"], param_hint=option) from None
-    transport = TransportSettings(amqp_url, exchange, ca_file, insecure)
-    exit_with(run_until_signal(_serve(settings, transport, host, port)))
+    # kept apart from FocusSettings: the mock itself never learns broker URLs or credentials
+    broker = BrokerSettings(amqp_url, exchange, settings.dialect, ca_file, insecure)
+    exit_with(run_until_signal(_serve(settings, broker, host, port)))
 
 
-@dataclass(frozen=True)
-class TransportSettings:
-    """Where the mock consumes from (kept apart from FocusSettings: the mock itself never
-    learns broker URLs or credentials)."""
-
-    amqp_url: str | None
-    #: None: the dialect's own exchange
-    exchange: str | None
-    ca_file: str | None
-    insecure: bool
-
-
-async def _serve(settings: object, source_settings: TransportSettings, host: str,
-                 port: int) -> int:
-    from fibersim.dialects import load_dialect, open_dialect_transport
-    from fibersim.focus import FocusSettings, serve_focus_mock
+async def _serve(settings: FocusSettings, broker: BrokerSettings, host: str, port: int) -> int:
+    from fibersim.dialects import load_dialect, open_broker
+    from fibersim.focus import serve_focus_mock
     from fibersim.focus.logs import configure_logging
 
-    assert isinstance(settings, FocusSettings)
     configure_logging()
     dialect = load_dialect(settings.dialect)
-    amqp_url = source_settings.amqp_url
-    transport = open_dialect_transport(dialect, amqp_url, exchange=source_settings.exchange,
-                                       ca_file=source_settings.ca_file,
-                                       insecure=source_settings.insecure)
+    transport = open_broker(broker, dialect=dialect)
     await transport.connect()  # UnreachableError (exit 3) if the broker is not there
-    source = (transport.description if amqp_url
+    source = (transport.description if broker.url
               else "the embedded in-memory broker (nothing else can publish to it)")
     try:
         async with serve_focus_mock(settings, transport, host=host, port=port) as url:
