@@ -64,11 +64,12 @@ class ExpectationChecker:
     async def evaluate(self, expectation: Expectation) -> Verdict:
         """Every check of ``expectation`` now; ok only if all hold."""
         verdicts: list[Verdict] = []
-        status = None
+        status: dict[str, Any] | None = None
         if expectation.state is not None or expectation.mock or expectation.requests:
-            status = await self._mock_status()
-            if isinstance(status, Verdict):
-                return status
+            fetched = await self._mock_status()
+            if isinstance(fetched, Verdict):
+                return fetched
+            status = fetched
         if expectation.state is not None:
             wanted = ([expectation.state] if isinstance(expectation.state, str)
                       else expectation.state)

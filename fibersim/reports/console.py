@@ -72,5 +72,5 @@ class ConsoleReporter:
             reaction = f"{record.reaction_s:.2f}s" if record.reaction_s is not None else "-"
             self._print(f"  {record.index + 1:>3}  {record.label:<{width}}  "
                         f"{record.verdict.upper():<7}  {reaction:>8}  {record.seen[:140]}")
-        for record in result.failed_events:
-            self._print(f"  event {record.label} {record.outcome}: {record.detail}")
+        for event in result.failed_events:
+            self._print(f"  event {event.label} {event.outcome}: {event.detail}")

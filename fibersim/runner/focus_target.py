@@ -109,8 +109,8 @@ async def _embedded_mock(scenario: Scenario, endpoints: Endpoints, broker: Memor
     mock_settings = scenario.focus_mock
     control_token = secrets.token_urlsafe(16)  # only this run may restart its mock
     settings = FocusSettings(
-        behaviour=mock_settings.behaviour,  # type: ignore[arg-type]
-        reconfigure_policy=mock_settings.reconfigure_policy,  # type: ignore[arg-type]
+        behaviour=mock_settings.behaviour,
+        reconfigure_policy=mock_settings.reconfigure_policy,
         fiber_id=scenario.fiber.fiber_id,
         channels=scenario.fiber.channels,
         dialect=dialect,

@@ -318,6 +318,7 @@ class ScenarioRunner:
                      focus: FocusTarget) -> str:
         """Do what the event says; returns a detail line for the reports."""
         step = entry.step
+        assert not isinstance(step, ExpectStep)
         faults = streamer.faults
         match step:
             case Disconnect(clean=clean):
