@@ -120,13 +120,15 @@ def fibersim_scenario(pytestconfig: pytest.Config,
         pytest.skip("no background scenario given (--fibersim-scenario)")
     report = tmp_path_factory.mktemp("fibersim") / "report.json"
     command = [sys.executable, "-m", "fibersim", "run", scenario, "--report", str(report)]
-    amqp_url = pytestconfig.getoption("fibersim_amqp_url")
-    if amqp_url:
-        command += ["--amqp-url", amqp_url]
+    from fibersim.transport.settings import BrokerSettings  # not at plugin load: it is slow
+
+    # the broker goes in the child's environment (BrokerSettings), never on its command line
+    broker = BrokerSettings(pytestconfig.getoption("fibersim_amqp_url"))
     focus_url = pytestconfig.getoption("fibersim_focus_url")
     if focus_url:
         command += ["--focus-url", focus_url]
-    handle = BackgroundScenario(subprocess.Popen(command), report)
+    handle = BackgroundScenario(
+        subprocess.Popen(command, env={**os.environ, **broker.child_environment()}), report)
     try:
         yield handle
     finally:
