@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"probes"},
     {"runner"},
     {"recording", "reports"},
-    {"session"},
+    {"session", "metrics"},
     {"bench", "pytest_plugin"},
     {"cli"},
     {"__main__"},
