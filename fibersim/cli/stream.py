@@ -37,6 +37,7 @@ from fibersim.models import DEFAULT_CHANNELS, FiberConfig
 from fibersim.session.fleet import MAX_FIBERS, select_fibers, share
 from fibersim.session.stats import lateness_summary
 from fibersim.session.tuning import freeze_startup_objects
+from fibersim.transport.settings import BrokerSettings
 from fibersim.units import format_speed
 
 if TYPE_CHECKING:
@@ -59,16 +60,10 @@ class StreamPlan:
     #: ``--fiber-id``: the one fiber's name, instead of ``<prefix><index>``
     single_name: str | None
     config: FiberConfig
-    amqp_url: str | None
-    ca_file: str | None
-    insecure: bool
-    #: None: the dialect's own exchange
-    exchange: str | None
-    #: ``--dialect`` as given (None: fibersim); workers get the same spelling
-    dialect: str | None
+    #: URL, exchange, dialect, TLS and confirm window, as the options gave them
+    broker: BrokerSettings
     duration: float
     speed: float
-    confirm_window: int
     quiet: bool
     stats_json: str | None
 
@@ -161,9 +156,9 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: 
         raise click.BadParameter(first["msg"], param_hint=f"--{first['loc'][0]}") from None
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    plan = StreamPlan(tuple(indices), fiber_prefix, seed, fiber_id, config, amqp_url, ca_file,
-                      insecure, exchange, dialect, duration, speed, confirm_window, quiet,
-                      stats_json)
+    broker = BrokerSettings(amqp_url, exchange, dialect, ca_file, insecure, confirm_window)
+    plan = StreamPlan(tuple(indices), fiber_prefix, seed, fiber_id, config, broker, duration,
+                      speed, quiet, stats_json)
     if workers > 1 and len(indices) > 1:
         exit_with(run_until_signal(_run_workers(plan, workers)))
     exit_with(run_until_signal(_stream(plan)))
@@ -171,14 +166,12 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: 
 
 # -- one process, many fibers -------------------------------------------------------------------
 async def _stream(plan: StreamPlan) -> int:
-    from fibersim.dialects import load_dialect, open_dialect_transport
+    from fibersim.dialects import load_dialect, open_broker
     from fibersim.interrogator import Interrogator
     from fibersim.runner import FiberStreamer, VirtualClock
 
-    dialect = load_dialect(plan.dialect)
-    transport = open_dialect_transport(dialect, plan.amqp_url, exchange=plan.exchange,
-                                       confirm_window=plan.confirm_window, ca_file=plan.ca_file,
-                                       insecure=plan.insecure)
+    dialect = load_dialect(plan.broker.dialect)
+    transport = open_broker(plan.broker, dialect=dialect)
     await transport.connect()  # UnreachableError (exit 3) if the broker is not there
     clock = VirtualClock(plan.speed)
     start_ns = time.time_ns()

@@ -173,10 +173,10 @@ def test_a_scenario_in_a_dialect_runs_against_the_embedded_mock(tmp_path: Path) 
 def test_stream_workers_speak_the_parent_s_dialect_on_its_exchange(tmp_path: Path) -> None:
     from fibersim.cli.stream import StreamPlan, worker_plans
     from fibersim.models import FiberConfig
+    from fibersim.transport import BrokerSettings
 
-    plan = StreamPlan((0, 1), "fiber-", 0, None, FiberConfig(), "amqp://h/", None, False,
-                      "lab", "tagged", 1.0, 1.0, 32, True, None)
+    broker = BrokerSettings("amqp://h/", exchange="lab", dialect="tagged")
+    plan = StreamPlan((0, 1), "fiber-", 0, None, FiberConfig(), broker, 1.0, 1.0, True, None)
     shares = worker_plans(plan, 2, tmp_path)
     assert [share.indices for share in shares] == [(0,), (1,)]
-    assert {(share.dialect, share.exchange, share.amqp_url) for share in shares} == {
-        ("tagged", "lab", "amqp://h/")}
+    assert {share.broker for share in shares} == {broker}
