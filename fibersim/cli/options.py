@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -11,7 +13,7 @@ from fibersim.units import parse_duration, parse_speed
 
 
 class DurationType(click.ParamType):
-    """``30s``, ``250ms``, ``2m``, ``1.5h`` or seconds, converted to float seconds."""
+    """``30s``, ``250ms``, ``2m``, ``1.5h``, ``1d``, ``1h30m`` or seconds, as float seconds."""
 
     name = "duration"
 
@@ -38,8 +40,47 @@ class SpeedType(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
+class OutputFileType(click.ParamType):
+    """A file fibersim will write: checked when the command line is parsed, so a run never
+    does its work and then fails to save it.
+
+    Missing parent folders are fine (``make_parents`` creates them just before the run); a
+    path that is a folder, or below a file, or in a folder nobody may write to is refused with
+    exit 2. The value stays a ``str``.
+    """
+
+    name = "file"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> str:
+        path = Path(value)
+        if path.is_dir():
+            self.fail(f"{value}: is a folder, not a file", param, ctx)
+        ancestor = path.absolute().parent
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            self.fail(f"{value}: {ancestor} is not a folder", param, ctx)
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            self.fail(f"{value}: cannot write in {ancestor}", param, ctx)
+        return str(value)
+
+
+def make_parents(*paths: str | Path | None) -> None:
+    """Create the missing parent folders of output files (the ``OUTPUT_FILE`` options)."""
+    for path in paths:
+        if path is not None:
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise click.UsageError(f"{path}: cannot create its folder: {error.strerror}"
+                                       ) from None
+
+
 DURATION = DurationType()
 SPEED = SpeedType()
+OUTPUT_FILE = OutputFileType()
 
 
 def amqp_url_option(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fibersim.cli.options import DURATION
+from fibersim.cli.options import DURATION, OUTPUT_FILE, make_parents
 
 
 @click.command()
@@ -15,9 +15,9 @@ from fibersim.cli.options import DURATION
               help="Start of the window, in simulated time.")
 @click.option("--to", "to_s", type=DURATION, default="30s", show_default=True,
               help="End of the window, in simulated time.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              default="waterfall.png", show_default=True, help="PNG file to write.")
-def plot(scenario: Path, from_s: float, to_s: float, output: Path) -> None:
+@click.option("-o", "--output", type=OUTPUT_FILE, default="waterfall.png", show_default=True,
+              help="PNG file to write (missing folders are created).")
+def plot(scenario: Path, from_s: float, to_s: float, output: str) -> None:
     """Render the fiber signal of SCENARIO (its signals and seed, no broker needed).
 
     Left: the waterfall (time down, channel across, colour limits at the 99th percentile of
@@ -35,7 +35,8 @@ def plot(scenario: Path, from_s: float, to_s: float, output: Path) -> None:
     if to_s <= from_s:
         raise click.BadParameter(f"must be after --from ({from_s:g} s)", param_hint="--to")
     loaded = load_scenario(scenario)
+    make_parents(output)
     context = SynthesisContext.of_fiber(loaded.fiber_config(), loaded.run.seed)
-    render_plot(build_synthesizer(loaded.fiber.signals, context), from_s, to_s, output)
+    render_plot(build_synthesizer(loaded.fiber.signals, context), from_s, to_s, Path(output))
     click.echo(f"wrote {output}: {loaded.name}, {from_s:g}-{to_s:g} s, "
                f"{context.n_channels} channels at {context.prr:g} Hz", err=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
-from fibersim.cli.options import DURATION, tls_options
+from fibersim.cli.options import DURATION, OUTPUT_FILE, make_parents, tls_options
 from fibersim.cli.progress import ProgressLine, live_progress
 from fibersim.models import SampleDtype
 from fibersim.recording.model import Compression
@@ -25,8 +25,8 @@ COMPRESSIONS: dict[str, Compression] = {"none": None, "gzip": "gzip", "lzf": "lz
 
 @click.command()
 @click.argument("scenario", required=False, type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="PRODML file to write (replaced if it exists).")
+@click.option("-o", "--output", required=True, type=OUTPUT_FILE,
+              help="PRODML file to write (replaced if it exists; missing folders are created).")
 @click.option("--from", "from_s", type=DURATION, default=None,
               help="Scenario: first simulated time to record [default: 0s].")
 @click.option("--to", "to_s", type=DURATION, default=None,
@@ -63,6 +63,7 @@ def record(scenario: str | None, output: str, from_s: float | None, to_s: float 
           -o live.h5 --duration 60s
     """
     chosen = COMPRESSIONS[compression]
+    make_parents(output)
     if (scenario is None) == (amqp_url is None):
         raise click.UsageError("give either a SCENARIO file or --from-amqp URL")
     if scenario is not None:

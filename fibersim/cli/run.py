@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 import click
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
-from fibersim.cli.options import DURATION, SPEED, amqp_url_option, tls_options
+from fibersim.cli.options import (
+    DURATION,
+    OUTPUT_FILE,
+    SPEED,
+    amqp_url_option,
+    make_parents,
+    tls_options,
+)
 from fibersim.errors import UnreachableError
 from fibersim.redact import secrets_in
 from fibersim.scenario import Scenario, load_scenario
@@ -40,15 +47,19 @@ if TYPE_CHECKING:
 @click.option("--focus-control-url", default=None, metavar="URL",
               help="Base URL of a separately run mock's /_mock interface (state, restart,"
               " store and request-count steps need it with --focus-url).")
-@click.option("--focus-control-token", default=None, envvar="FIBERSIM_FOCUS_CONTROL_TOKEN",
-              metavar="TOKEN", help="X-Control-Token for --focus-control-url (never printed).")
+@click.option("--focus-control-token", default=None, metavar="TOKEN",
+              envvar=["FIBERSIM_CONTROL_TOKEN", "FIBERSIM_FOCUS_CONTROL_TOKEN"],
+              help="X-Control-Token for --focus-control-url (never printed). Also"
+              " FIBERSIM_CONTROL_TOKEN, the variable focus-mock reads too"
+              " (FIBERSIM_FOCUS_CONTROL_TOKEN still works but is deprecated).")
 @click.option("--speed", type=SPEED, default=None,
               help="Override the scenario's speed: simulated s per wall s, or max.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
               help="Override the scenario's random seed.")
-@click.option("--junit", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write JUnit XML: one testsuite per scenario, one testcase per expectation.")
-@click.option("--report", type=click.Path(dir_okay=False, writable=True), default=None,
+@click.option("--junit", type=OUTPUT_FILE, default=None,
+              help="Write JUnit XML: one testsuite per scenario, one testcase per expectation"
+              " (missing folders are created).")
+@click.option("--report", type=OUTPUT_FILE, default=None,
               help="Write the JSON report: seed, file hash, every event, probe and verdict.")
 @click.option("--allow-exec", is_flag=True, help="Allow 'exec' steps to run their commands.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved timelines; run nothing.")
@@ -75,7 +86,8 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
       fibersim run scenarios/healthy.yaml --amqp-url amqp://guest:guest@127.0.0.1/
     \b
     Exit codes: 0 all expectations met, 1 an expectation or event failed, 2 invalid
-    scenario or arguments, 3 broker or Focus Server unreachable, 130 interrupted.
+    scenario or arguments, 3 broker or Focus Server unreachable, 130 interrupted (Ctrl-C),
+    143 terminated (SIGTERM).
     See docs/scenarios.md for the file format and the time semantics.
     """
     from fibersim.runner.focus_target import Endpoints
@@ -87,6 +99,7 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
         for path, scenario in loaded:
             click.echo(dry_run_text(path, scenario, speed, seed))
         return
+    make_parents(junit, report)
     endpoints = Endpoints(
         amqp_url=amqp_url, exchange=exchange, focus_url=focus_url,
         focus_control_url=focus_control_url, focus_control_token=focus_control_token,
@@ -186,11 +199,42 @@ def dry_run_text(path: str, scenario: Scenario, speed: float | None, seed: int |
         else:
             lines.append(f"  sim {when}  event   {entry.label}: {step.describe()}"
                          f" [{describe_anchor(entry)}]")
-    if not math.isinf(chosen_speed):
-        last = max(entry.nominal_s for entry in resolve_timeline(scenario))
-        lines.append(f"  nominal length {last:g} simulated s = {last / chosen_speed:.1f}s wall"
-                     " plus checkpoint waits")
+    sim_s, wall_s = nominal_length(scenario, chosen_speed)
+    lines.append(f"  nominal length {sim_s:g} simulated s = {wall_s:.1f}s wall"
+                 " plus the Focus Server's reaction times")
     return "\n".join(lines)
+
+
+def nominal_length(scenario: Scenario, speed: float) -> tuple[float, float]:
+    """Simulated and wall seconds a run takes if every expectation is met at once.
+
+    Follows the runner: a step is due when its anchor fired (events and met expectations
+    move the timeline); a ``holds_for`` keeps the stream running for that many wall seconds
+    (at ``--speed max`` simulated time then runs at real-time pace); storms and backoff
+    clients run for their wall ``duration`` and the run waits for them at the end.
+    """
+    from fibersim.scenario.models import BackoffClient, ExpectStep, Storm
+
+    sim = wall = background_end = 0.0
+    fired: dict[str, float] = {}
+    pace = 1.0 if math.isinf(speed) else speed
+    for entry in resolve_timeline(scenario):
+        anchor, step = entry.anchor, entry.step
+        due = (sim if anchor.previous else anchor.offset_s if anchor.label is None
+               else fired[anchor.label] + anchor.offset_s)
+        if due > sim:
+            wall += 0.0 if math.isinf(speed) else (due - sim) / speed
+            sim = due
+        if isinstance(step, ExpectStep) and step.holds_for is not None:
+            wall += step.holds_for
+            sim += step.holds_for * pace
+        if isinstance(step, Storm | BackoffClient):
+            background_end = max(background_end, wall + step.duration)
+        fired[entry.label] = sim
+    if background_end > wall:
+        sim += (background_end - wall) * pace
+        wall = background_end
+    return sim, wall
 
 
 @click.command()

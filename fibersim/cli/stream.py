@@ -30,7 +30,14 @@ import click
 from pydantic import ValidationError
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
-from fibersim.cli.options import DURATION, SPEED, amqp_url_option, tls_options
+from fibersim.cli.options import (
+    DURATION,
+    OUTPUT_FILE,
+    SPEED,
+    amqp_url_option,
+    make_parents,
+    tls_options,
+)
 from fibersim.cli.progress import live_progress
 from fibersim.models import DEFAULT_CHANNELS, FiberConfig
 from fibersim.units import format_speed
@@ -117,7 +124,7 @@ class StreamPlan:
               show_default=True, help="Sample type on the wire (int16 carries a scale).")
 @click.option("--confirm-window", type=click.IntRange(1, 10_000), default=32, show_default=True,
               help="Publishes awaiting a broker confirm at once (per process).")
-@click.option("--stats-json", type=click.Path(dir_okay=False), default=None,
+@click.option("--stats-json", type=OUTPUT_FILE, default=None,
               help="Write run statistics (throughput, block publish lateness) as JSON here.")
 @click.option("--quiet", is_flag=True, help="No progress line; summary only.")
 def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: str,
@@ -151,6 +158,7 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: 
         raise click.BadParameter(first["msg"], param_hint=f"--{first['loc'][0]}") from None
     except ValueError as error:
         raise click.UsageError(str(error)) from None
+    make_parents(stats_json)
     plan = StreamPlan(tuple(indices), fiber_prefix, seed, fiber_id, config, amqp_url, ca_file,
                       insecure, exchange, duration, speed, confirm_window, quiet, stats_json)
     if workers > 1 and len(indices) > 1:
