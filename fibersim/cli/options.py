@@ -102,3 +102,17 @@ def tls_options(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Skip TLS certificate verification (like curl -k).")(func)
     return click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
                         help="CA bundle to verify amqps:// and https:// servers.")(func)
+
+
+def metrics_port_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--metrics-port``: serve Prometheus metrics while the command runs (docs/metrics.md)."""
+    return click.option(
+        "--metrics-port", type=click.IntRange(0, 65535), default=None, metavar="PORT",
+        help="Serve Prometheus metrics (fibersim_* names, docs/metrics.md) on this port, all"
+        " interfaces, at /metrics while the command runs; 0 lets the OS choose.")(func)
+
+
+def is_quiet() -> bool:
+    """Whether the global ``fibersim -q`` was given (commands print their summary only)."""
+    context = click.get_current_context(silent=True)
+    return bool(context is not None and context.find_root().params.get("quiet"))

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
-from fibersim.cli.options import DURATION, OUTPUT_FILE, make_parents, tls_options
+from fibersim.cli.options import DURATION, OUTPUT_FILE, is_quiet, make_parents, tls_options
 from fibersim.cli.progress import ProgressLine, live_progress
 from fibersim.models import SampleDtype
 from fibersim.recording.model import Compression
@@ -47,7 +47,7 @@ COMPRESSIONS: dict[str, Compression] = {"none": None, "gzip": "gzip", "lzf": "lz
               help="Tap: fiber to record (routing keys das.<fiber-id>.*).")
 @click.option("--duration", type=DURATION, default=None,
               help="Tap: stream time to record, gaps included [default: 60s].")
-@click.option("--quiet", is_flag=True, help="No progress line; summary only.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line; summary only.")
 def record(scenario: str | None, output: str, from_s: float | None, to_s: float | None,
            compression: str, dtype: SampleDtype | None, amqp_url: str | None, ca_file: str | None,
            insecure: bool, exchange: str, fiber_id: str, duration: float | None,
@@ -62,6 +62,7 @@ def record(scenario: str | None, output: str, from_s: float | None, to_s: float 
       fibersim record --from-amqp amqp://guest:guest@127.0.0.1/ --fiber-id fiber-0 \\
           -o live.h5 --duration 60s
     """
+    quiet = quiet or is_quiet()
     chosen = COMPRESSIONS[compression]
     make_parents(output)
     if (scenario is None) == (amqp_url is None):

@@ -1,0 +1,260 @@
+"""Prometheus metrics (``--metrics-port``): what a load test shows live, read at scrape time.
+
+Nothing in the hot path increments a Prometheus object. The collectors here read the stats
+that the streamers, transports and mock Focus Servers of this process keep anyway
+(``StreamStats``, ``PublishStats``, ``FocusMock`` counters), found through the weak sets
+``LIVE_STREAMERS`` and ``LIVE_MOCKS``; a scrape costs the publisher nothing between scrapes.
+Metric names and labels are listed in docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from fibersim.focus.service import FocusMock
+    from fibersim.runner.streamer import FiberStreamer
+    from fibersim.transport.base import PublishStats
+
+#: Bucket bounds (s) of publish lateness: a block is due at its simulated end time.
+LATENESS_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+#: Bucket bounds (s) of publish -> broker confirm.
+CONFIRM_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 5.0)
+
+T = TypeVar("T")
+
+
+@dataclass
+class RunningHistogram:
+    """Cumulative bucket counts built from a bounded window of recent samples.
+
+    The stats objects keep the last N samples and a total; each scrape adds the samples
+    appended since the previous one (``total - seen``). Samples that already left the window
+    (more than N between two scrapes) are counted in ``missed``, never guessed into buckets.
+    """
+
+    bounds: tuple[float, ...]
+    counts: list[int] = field(default_factory=list)
+    sum: float = 0.0
+    seen: int = 0
+    missed: int = 0
+
+    def __post_init__(self) -> None:
+        self.counts = [0] * (len(self.bounds) + 1)
+
+    def update(self, window: Sequence[float], total: int) -> None:
+        new = total - self.seen
+        self.seen = total
+        if new <= 0:
+            return
+        recent = list(window)
+        taken = recent[max(0, len(recent) - new):]
+        self.missed += new - len(taken)
+        for value in taken:
+            self.sum += value
+            self.counts[_bucket(self.bounds, value)] += 1
+
+    def metric(self, name: str, documentation: str, labels: dict[str, str]
+               ) -> HistogramMetricFamily:
+        family = HistogramMetricFamily(name, documentation, labels=list(labels))
+        cumulative, buckets = 0, []
+        for bound, count in zip([*map(str, self.bounds), "+Inf"], self.counts, strict=True):
+            cumulative += count
+            buckets.append((bound, float(cumulative)))
+        family.add_metric(list(labels.values()), buckets, self.sum)
+        return family
+
+
+def _bucket(bounds: tuple[float, ...], value: float) -> int:
+    for index, bound in enumerate(bounds):
+        if value <= bound:
+            return index
+    return len(bounds)
+
+
+def _snapshot(items: Callable[[], Iterable[T]]) -> list[T]:
+    """A list of a weak set's members, read from the scrape thread while the event loop may
+    add one (a rare "changed size during iteration" is simply retried)."""
+    for _ in range(5):
+        with contextlib.suppress(RuntimeError):
+            return list(items())
+    return []
+
+
+class StreamCollector(Collector):
+    """Metrics of the fibers this process publishes and of their broker connections."""
+
+    def __init__(self, streamers: Callable[[], Iterable[FiberStreamer]]) -> None:
+        self._streamers = streamers
+        self._lateness: dict[str, RunningHistogram] = {}
+        self._confirms: dict[int, RunningHistogram] = {}
+        self._lock = threading.Lock()
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            yield from self._collect()
+
+    def _collect(self) -> Iterator[Metric]:
+        streamers = _snapshot(self._streamers)
+        per_fiber = {
+            "fibersim_blocks": ("Data blocks published.", lambda s: s.stats.blocks),
+            "fibersim_bytes": ("Data block bytes published.", lambda s: s.stats.bytes),
+            "fibersim_samples": ("Samples (time rows) published.", lambda s: s.stats.samples),
+            "fibersim_metadata_messages": ("Metadata messages published.",
+                                           lambda s: s.stats.metadata_messages),
+            "fibersim_heartbeats": ("Heartbeats published.", lambda s: s.stats.heartbeats),
+        }
+        for name, (text, read) in per_fiber.items():
+            family = CounterMetricFamily(name, text + " rate() gives per second.",
+                                         labels=["fiber"])
+            for streamer in streamers:
+                family.add_metric([streamer.fiber_id], float(read(streamer)))
+            yield family
+        simulated = GaugeMetricFamily("fibersim_simulated_seconds",
+                                      "Simulated time published up to.", labels=["fiber"])
+        for streamer in streamers:
+            simulated.add_metric([streamer.fiber_id], streamer.sim_time)
+        yield simulated
+        for streamer in streamers:
+            histogram = self._lateness.setdefault(streamer.fiber_id,
+                                                  RunningHistogram(LATENESS_BUCKETS))
+            histogram.update(streamer.stats.lateness, streamer.stats.lateness_total)
+            yield histogram.metric("fibersim_publish_lateness_seconds",
+                                   "How late each data block was published against its due"
+                                   " time (simulated end, on the paced clock).",
+                                   {"fiber": streamer.fiber_id})
+        transports = {id(s.transport): s.transport.stats for s in streamers}
+        yield from self._transport_metrics(transports)
+
+    def _transport_metrics(self, transports: dict[int, PublishStats]) -> Iterator[Metric]:
+        counters = {
+            "fibersim_published": ("Messages handed to the broker.", "published"),
+            "fibersim_confirmed": ("Messages the broker confirmed (ack).", "confirmed"),
+            "fibersim_returned": ("Messages the broker returned as unroutable.", "returned"),
+            "fibersim_nacked": ("Messages the broker refused (nack).", "nacked"),
+            "fibersim_failed": ("Messages lost to a connection failure.", "failed"),
+            "fibersim_reconnects": ("Broker connections re-established.", "reconnects"),
+        }
+        for name, (text, attribute) in counters.items():
+            family = CounterMetricFamily(name, text, labels=["connection"])
+            for key, stats in enumerate(transports.values()):
+                family.add_metric([str(key)], float(getattr(stats, attribute)))
+            yield family
+        lost = CounterMetricFamily("fibersim_lost_blocks",
+                                   "Data blocks reported lost (nacked, failed, never sent).",
+                                   labels=["connection"])
+        blocked = CounterMetricFamily("fibersim_broker_blocked_seconds",
+                                      "Seconds publishing waited for the broker (full confirm"
+                                      " window, connection.blocked, outage).",
+                                      labels=["connection"])
+        for key, stats in enumerate(transports.values()):
+            lost.add_metric([str(key)], float(len(stats.lost_sequences)))
+            blocked.add_metric([str(key)], stats.broker_wait_seconds)
+        yield lost
+        yield blocked
+        for key, (identity, stats) in enumerate(transports.items()):
+            histogram = self._confirms.setdefault(identity, RunningHistogram(CONFIRM_BUCKETS))
+            histogram.update(stats.confirm_latency, stats.confirm_latency_total)
+            yield histogram.metric("fibersim_confirm_latency_seconds",
+                                   "Publish to broker confirm (RabbitMQ only).",
+                                   {"connection": str(key)})
+
+
+class FocusCollector(Collector):
+    """Metrics of the mock Focus Servers in this process (``focus-mock``, or ``run``'s own)."""
+
+    def __init__(self, mocks: Callable[[], Iterable[FocusMock]]) -> None:
+        self._mocks = mocks
+        self._transitions: dict[int, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            yield from self._collect()
+
+    def _collect(self) -> Iterator[Metric]:
+        from fibersim.focus.states import FiberState
+
+        mocks = _snapshot(self._mocks)
+        state = GaugeMetricFamily("fibersim_focus_state",
+                                  "1 for the state the mock is in, 0 for the others.",
+                                  labels=["fiber", "state"])
+        transitions = CounterMetricFamily("fibersim_focus_transitions",
+                                          "State changes (and same-state events such as"
+                                          " reconfigured).", labels=["fiber"])
+        messages = CounterMetricFamily("fibersim_focus_messages",
+                                       "Wire messages consumed; rate() is the ingest rate.",
+                                       labels=["fiber", "kind"])
+        requests = CounterMetricFamily("fibersim_focus_requests",
+                                       "HTTP requests answered.",
+                                       labels=["fiber", "route", "status"])
+        singles = {
+            "fibersim_focus_blocks": ("Data blocks ingested.", lambda m: m.blocks),
+            "fibersim_focus_rejected": ("Messages rejected (undecodable, wrong fiber).",
+                                        lambda m: m.rejected),
+            "fibersim_focus_gaps": ("Gaps in the block sequence.", lambda m: m.sequence.gaps),
+            "fibersim_focus_missing_blocks": ("Blocks missing in gaps.",
+                                              lambda m: m.sequence.missing_blocks),
+            "fibersim_focus_restarts": ("Restarts of the mock's process model.",
+                                        lambda m: m.restarts),
+        }
+        families = {name: CounterMetricFamily(name, text, labels=["fiber"])
+                    for name, (text, _) in singles.items()}
+        for mock in mocks:
+            fiber = mock.settings.fiber_id
+            for member in FiberState:
+                state.add_metric([fiber, member.value],
+                                 1.0 if mock.machine.state is member else 0.0)
+            transitions.add_metric([fiber], float(self._count_transitions(mock)))
+            for kind, count in dict(mock.messages).items():
+                messages.add_metric([fiber, kind.value], float(count))
+            for route, counts in list(mock.requests.items()):
+                for status, count in dict(counts).items():
+                    requests.add_metric([fiber, route, status], float(count))
+            for name, (_, read) in singles.items():
+                families[name].add_metric([fiber], float(read(mock)))
+        yield from (state, transitions, messages, requests, *families.values())
+
+    def _count_transitions(self, mock: FocusMock) -> int:
+        """All transitions since start, though the mock keeps only the last 1000: counts
+        the ones stamped after the newest seen at the previous scrape."""
+        total, newest = self._transitions.get(id(mock), (0, 0.0))
+        recent = list(mock.machine.transitions)
+        fresh = [item for item in recent if item.at > newest]
+        if fresh:
+            total, newest = total + len(fresh), fresh[-1].at
+        self._transitions[id(mock)] = (total, newest)
+        return total
+
+
+class MetricsServer:
+    """The scrape endpoint of this process's streamers and mocks, on a daemon thread."""
+
+    def __init__(self, port: int) -> None:
+        """Listen on ``port`` on every interface (0: the OS chooses); ``OSError`` if taken."""
+        from fibersim.focus.service import LIVE_MOCKS
+        from fibersim.runner.streamer import LIVE_STREAMERS
+
+        registry = CollectorRegistry()
+        registry.register(StreamCollector(lambda: LIVE_STREAMERS))
+        registry.register(FocusCollector(lambda: LIVE_MOCKS))
+        self._server, self._thread = start_http_server(port, addr="0.0.0.0", registry=registry)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/metrics"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
