@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "record": ("fibersim.cli.record", "record", "Write a scenario or a live stream to PRODML."),
     "replay": ("fibersim.cli.replay", "replay", "Publish a DAS recording file as a live fiber."),
     "bench": ("fibersim.cli.bench", "bench", "Measure throughput against same-run baselines."),
+    "report": ("fibersim.cli.report", "report",
+               "Render JSON run reports as an HTML page, side by side."),
 }
 
 
