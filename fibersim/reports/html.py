@@ -146,7 +146,10 @@ def timeline_svg(result: dict[str, Any]) -> str:
     _simulated_axis(axes[0], records)
     figure.tight_layout()
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg")
+    # no date and fixed element ids: the same report renders to the same bytes
+    # and text as <text> elements (searchable, smaller) rather than glyph paths
+    with plt.rc_context({"svg.hashsalt": "fibersim", "svg.fonttype": "none"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
     plt.close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg"):]
