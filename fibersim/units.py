@@ -24,10 +24,7 @@ def parse_duration(text: str | float | int) -> float:
     """
     if isinstance(text, bool):
         raise ValueError(f"expected a duration ({_EXAMPLES})")
-    if isinstance(text, (int, float)):
-        seconds = float(text)
-    else:
-        seconds = _parse_terms(text)
+    seconds = float(text) if isinstance(text, int | float) else _parse_terms(text)
     if not math.isfinite(seconds) or seconds < 0 or seconds > MAX_DURATION_S:
         raise ValueError(f"duration must be between 0 and {MAX_DURATION_S:.0f} s (366d)")
     return seconds

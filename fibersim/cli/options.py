@@ -5,14 +5,20 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from fibersim.units import parse_duration, parse_speed
 
+if TYPE_CHECKING:
+    # click 8.5 types ParamType by output and input; older clicks (>= 8.1) are not generic
+    _ParamType = click.ParamType[Any, Any]
+else:
+    _ParamType = click.ParamType
 
-class DurationType(click.ParamType):
+
+class DurationType(_ParamType):
     """``30s``, ``250ms``, ``2m``, ``1.5h``, ``1d``, ``1h30m`` or seconds, as float seconds."""
 
     name = "duration"
@@ -26,7 +32,7 @@ class DurationType(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
-class SpeedType(click.ParamType):
+class SpeedType(_ParamType):
     """A positive speed factor or ``max``, converted to float (``inf`` for max)."""
 
     name = "speed"
@@ -40,7 +46,7 @@ class SpeedType(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
-class OutputFileType(click.ParamType):
+class OutputFileType(_ParamType):
     """A file fibersim will write: checked when the command line is parsed, so a run never
     does its work and then fails to save it.
 

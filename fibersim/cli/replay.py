@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 import click
 
 from fibersim.cli.lifecycle import exit_with, metrics_served, run_until_signal
-from fibersim.cli.options import DURATION, SPEED, amqp_url_option, is_quiet, metrics_port_option, tls_options
+from fibersim.cli.options import (
+    DURATION,
+    SPEED,
+    amqp_url_option,
+    is_quiet,
+    metrics_port_option,
+    tls_options,
+)
 from fibersim.cli.progress import live_progress
 from fibersim.models import SampleDtype
 

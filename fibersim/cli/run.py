@@ -140,7 +140,6 @@ async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints, spe
                    seed: int | None, allow_exec: bool, timeout: float, outputs: Outputs,
                    secrets: list[str]) -> int:
     from fibersim.reports import ConsoleReporter, write_junit
-    from fibersim.runner.results import RunResult
     from fibersim.runner.scenario_runner import RunSettings, ScenarioRunner
 
     console = ConsoleReporter(sys.stderr if outputs.json_summary else sys.stdout)

@@ -31,11 +31,11 @@ from pydantic import ValidationError
 
 from fibersim.cli.lifecycle import exit_with, metrics_served, run_until_signal
 from fibersim.cli.options import (
-    is_quiet,
     DURATION,
     OUTPUT_FILE,
     SPEED,
     amqp_url_option,
+    is_quiet,
     make_parents,
     metrics_port_option,
     tls_options,

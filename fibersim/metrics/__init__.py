@@ -109,7 +109,7 @@ class StreamCollector(Collector):
 
     def _collect(self) -> Iterator[Metric]:
         streamers = _snapshot(self._streamers)
-        per_fiber = {
+        per_fiber: dict[str, tuple[str, Callable[[FiberStreamer], int]]] = {
             "fibersim_blocks": ("Data blocks published.", lambda s: s.stats.blocks),
             "fibersim_bytes": ("Data block bytes published.", lambda s: s.stats.bytes),
             "fibersim_samples": ("Samples (time rows) published.", lambda s: s.stats.samples),
@@ -201,7 +201,7 @@ class FocusCollector(Collector):
         requests = CounterMetricFamily("fibersim_focus_requests",
                                        "HTTP requests answered.",
                                        labels=["fiber", "route", "status"])
-        singles = {
+        singles: dict[str, tuple[str, Callable[[FocusMock], int]]] = {
             "fibersim_focus_blocks": ("Data blocks ingested.", lambda m: m.blocks),
             "fibersim_focus_rejected": ("Messages rejected (undecodable, wrong fiber).",
                                         lambda m: m.rejected),
