@@ -1,0 +1,243 @@
+"""Every command the README and the ``--help`` examples show runs as written.
+
+The commands are collected from the README's ``sh`` blocks and from the example sections of
+``fibersim --help`` and of every command's ``--help``, then run with bash in a fresh temporary
+folder holding only a copy of ``scenarios/`` (what a new clone has), against the local
+RabbitMQ. Each must exit as documented, write the files it names, and print no traceback.
+
+To stay fast and polite on a shared machine the commands are adjusted, never otherwise
+changed: the broker URL is the test broker's with an exchange of this test's own, durations
+become 1 s, ports become 0 (the OS chooses), and the commands run side by side.
+Long-running servers (``focus-mock``) are stopped with Ctrl-C after they start (exit 130).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from fibersim.cli.main import COMMANDS
+
+REPO = Path(__file__).resolve().parents[2]
+README_URL = "amqp://guest:guest@127.0.0.1/"
+#: Commands not run here, and why (each is exercised elsewhere or needs what is not here).
+NOT_RUN = {
+    "fibersim bench --quick": "tests/bench/test_bench_quick.py runs it (about 90 s)",
+    "fibersim wait-ready --focus-url https://staging/focus-server/":
+        "needs the staging Focus Server; tests/reliability/test_wait_ready.py covers it",
+}
+#: Options whose value is a file the command writes (checked to exist afterwards).
+OUTPUT_OPTIONS = ("-o", "--output", "--report", "--junit", "--stats-csv", "--stats-json")
+#: Commands that read a file another documented command writes: run after the writers.
+READERS = ("fibersim replay", "fibersim report")
+
+
+@dataclass
+class Documented:
+    """A command line as documented, and where."""
+
+    line: str
+    source: str
+    outputs: list[str] = field(default_factory=list)
+
+
+def readme_commands() -> list[Documented]:
+    text = (REPO / "README.md").read_text()
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.DOTALL):
+        for line in _logical_lines(block):
+            command = line.split(" && ")[-1].removeprefix(".venv/bin/")
+            if command.startswith("fibersim"):
+                found.append(Documented(command, "README.md"))
+    return found
+
+
+def help_commands() -> list[Documented]:
+    found = []
+    for name in ["", *COMMANDS]:
+        completed = subprocess.run([sys.executable, "-m", "fibersim", *name.split(), "--help"],
+                                   capture_output=True, text=True, timeout=60, check=True)
+        for line in _logical_lines(completed.stdout):
+            if line.startswith("fibersim ") and not line.startswith("fibersim [OPTIONS]"):
+                found.append(Documented(line, f"fibersim {name} --help".replace("  ", " ")))
+    return found
+
+
+def _logical_lines(text: str) -> list[str]:
+    """Lines with backslash continuations joined and trailing comments dropped."""
+    joined = re.sub(r"\\\n\s*", "", text)
+    lines = []
+    for raw in joined.splitlines():
+        line = raw.strip()
+        if "  #" in line:
+            line = line[:line.index("  #")].strip()
+        if line and not line.startswith("#"):
+            lines.append(line)
+    return lines
+
+
+def adjusted(line: str, amqp_url: str, exchange: str) -> str:
+    """The command as this test runs it (see the module docstring)."""
+    words = shlex.split(line)
+    words = [amqp_url if word == README_URL else word for word in words]
+    for option, value in (("--duration", "1s"), ("--metrics-port", "0"), ("--port", "0")):
+        if option in words:
+            words[words.index(option) + 1] = value
+    command = words[1] if len(words) > 1 else ""
+    if command in ("stream", "replay") and "--duration" not in words:
+        words += ["--duration", "1s"]
+    if command == "focus-mock" and "--port" not in words:
+        words += ["--port", "0"]
+    if amqp_url in words and command in ("stream", "run", "focus-mock", "record", "replay"):
+        words += ["--exchange", exchange]
+    if command == "run" and "--dry-run" not in words:
+        words += ["--speed", "max"]
+    redirect = ""
+    if ">" in words:
+        redirect = f" > {shlex.quote(words[words.index('>') + 1])}"
+        words = words[:words.index(">")]
+    return " ".join(shlex.quote(word) if "*" not in word else word for word in words) + redirect
+
+
+def outputs_of(line: str) -> list[str]:
+    words = shlex.split(line)
+    named = [words[index + 1] for index, word in enumerate(words[:-1])
+             if word in OUTPUT_OPTIONS]
+    if ">" in words:
+        named.append(words[words.index(">") + 1])
+    return named
+
+
+@dataclass
+class Ran:
+    documented: Documented
+    command: str
+    code: int
+    output: str
+    wall_s: float
+
+
+def run_in(folder: Path, documented: Documented, command: str, *,
+           until_started: str | None = None) -> Ran:
+    """Run ``command`` with bash in ``folder``; a server is stopped with Ctrl-C once it
+    printed ``until_started``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FIBERSIM_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    started = time.monotonic()
+    if until_started is None:
+        completed = subprocess.run(["bash", "-c", command], cwd=folder, env=env,
+                                   capture_output=True, text=True, timeout=240)
+        return Ran(documented, command, completed.returncode,
+                   completed.stdout + completed.stderr, time.monotonic() - started)
+    process = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=folder, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    lines = []
+    deadline = time.monotonic() + 60
+    for line in process.stdout:
+        lines.append(line)
+        if until_started in line or time.monotonic() > deadline:
+            break
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=30)
+    return Ran(documented, command, process.returncode, "".join(lines) + rest,
+               time.monotonic() - started)
+
+
+def by_shared_outputs(commands: list[Documented]) -> list[list[Documented]]:
+    """Groups of commands that write a common file (run one after the other)."""
+    groups: list[list[Documented]] = []
+    for command in commands:
+        sharing = [group for group in groups
+                   if set(command.outputs) & {name for c in group for name in c.outputs}]
+        for group in sharing:
+            groups.remove(group)
+        groups.append([c for group in sharing for c in group] + [command])
+    return groups
+
+
+def run_all(folder: Path, group: list[Documented], amqp_url: str, exchange: str) -> list[Ran]:
+    return [run_in(folder, c, adjusted(c.line, amqp_url, exchange)) for c in group]
+
+
+@pytest.fixture(scope="module")
+def documented() -> list[Documented]:
+    commands = readme_commands() + help_commands()
+    for command in commands:
+        command.outputs = outputs_of(command.line)
+    return commands
+
+
+def test_the_docs_show_commands_of_every_kind(documented: list[Documented]) -> None:
+    """The collection itself works: README and help examples of the main commands."""
+    shown = {shlex.split(command.line)[1] for command in documented
+             if len(shlex.split(command.line)) > 1}
+    assert {"run", "stream", "plot", "record", "replay", "report", "focus-mock",
+            "validate"} <= shown
+    assert {command.source for command in documented} >= {"README.md", "fibersim run --help"}
+
+
+@pytest.mark.broker
+def test_every_documented_command_runs_as_written(
+        documented: list[Documented], amqp_url: str, tmp_path: Path) -> None:
+    shutil.copytree(REPO / "scenarios", tmp_path / "scenarios")
+    exchange = f"fibersim-docs-{uuid.uuid4().hex[:8]}"
+    to_run = {}
+    for command in documented:
+        if any(command.line.startswith(prefix) for prefix in NOT_RUN):
+            continue
+        to_run.setdefault(command.line, command)  # README and help share some lines
+    writers = [c for c in to_run.values() if not c.line.startswith(READERS)
+               and " focus-mock" not in c.line and "--from-amqp" not in c.line]
+    readers = [c for c in to_run.values() if c.line.startswith(READERS)]
+    servers = [c for c in to_run.values() if " focus-mock" in c.line]
+    taps = [c for c in to_run.values() if "--from-amqp" in c.line]
+    results: list[Ran] = []
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        # a tap records what a stream of the same exchange publishes: start the taps first
+        tapping = [pool.submit(run_in, tmp_path, c, adjusted(c.line, amqp_url, exchange))
+                   for c in taps]
+        time.sleep(2)
+        # the longest first (the whole library in one run), so the rest overlaps it
+        groups = sorted(by_shared_outputs(writers),
+                        key=lambda group: not any("*" in c.line for c in group))
+        running = [pool.submit(run_all, tmp_path, group, amqp_url, exchange)
+                   for group in groups]
+        serving = [pool.submit(run_in, tmp_path, c, adjusted(c.line, amqp_url, exchange),
+                               until_started="mock Focus Server") for c in servers]
+        # the taps need a live stream that lasts: the focus-mock example's own stream
+        feed = Documented(f"fibersim stream --amqp-url {README_URL}", "test feed for taps")
+        feeding = pool.submit(run_in, tmp_path, feed, adjusted(
+            feed.line, amqp_url, exchange).replace("--duration 1s", "--duration 6s"))
+        results += [ran for future in running for ran in future.result()]
+        results += [future.result() for future in tapping + serving]
+        assert feeding.result().code == 0, feeding.result().output
+    # files the readers' examples name, made from what the writers wrote
+    shutil.copy(tmp_path / "quake.h5", tmp_path / "vendor.hdf5")
+    for name in ("before.json", "after.json"):
+        shutil.copy(tmp_path / "out" / "report.json", tmp_path / name)
+    for command in readers:
+        results.append(run_in(tmp_path, command, adjusted(command.line, amqp_url, exchange)))
+    problems = []
+    for ran in results:
+        expected = 130 if " focus-mock" in ran.documented.line else 0
+        missing = [name for name in ran.documented.outputs if not (tmp_path / name).exists()]
+        if ran.code != expected or "Traceback" in ran.output or missing:
+            problems.append(f"{ran.documented.source}: {ran.documented.line}\n  ran: {ran.command}"
+                            f"\n  exit {ran.code} (want {expected}), missing {missing}\n"
+                            + ran.output[-1500:])
+    slowest = sorted(results, key=lambda ran: -ran.wall_s)[:5]
+    print("slowest:", *(f"{ran.wall_s:5.1f}s {ran.command}" for ran in slowest), sep="\n")
+    assert not problems, "\n".join(problems)
