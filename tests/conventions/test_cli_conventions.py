@@ -127,3 +127,11 @@ def test_replay_of_a_file_that_is_not_das_says_so_in_one_line(tmp_path: Path) ->
     completed = fibersim("replay", tmp_path / "notes.txt", "--duration", "1s")
     assert completed.returncode == 2
     assert completed.stderr.count("\n") == 1 and "pint" not in completed.stderr
+
+
+def test_shell_completion_as_the_readme_sets_it_up_completes_commands() -> None:
+    script = fibersim(env={"_FIBERSIM_COMPLETE": "bash_source"})
+    assert script.returncode == 0 and "complete " in script.stdout
+    completed = fibersim(env={"_FIBERSIM_COMPLETE": "bash_complete",
+                              "COMP_WORDS": "fibersim st", "COMP_CWORD": "1"})
+    assert "stream" in completed.stdout.split()[-1]
