@@ -430,7 +430,10 @@ async def _run_workers(plan: StreamPlan, workers: int) -> int:
         stats_files = [str(Path(scratch) / f"worker-{k}.json") for k in range(count)]
         click.echo(f"streaming {_fiber_list(plan.fibers)} with {count} worker processes",
                    err=True)
-        env = dict(os.environ)
+        # the parent hands each worker its share explicitly: the environment must not select
+        # fibers again (FIBERSIM_INSTANCE of a StatefulSet pod, FIBERSIM_STREAM_* options)
+        env = {key: value for key, value in os.environ.items()
+               if key != "FIBERSIM_INSTANCE" and not key.startswith("FIBERSIM_STREAM_")}
         if plan.amqp_url:
             env["FIBERSIM_AMQP_URL"] = plan.amqp_url  # not on the command line: ps shows that
         processes = [

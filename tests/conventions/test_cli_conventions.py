@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -135,3 +136,27 @@ def test_shell_completion_as_the_readme_sets_it_up_completes_commands() -> None:
     completed = fibersim(env={"_FIBERSIM_COMPLETE": "bash_complete",
                               "COMP_WORDS": "fibersim st", "COMP_CWORD": "1"})
     assert "stream" in completed.stdout.split()[-1]
+
+
+def test_workers_publish_the_share_the_environment_chose_once(tmp_path: Path) -> None:
+    """A StatefulSet pod sets FIBERSIM_INSTANCE and runs --workers 2: the workers publish
+    exactly the pod's share, not a share of a share."""
+    completed = fibersim("stream", "--fibers", "16", "--workers", "2", "--channels", "8",
+                         "--duration", "0.5s", "--speed", "max", "--stats-json",
+                         tmp_path / "stats.json", env={"FIBERSIM_INSTANCE": "1/4"})
+    assert completed.returncode == 0, completed.stderr
+    fibers = json.loads((tmp_path / "stats.json").read_text())["fibers"]
+    assert sorted(fibers) == ["fiber-4", "fiber-5", "fiber-6", "fiber-7"]
+
+
+def test_scenario_files_cite_nothing_outside_the_repository() -> None:
+    for path in SCENARIOS.glob("*.yaml"):
+        assert "/work/" not in path.read_text() and "/home/" not in path.read_text(), path
+
+
+def test_every_scenario_file_the_docs_name_exists() -> None:
+    texts = [(REPO / "README.md").read_text()] + [
+        path.read_text() for path in (REPO / "docs").glob("*.md")]
+    texts += [fibersim(name, "--help").stdout for name in ("record", "replay", "run", "plot")]
+    named = {match for text in texts for match in re.findall(r"scenarios/(\w+)\.yaml", text)}
+    assert named and all((SCENARIOS / f"{name}.yaml").is_file() for name in named), named
