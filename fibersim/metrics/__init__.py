@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import (
@@ -26,7 +27,7 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from fibersim.focus.service import FocusMock
-    from fibersim.runner.streamer import FiberStreamer
+    from fibersim.runner.streamer import FiberStreamer, StreamStats
     from fibersim.transport.base import PublishStats
 
 #: Bucket bounds (s) of publish lateness: a block is due at its simulated end time.
@@ -67,15 +68,20 @@ class RunningHistogram:
             self.sum += value
             self.counts[_bucket(self.bounds, value)] += 1
 
-    def metric(self, name: str, documentation: str, labels: dict[str, str]
-               ) -> HistogramMetricFamily:
-        family = HistogramMetricFamily(name, documentation, labels=list(labels))
-        cumulative, buckets = 0, []
+    def merged(self, other: RunningHistogram) -> RunningHistogram:
+        """The sum of two histograms with the same bounds."""
+        total = RunningHistogram(self.bounds)
+        total.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        total.sum, total.seen = self.sum + other.sum, self.seen + other.seen
+        return total
+
+    def buckets(self) -> list[tuple[str, float]]:
+        """``(le, cumulative count)`` pairs, as the exposition format wants them."""
+        cumulative, pairs = 0, []
         for bound, count in zip([*map(str, self.bounds), "+Inf"], self.counts, strict=True):
             cumulative += count
-            buckets.append((bound, float(cumulative)))
-        family.add_metric(list(labels.values()), buckets, self.sum)
-        return family
+            pairs.append((bound, float(cumulative)))
+        return pairs
 
 
 def _bucket(bounds: tuple[float, ...], value: float) -> int:
@@ -94,13 +100,37 @@ def _snapshot(items: Callable[[], Iterable[T]]) -> list[T]:
     return []
 
 
+class _Sources(Generic[T]):
+    """Stats objects seen by earlier scrapes, each with a stable number and a histogram;
+    forgotten once the object is gone (its series then resets, which ``rate()`` handles)."""
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self._bounds = bounds
+        self._known: dict[int, tuple[weakref.ref[T], int, RunningHistogram]] = {}
+        self._next = 0
+
+    def track(self, source: T) -> tuple[int, RunningHistogram]:
+        self._known = {key: entry for key, entry in self._known.items()
+                       if entry[0]() is not None}
+        entry = self._known.get(id(source))
+        if entry is None or entry[0]() is not source:
+            entry = (weakref.ref(source), self._next, RunningHistogram(self._bounds))
+            self._known[id(source)] = entry
+            self._next += 1
+        return entry[1], entry[2]
+
+
 class StreamCollector(Collector):
-    """Metrics of the fibers this process publishes and of their broker connections."""
+    """Metrics of the fibers this process publishes and of their broker connections.
+
+    Series are per fiber name: streamers that publish the same fiber one after the other
+    (the scenarios of one ``run``) add up, so every name appears once per scrape.
+    """
 
     def __init__(self, streamers: Callable[[], Iterable[FiberStreamer]]) -> None:
         self._streamers = streamers
-        self._lateness: dict[str, RunningHistogram] = {}
-        self._confirms: dict[int, RunningHistogram] = {}
+        self._lateness: _Sources[StreamStats] = _Sources(LATENESS_BUCKETS)
+        self._connections: _Sources[PublishStats] = _Sources(CONFIRM_BUCKETS)
         self._lock = threading.Lock()
 
     def collect(self) -> Iterator[Metric]:
@@ -120,26 +150,36 @@ class StreamCollector(Collector):
         for name, (text, read) in per_fiber.items():
             family = CounterMetricFamily(name, text + " rate() gives per second.",
                                          labels=["fiber"])
-            for streamer in streamers:
-                family.add_metric([streamer.fiber_id], float(read(streamer)))
+            for fiber, total in _summed(streamers, read).items():
+                family.add_metric([fiber], float(total))
             yield family
         simulated = GaugeMetricFamily("fibersim_simulated_seconds",
                                       "Simulated time published up to.", labels=["fiber"])
+        latest: dict[str, float] = {}
         for streamer in streamers:
-            simulated.add_metric([streamer.fiber_id], streamer.sim_time)
+            latest[streamer.fiber_id] = max(latest.get(streamer.fiber_id, 0.0),
+                                            streamer.sim_time)
+        for fiber, sim_time in latest.items():
+            simulated.add_metric([fiber], sim_time)
         yield simulated
+        lateness = HistogramMetricFamily(
+            "fibersim_publish_lateness_seconds",
+            "How late each data block was published against its due time (simulated end,"
+            " on the paced clock).", labels=["fiber"])
+        by_fiber: dict[str, RunningHistogram] = {}
         for streamer in streamers:
-            histogram = self._lateness.setdefault(streamer.fiber_id,
-                                                  RunningHistogram(LATENESS_BUCKETS))
+            _, histogram = self._lateness.track(streamer.stats)
             histogram.update(streamer.stats.lateness, streamer.stats.lateness_total)
-            yield histogram.metric("fibersim_publish_lateness_seconds",
-                                   "How late each data block was published against its due"
-                                   " time (simulated end, on the paced clock).",
-                                   {"fiber": streamer.fiber_id})
-        transports = {id(s.transport): s.transport.stats for s in streamers}
-        yield from self._transport_metrics(transports)
+            fiber = streamer.fiber_id
+            by_fiber[fiber] = by_fiber[fiber].merged(histogram) if fiber in by_fiber else histogram
+        for fiber, histogram in by_fiber.items():
+            lateness.add_metric([fiber], histogram.buckets(), histogram.sum)
+        yield lateness
+        connections = {id(s.transport.stats): s.transport.stats for s in streamers}
+        yield from self._transport_metrics(list(connections.values()))
 
-    def _transport_metrics(self, transports: dict[int, PublishStats]) -> Iterator[Metric]:
+    def _transport_metrics(self, connections: list[PublishStats]) -> Iterator[Metric]:
+        numbered = [(str(self._connections.track(stats)[0]), stats) for stats in connections]
         counters = {
             "fibersim_published": ("Messages handed to the broker.", "published"),
             "fibersim_confirmed": ("Messages the broker confirmed (ack).", "confirmed"),
@@ -150,8 +190,8 @@ class StreamCollector(Collector):
         }
         for name, (text, attribute) in counters.items():
             family = CounterMetricFamily(name, text, labels=["connection"])
-            for key, stats in enumerate(transports.values()):
-                family.add_metric([str(key)], float(getattr(stats, attribute)))
+            for key, stats in numbered:
+                family.add_metric([key], float(getattr(stats, attribute)))
             yield family
         lost = CounterMetricFamily("fibersim_lost_blocks",
                                    "Data blocks reported lost (nacked, failed, never sent).",
@@ -160,17 +200,24 @@ class StreamCollector(Collector):
                                       "Seconds publishing waited for the broker (full confirm"
                                       " window, connection.blocked, outage).",
                                       labels=["connection"])
-        for key, stats in enumerate(transports.values()):
-            lost.add_metric([str(key)], float(len(stats.lost_sequences)))
-            blocked.add_metric([str(key)], stats.broker_wait_seconds)
-        yield lost
-        yield blocked
-        for key, (identity, stats) in enumerate(transports.items()):
-            histogram = self._confirms.setdefault(identity, RunningHistogram(CONFIRM_BUCKETS))
+        confirms = HistogramMetricFamily("fibersim_confirm_latency_seconds",
+                                         "Publish to broker confirm (RabbitMQ only).",
+                                         labels=["connection"])
+        for key, stats in numbered:
+            lost.add_metric([key], float(len(stats.lost_sequences)))
+            blocked.add_metric([key], stats.broker_wait_seconds)
+            _, histogram = self._connections.track(stats)
             histogram.update(stats.confirm_latency, stats.confirm_latency_total)
-            yield histogram.metric("fibersim_confirm_latency_seconds",
-                                   "Publish to broker confirm (RabbitMQ only).",
-                                   {"connection": str(key)})
+            confirms.add_metric([key], histogram.buckets(), histogram.sum)
+        yield from (lost, blocked, confirms)
+
+
+def _summed(streamers: list[FiberStreamer], read: Callable[[FiberStreamer], int]
+            ) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for streamer in streamers:
+        totals[streamer.fiber_id] = totals.get(streamer.fiber_id, 0) + read(streamer)
+    return totals
 
 
 class FocusCollector(Collector):

@@ -17,7 +17,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fibersim.focus import FocusSettings
 from fibersim.focus.service import FocusMock
-from fibersim.metrics import FocusCollector, RunningHistogram
+from fibersim.interrogator import Interrogator
+from fibersim.metrics import FocusCollector, RunningHistogram, StreamCollector
+from fibersim.models import FiberConfig
+from fibersim.runner import FiberStreamer, VirtualClock
+from fibersim.transport import MemoryBroker, MemoryTransport
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -103,3 +107,27 @@ def test_a_histogram_counts_each_sample_once_and_says_what_it_missed() -> None:
     assert histogram.counts == [1, 1, 0]
     histogram.update([0.05, 0.5], total=5)  # 3 new, only the last 2 still in the window
     assert histogram.counts == [1, 2, 1] and histogram.missed == 1
+
+
+def test_several_fibers_and_repeated_ones_make_one_series_per_fiber() -> None:
+    """Each metric appears once per scrape with one series per fiber name; streamers that
+    published the same fiber one after the other (one `run` of several scenarios) add up."""
+    transport = MemoryTransport(MemoryBroker())
+    streamers = [FiberStreamer(Interrogator(FiberConfig(fiber_id=name, number_of_channels=8),
+                                            time.time_ns()), transport, VirtualClock(1.0),
+                               render_process=False)
+                 for name in ("fiber-0", "fiber-1", "fiber-0")]
+    for count, streamer in enumerate(streamers, start=1):
+        streamer.stats.blocks = count
+        streamer.stats.lateness.extend([0.001] * count)
+        streamer.stats.lateness_total = count
+    registry = CollectorRegistry()
+    registry.register(StreamCollector(lambda: streamers))
+    text = generate_latest(registry).decode()
+    assert text.count("# TYPE fibersim_publish_lateness_seconds histogram") == 1
+    scrape = samples(text)
+    assert value(scrape, "fibersim_blocks_total", fiber="fiber-0") == 1 + 3
+    assert value(scrape, "fibersim_blocks_total", fiber="fiber-1") == 2
+    assert value(scrape, "fibersim_publish_lateness_seconds_count", fiber="fiber-0") == 4
+    for streamer in streamers:
+        streamer.close()
