@@ -5,20 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from fibersim.units import parse_duration, parse_speed
 
-if TYPE_CHECKING:
-    # click 8.5 types ParamType by output and input; older clicks (>= 8.1) are not generic
-    _ParamType = click.ParamType[Any, Any]
-else:
-    _ParamType = click.ParamType
 
-
-class DurationType(_ParamType):
+class DurationType(click.ParamType[float, Any]):
     """``30s``, ``250ms``, ``2m``, ``1.5h``, ``1d``, ``1h30m`` or seconds, as float seconds."""
 
     name = "duration"
@@ -32,7 +26,7 @@ class DurationType(_ParamType):
             self.fail(str(error), param, ctx)
 
 
-class SpeedType(_ParamType):
+class SpeedType(click.ParamType[float, Any]):
     """A positive speed factor or ``max``, converted to float (``inf`` for max)."""
 
     name = "speed"
@@ -46,7 +40,7 @@ class SpeedType(_ParamType):
             self.fail(str(error), param, ctx)
 
 
-class OutputFileType(_ParamType):
+class OutputFileType(click.ParamType[str, Any]):
     """A file fibersim will write: checked when the command line is parsed, so a run never
     does its work and then fails to save it.
 
