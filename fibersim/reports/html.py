@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -222,7 +223,11 @@ def _steps(axis: Any, records: list[dict[str, Any]]) -> None:
                       color="#2e9d52" if probe.get("ok") else "#c8323c", alpha=0.6)
         axis.plot(met, row, marker=marker, markersize=9, color=colour, linestyle="none")
         text = verdict + (f" {reaction:.2f}s" if isinstance(reaction, int | float) else "")
-        axis.annotate(text, (met, row), xytext=(7, -3), textcoords="offset points",
+        statuses = sorted(set(re.findall(r"HTTP (\d{3})", str(record.get("seen", "")))))
+        if statuses:  # the answers the expectation got, e.g. the incident's 503s
+            text += f"  (HTTP {', '.join(statuses)})"
+        held_until = max(met, _record_end(record))  # a hold keeps probing after "met"
+        axis.annotate(text, (held_until, row), xytext=(7, -3), textcoords="offset points",
                       fontsize=7, color=colour)
     axis.grid(axis="x", alpha=0.3)
 
