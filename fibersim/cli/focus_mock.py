@@ -9,7 +9,13 @@ import click
 from pydantic import ValidationError
 
 from fibersim.cli.lifecycle import exit_with, metrics_served, run_until_signal
-from fibersim.cli.options import DURATION, amqp_url_option, metrics_port_option, tls_options
+from fibersim.cli.options import (
+    DURATION,
+    MetricsAddress,
+    amqp_url_option,
+    metrics_port_option,
+    tls_options,
+)
 from fibersim.errors import UnreachableError
 from fibersim.redact import redact_url
 
@@ -47,7 +53,7 @@ from fibersim.redact import redact_url
 @tls_options
 def focus_mock(amqp_url: str | None, exchange: str, fiber_id: str, host: str, port: int,
                prefix: str, behaviour: str, reconfigure_policy: str, store: str,
-               metadata_timeout: float, control: bool, metrics_port: int | None,
+               metadata_timeout: float, control: bool, metrics_port: MetricsAddress | None,
                control_token: str | None, ca_file: str | None, insecure: bool) -> None:
     """Serve a mock Focus Server that consumes a simulated fiber from RabbitMQ.
 

@@ -59,18 +59,18 @@ def exit_with(code: int) -> None:
 
 
 @contextlib.contextmanager
-def metrics_served(port: int | None) -> Iterator[None]:
+def metrics_served(address: tuple[str, int] | None) -> Iterator[None]:
     """Serve ``--metrics-port`` (if given) for the duration of the command, saying where."""
-    if port is None:
+    if address is None:
         yield
         return
     from fibersim.metrics import MetricsServer
 
     try:
-        server = MetricsServer(port)
+        server = MetricsServer(*address)
     except OSError as error:
-        raise UnreachableError(f"--metrics-port {port}: cannot listen: {error.strerror}"
-                               ) from None
+        raise UnreachableError(f"--metrics-port {address[0]}:{address[1]}: cannot listen:"
+                               f" {error.strerror}") from None
     click.echo(f"metrics at {server.url}", err=True)
     try:
         yield

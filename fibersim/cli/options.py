@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -104,12 +104,39 @@ def tls_options(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="CA bundle to verify amqps:// and https:// servers.")(func)
 
 
+class MetricsAddress(NamedTuple):
+    """Where ``--metrics-port`` listens: all interfaces unless a host is given."""
+
+    host: str
+    port: int
+
+    def shifted(self, offset: int) -> str:
+        """The option value for the same host, ``offset`` ports further (worker k)."""
+        return f"{self.host}:{self.port + offset}"
+
+
+class MetricsAddressType(click.ParamType[MetricsAddress, Any]):
+    """``PORT`` (all interfaces, as Prometheus exporters do) or ``HOST:PORT``."""
+
+    name = "[host:]port"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> MetricsAddress:
+        if isinstance(value, MetricsAddress):
+            return value
+        host, _, port = str(value).rpartition(":")
+        if not port.isdigit() or not 0 <= int(port) <= 65535:
+            self.fail(f"{value!r} is not PORT or HOST:PORT (port 0-65535)", param, ctx)
+        return MetricsAddress(host or "0.0.0.0", int(port))
+
+
 def metrics_port_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--metrics-port``: serve Prometheus metrics while the command runs (docs/metrics.md)."""
     return click.option(
-        "--metrics-port", type=click.IntRange(0, 65535), default=None, metavar="PORT",
-        help="Serve Prometheus metrics (fibersim_* names, docs/metrics.md) on this port, all"
-        " interfaces, at /metrics while the command runs; 0 lets the OS choose.")(func)
+        "--metrics-port", type=MetricsAddressType(), default=None, metavar="[HOST:]PORT",
+        help="Serve Prometheus metrics (fibersim_* names, docs/metrics.md) at /metrics while"
+        " the command runs: PORT on every interface, or HOST:PORT (127.0.0.1:9108 for this"
+        " machine only); port 0 lets the OS choose.")(func)
 
 
 def is_quiet() -> bool:

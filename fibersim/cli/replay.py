@@ -15,6 +15,7 @@ from fibersim.cli.lifecycle import exit_with, metrics_served, run_until_signal
 from fibersim.cli.options import (
     DURATION,
     SPEED,
+    MetricsAddress,
     amqp_url_option,
     is_quiet,
     metrics_port_option,
@@ -69,7 +70,7 @@ class ChannelRangeType(click.ParamType[tuple[int, int], Any]):
 def replay(file: str, amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: str,
            fiber_id: str, speed: float, loop: bool, duration: float | None,
            channels: tuple[int, int] | None, dtype: SampleDtype | None, original_time: bool,
-           metrics_port: int | None, quiet: bool) -> None:
+           metrics_port: MetricsAddress | None, quiet: bool) -> None:
     """Publish a DAS recording (PRODML, or any format DASCore reads) as a live fiber.
 
     Metadata comes from the file: prr from its time step, dx from its distance step, channel

@@ -22,6 +22,7 @@ from fibersim.cli.options import (
     DURATION,
     OUTPUT_FILE,
     SPEED,
+    MetricsAddress,
     amqp_url_option,
     is_quiet,
     make_parents,
@@ -81,8 +82,9 @@ if TYPE_CHECKING:
 def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, insecure: bool,
         exchange: str, focus_url: str | None, focus_control_url: str | None,
         focus_control_token: str | None, speed: float | None, seed: int | None,
-        junit: str | None, reports: tuple[str, ...], json_summary: bool, metrics_port: int | None,
-        allow_exec: bool, dry_run: bool, timeout: float, request_timeout: float) -> None:
+        junit: str | None, reports: tuple[str, ...], json_summary: bool,
+        metrics_port: MetricsAddress | None, allow_exec: bool, dry_run: bool, timeout: float,
+        request_timeout: float) -> None:
     """Run scenario files: stream the fiber, drive the Focus Server, check expectations.
 
     \b

@@ -34,6 +34,7 @@ from fibersim.cli.options import (
     DURATION,
     OUTPUT_FILE,
     SPEED,
+    MetricsAddress,
     amqp_url_option,
     is_quiet,
     make_parents,
@@ -79,7 +80,7 @@ class StreamPlan:
     quiet: bool
     stats_json: str | None
     stats_csv: str | None = None
-    metrics_port: int | None = None
+    metrics_port: MetricsAddress | None = None
 
     @property
     def fibers(self) -> tuple[str, ...]:
@@ -141,7 +142,7 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: 
            fiber_id: str | None, fibers: int | None, fiber_ids: str | None, fiber_prefix: str,
            instance: str | None, workers: int, channels: int, prr: float, dx: float,
            duration: float, speed: float, seed: int, dtype: str, confirm_window: int,
-           stats_json: str | None, stats_csv: str | None, metrics_port: int | None,
+           stats_json: str | None, stats_csv: str | None, metrics_port: MetricsAddress | None,
            quiet: bool) -> None:
     """Publish simulated DAS fibers (metadata, data blocks, heartbeats) to RabbitMQ.
 
@@ -467,7 +468,7 @@ def _worker_args(plan: StreamPlan, indices: list[int], stats_json: str,
             "--speed", "max" if math.isinf(plan.speed) else repr(plan.speed),
             "--confirm-window", str(plan.confirm_window), "--stats-json", stats_json, "--quiet"]
     if plan.metrics_port is not None:
-        args += ["--metrics-port", str(plan.metrics_port + worker)]
+        args += ["--metrics-port", plan.metrics_port.shifted(worker)]
     if plan.ca_file:
         args += ["--ca-file", plan.ca_file]
     if plan.insecure:

@@ -290,16 +290,18 @@ class FocusCollector(Collector):
 class MetricsServer:
     """The scrape endpoint of this process's streamers and mocks, on a daemon thread."""
 
-    def __init__(self, port: int) -> None:
-        """Listen on ``port`` on every interface (0: the OS chooses); ``OSError`` if taken."""
+    def __init__(self, host: str, port: int) -> None:
+        """Listen on ``host:port`` (``0.0.0.0``: every interface; port 0: the OS chooses);
+        ``OSError`` if taken."""
         from fibersim.focus.service import LIVE_MOCKS
         from fibersim.runner.streamer import LIVE_STREAMERS
 
         registry = CollectorRegistry()
         registry.register(StreamCollector(lambda: LIVE_STREAMERS))
         registry.register(FocusCollector(lambda: LIVE_MOCKS))
-        self._server, self._thread = start_http_server(port, addr="0.0.0.0", registry=registry)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/metrics"
+        self._server, self._thread = start_http_server(port, addr=host, registry=registry)
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        self.url = f"http://{shown}:{self._server.server_port}/metrics"
 
     def close(self) -> None:
         self._server.shutdown()

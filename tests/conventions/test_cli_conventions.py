@@ -16,6 +16,7 @@ import click
 import pytest
 
 from fibersim.cli.main import cli
+from fibersim.cli.options import MetricsAddressType
 from fibersim.units import parse_duration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -160,3 +161,15 @@ def test_every_scenario_file_the_docs_name_exists() -> None:
     texts += [fibersim(name, "--help").stdout for name in ("record", "replay", "run", "plot")]
     named = {match for text in texts for match in re.findall(r"scenarios/(\w+)\.yaml", text)}
     assert named and all((SCENARIOS / f"{name}.yaml").is_file() for name in named), named
+
+
+@pytest.mark.parametrize(("text", "address"), [
+    ("9108", ("0.0.0.0", 9108)), ("127.0.0.1:0", ("127.0.0.1", 0)),
+    ("localhost:9108", ("localhost", 9108))])
+def test_metrics_port_takes_a_port_or_host_and_port(text: str, address: tuple[str, int]) -> None:
+    assert MetricsAddressType().convert(text, None, None) == address
+
+
+def test_a_bad_metrics_port_is_refused_in_one_line() -> None:
+    completed = fibersim("stream", "--metrics-port", "99999")
+    assert completed.returncode == 2 and completed.stderr.count("\n") == 1

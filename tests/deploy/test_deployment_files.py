@@ -131,7 +131,7 @@ def test_prometheus_scrapes_the_ports_the_services_serve_metrics_on() -> None:
     for service in fibersim_services().values():
         argv = compose_argv(service)
         if "--metrics-port" in argv:
-            served.add(int(argv[argv.index("--metrics-port") + 1]))
+            served.add(int(argv[argv.index("--metrics-port") + 1].rpartition(":")[2]))
     assert ports == served == {9108}
 
 

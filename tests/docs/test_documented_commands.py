@@ -7,7 +7,8 @@ RabbitMQ. Each must exit as documented, write the files it names, and print no t
 
 To stay fast and polite on a shared machine the commands are adjusted, never otherwise
 changed: the broker URL is the test broker's with an exchange of this test's own, durations
-become 1 s, ports become 0 (the OS chooses), and the commands run side by side.
+become 1 s, ports become 0 (the OS chooses; metrics on 127.0.0.1 only), and the commands
+run side by side.
 Long-running servers (``focus-mock``) are stopped with Ctrl-C after they start (exit 130).
 """
 
@@ -92,7 +93,8 @@ def adjusted(line: str, amqp_url: str, exchange: str) -> str:
     """The command as this test runs it (see the module docstring)."""
     words = shlex.split(line)
     words = [amqp_url if word == README_URL else word for word in words]
-    for option, value in (("--duration", "1s"), ("--metrics-port", "0"), ("--port", "0")):
+    for option, value in (("--duration", "1s"), ("--metrics-port", "127.0.0.1:0"),
+                          ("--port", "0")):
         if option in words:
             words[words.index(option) + 1] = value
     command = words[1] if len(words) > 1 else ""

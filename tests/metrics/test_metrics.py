@@ -42,7 +42,8 @@ def streaming(amqp_url: str, exchange_name: str) -> Iterator[tuple[subprocess.Po
     env = {key: item for key, item in os.environ.items() if not key.startswith("FIBERSIM_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "fibersim", "stream", "--amqp-url", amqp_url, "--exchange",
-         exchange_name, "--channels", "64", "--duration", "60s", "--metrics-port", "0", "-q"],
+         exchange_name, "--channels", "64", "--duration", "60s", "--metrics-port",
+         "127.0.0.1:0", "-q"],
         stderr=subprocess.PIPE, text=True, env=env)
     assert process.stderr is not None
     first = process.stderr.readline()  # printed before anything else
