@@ -144,7 +144,7 @@ def timeline_svg(result: dict[str, Any]) -> str:
         _client_rates(axes[2], clients, records)
     axes[-1].set_xlabel("wall seconds since the timeline started")
     axes[0].set_xlim(0, end * 1.02)
-    _simulated_axis(axes[0], records)
+    _simulated_axis(axes[0], result)
     figure.tight_layout()
     buffer = io.StringIO()
     # no date and fixed element ids: the same report renders to the same bytes
@@ -247,21 +247,42 @@ def _client_rates(axis: Any, clients: dict[str, Any], records: list[dict[str, An
         axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
 
 
-def _simulated_axis(axis: Any, records: list[dict[str, Any]]) -> None:
-    """Simulated seconds along the top, interpolated from when each step fired."""
+def _simulated_axis(axis: Any, result: dict[str, Any]) -> None:
+    """Simulated seconds along the top, interpolated between the moments the report knows
+    both clocks: events firing, expectations falling due and being met, the run's end."""
     import numpy as np
 
-    points = sorted({(float(r["wall_s"]), float(r["sim_s"])) for r in records
-                     if r.get("kind") == "event" and "sim_s" in r}
-                    | {(float(r["due_wall_s"]), float(r["due_sim_s"])) for r in records
-                       if r.get("kind") == "expectation" and "due_sim_s" in r})
+    records = result.get("records", [])
+    known: list[tuple[float, float]] = []
+    for record in records:
+        if record.get("kind") == "event" and "sim_s" in record:
+            known.append((float(record.get("wall_s", 0.0)), float(record["sim_s"])))
+        elif record.get("kind") == "expectation" and "due_sim_s" in record:
+            due = float(record.get("due_wall_s", 0.0))
+            known.append((due, float(record["due_sim_s"])))
+            if isinstance(record.get("reaction_s"), int | float) and isinstance(
+                    record.get("met_sim_s"), int | float):
+                known.append((due + float(record["reaction_s"]), float(record["met_sim_s"])))
+    started, timeline = result.get("started_at"), result.get("timeline_started_at")
+    if isinstance(started, int | float) and isinstance(timeline, int | float) and timeline:
+        # wall_s counts from before the timeline started (the mock's start-up)
+        known.append((float(result.get("wall_s") or 0.0) - (timeline - started),
+                      float(result.get("sim_s") or 0.0)))
+    points: list[tuple[float, float]] = []
+    for wall, sim in sorted(known):
+        if not points or (wall > points[-1][0] and sim >= points[-1][1]):
+            points.append((wall, sim))
     walls = np.array([wall for wall, _ in points])
-    sims = np.maximum.accumulate(np.array([sim for _, sim in points])) if points else walls
-    if len(points) < 2 or not np.all(np.diff(walls) > 0) or math.isclose(sims[-1], sims[0]):
+    sims = np.array([sim for _, sim in points])
+    if len(points) < 2 or math.isclose(sims[-1], sims[0]):
         return
-    top = axis.secondary_xaxis(
-        "top", functions=(lambda w: np.interp(w, walls, sims),
-                          lambda s: np.interp(s, sims, walls)))
+    from matplotlib.ticker import FuncFormatter
+
+    # ticks where the wall-clock ticks are, labelled with the simulated time there: at
+    # --speed max simulated time jumps, and ticks spaced in simulated time would pile up
+    top = axis.secondary_xaxis("top")
+    top.xaxis.set_major_formatter(
+        FuncFormatter(lambda wall, _: f"{float(np.interp(wall, walls, sims)):.1f}"))
     top.set_xlabel("simulated seconds", fontsize=8)
     top.tick_params(labelsize=7)
 
