@@ -132,8 +132,7 @@ def timeline_svg(result: dict[str, Any]) -> str:
     import matplotlib.pyplot as plt
 
     records = result.get("records", [])
-    end = max([float(result.get("wall_s") or 0.0)]
-              + [_record_end(record) for record in records] + [1.0])
+    end = max([_timeline_wall_s(result)] + [_record_end(record) for record in records] + [1.0])
     clients = result.get("clients") or {}
     rows = 3 if clients else 2
     figure, axes = plt.subplots(rows, 1, figsize=(11, 1.6 + 1.5 * rows), sharex=True,
@@ -154,6 +153,16 @@ def timeline_svg(result: dict[str, Any]) -> str:
     plt.close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg"):]
+
+
+def _timeline_wall_s(result: dict[str, Any]) -> float:
+    """Wall seconds from the timeline's start to the run's end: ``wall_s`` also counts the
+    start-up before the timeline (the mock, the first rendered block)."""
+    wall = float(result.get("wall_s") or 0.0)
+    started, timeline = result.get("started_at"), result.get("timeline_started_at")
+    if isinstance(started, int | float) and isinstance(timeline, int | float) and timeline:
+        return max(0.0, wall - (timeline - started))
+    return wall
 
 
 def _record_end(record: dict[str, Any]) -> float:
@@ -263,11 +272,9 @@ def _simulated_axis(axis: Any, result: dict[str, Any]) -> None:
             if isinstance(record.get("reaction_s"), int | float) and isinstance(
                     record.get("met_sim_s"), int | float):
                 known.append((due + float(record["reaction_s"]), float(record["met_sim_s"])))
-    started, timeline = result.get("started_at"), result.get("timeline_started_at")
-    if isinstance(started, int | float) and isinstance(timeline, int | float) and timeline:
-        # wall_s counts from before the timeline started (the mock's start-up)
-        known.append((float(result.get("wall_s") or 0.0) - (timeline - started),
-                      float(result.get("sim_s") or 0.0)))
+    end_wall = _timeline_wall_s(result)
+    if known and end_wall > max(wall for wall, _ in known):
+        known.append((end_wall, float(result.get("sim_s") or 0.0)))
     points: list[tuple[float, float]] = []
     for wall, sim in sorted(known):
         if not points or (wall > points[-1][0] and sim >= points[-1][1]):
