@@ -33,9 +33,11 @@ class PerSecond:
         self.rows: list[dict[str, float]] = []
 
     def restart(self) -> None:
-        """Count from now (when publishing starts, not while the streamers get ready)."""
+        """Count from now (when publishing starts, not while the streamers get ready): rows
+        sampled before are dropped."""
         self._start = time.monotonic()
         self._last = (0.0, self._read())
+        self.rows.clear()
 
     def sample(self) -> None:
         now, counters = time.monotonic() - self._start, self._read()
