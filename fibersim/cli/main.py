@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "bench": ("fibersim.cli.bench", "bench", "Measure throughput against same-run baselines."),
     "report": ("fibersim.cli.report", "report",
                "Render JSON run reports as an HTML page, side by side."),
+    "dialects": ("fibersim.cli.dialects", "dialects",
+                 "List the installed wire dialects and their topology."),
+    "conform": ("fibersim.cli.dialects", "conform",
+                "Check a wire dialect end to end over a real broker."),
 }
 
 

@@ -143,3 +143,26 @@ def is_quiet() -> bool:
     """Whether the global ``fibersim -q`` was given (commands print their summary only)."""
     context = click.get_current_context(silent=True)
     return bool(context is not None and context.find_root().params.get("quiet"))
+
+
+def dialect_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--dialect`` (or ``FIBERSIM_DIALECT``): the wire format spoken on the broker."""
+    return click.option(
+        "--dialect",
+        envvar="FIBERSIM_DIALECT",
+        default=None,
+        metavar="NAME",
+        help="Wire dialect spoken on the broker: an installed name (see `fibersim dialects`)"
+        " or module:attribute (also FIBERSIM_DIALECT) [default: fibersim].",
+    )(func)
+
+
+def exchange_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--exchange``, defaulting to the dialect's own exchange."""
+    return click.option(
+        "--exchange",
+        default=None,
+        metavar="NAME",
+        help="Exchange name [default: the dialect's: fibersim for the fibersim dialect,"
+        " e.g. prisma for a real server's].",
+    )(func)

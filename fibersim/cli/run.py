@@ -24,6 +24,8 @@ from fibersim.cli.options import (
     SPEED,
     MetricsAddress,
     amqp_url_option,
+    dialect_option,
+    exchange_option,
     is_quiet,
     make_parents,
     metrics_port_option,
@@ -44,8 +46,8 @@ if TYPE_CHECKING:
 @click.argument("scenarios", nargs=-1, required=True, metavar="SCENARIO...")
 @amqp_url_option
 @tls_options
-@click.option("--exchange", default="fibersim", show_default=True,
-              help="Topic exchange the fiber is published on (and the mock consumes).")
+@exchange_option
+@dialect_option
 @click.option("--focus-url", default=None, metavar="URL", envvar="FIBERSIM_FOCUS_URL",
               help="A separately run Focus Server, e.g. https://host/focus-server/ (also"
               " FIBERSIM_FOCUS_URL). Without it: the built-in mock, in this process.")
@@ -80,9 +82,9 @@ if TYPE_CHECKING:
 @click.option("--request-timeout", type=DURATION, default="3s", show_default=True,
               help="Timeout of each HTTP request to the Focus Server.")
 def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, insecure: bool,
-        exchange: str, focus_url: str | None, focus_control_url: str | None,
-        focus_control_token: str | None, speed: float | None, seed: int | None,
-        junit: str | None, reports: tuple[str, ...], json_summary: bool,
+        exchange: str | None, dialect: str | None, focus_url: str | None,
+        focus_control_url: str | None, focus_control_token: str | None, speed: float | None,
+        seed: int | None, junit: str | None, reports: tuple[str, ...], json_summary: bool,
         metrics_port: MetricsAddress | None, allow_exec: bool, dry_run: bool, timeout: float,
         request_timeout: float) -> None:
     """Run scenario files: stream the fiber, drive the Focus Server, check expectations.
@@ -99,16 +101,26 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
       fibersim run scenarios/fiber_lost.yaml --report out/report.html --report out/report.json
       fibersim run scenarios/healthy.yaml --json > summary.json
       fibersim run scenarios/healthy.yaml --amqp-url amqp://guest:guest@127.0.0.1/
+      fibersim run scenarios/fiber_lost.yaml --amqp-url amqp://guest:guest@127.0.0.1/ \
+          --dialect tagged
+    \b
+    A real Focus Server consumes its interrogator's format, not fibersim's: give its broker,
+    the dialect that speaks that format (docs/dialects.md) and usually its exchange:
+      fibersim run scenarios/fiber_lost.yaml --amqp-url amqps://u:p@broker/ \
+          --dialect prisma --exchange prisma --focus-url https://host/focus-server/
     \b
     Exit codes: 0 all expectations met, 1 an expectation or event failed, 2 invalid
     scenario or arguments, 3 broker or Focus Server unreachable, 130 interrupted (Ctrl-C),
     143 terminated (SIGTERM).
     See docs/scenarios.md for the file format and the time semantics.
     """
+    from fibersim.dialects import load_dialect
     from fibersim.runner.focus_target import Endpoints
 
     if request_timeout <= 0 or timeout <= 0:
         raise click.BadParameter("timeouts must be positive", param_hint="--timeout")
+    if dialect:
+        load_dialect(dialect)  # an unknown --dialect is exit 2, also for --dry-run
     loaded = [(path, load_scenario(path)) for path in scenarios]
     if dry_run:
         for path, scenario in loaded:
@@ -116,7 +128,7 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
         return
     make_parents(junit, *reports)
     endpoints = Endpoints(
-        amqp_url=amqp_url, exchange=exchange, focus_url=focus_url,
+        amqp_url=amqp_url, exchange=exchange, dialect=dialect, focus_url=focus_url,
         focus_control_url=focus_control_url, focus_control_token=focus_control_token,
         insecure=insecure, ca_file=ca_file, request_timeout_s=request_timeout)
     secrets = secrets_in(amqp_url, focus_url, focus_control_url)

@@ -103,6 +103,10 @@ class FiberSection(_Strict):
     signals: list[SignalSpec] | None = Field(
         None, max_length=100,
         description="Signal sources (see the signals docs); omitted: the default background.")
+    dialect: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_.:-]{1,200}$",
+        description="Wire dialect the interrogator speaks: an installed name (fibersim dialects)"
+                    " or module:attribute; --dialect overrides it. Omitted: fibersim.")
 
     def fiber_config(self) -> FiberConfig:
         """The ``FiberConfig`` these settings describe (field names as on the wire)."""

@@ -38,6 +38,8 @@ NOT_RUN = {
     "fibersim bench --quick": "tests/bench/test_bench_quick.py runs it (about 90 s)",
     "fibersim wait-ready --focus-url https://staging/focus-server/":
         "needs the staging Focus Server; tests/reliability/test_wait_ready.py covers it",
+    "fibersim run scenarios/fiber_lost.yaml --amqp-url amqps://u:p@broker/":
+        "needs a production broker and Focus Server (the prisma dialect example)",
 }
 #: Options whose value is a file the command writes (checked to exist afterwards).
 OUTPUT_OPTIONS = ("-o", "--output", "--report", "--junit", "--stats-csv", "--stats-json")
@@ -70,7 +72,11 @@ def help_commands() -> list[Documented]:
     for name in ["", *COMMANDS]:
         completed = subprocess.run([sys.executable, "-m", "fibersim", *name.split(), "--help"],
                                    capture_output=True, text=True, timeout=60, check=True)
-        for line in _logical_lines(completed.stdout):
+        # the examples: indented lines of the description, above the option list
+        description = completed.stdout.split("\nOptions:")[0]
+        examples = "\n".join(line for line in description.splitlines()
+                             if line.startswith("    ") or line.endswith("\\"))
+        for line in _logical_lines(examples):
             if line.startswith("fibersim ") and not line.startswith("fibersim [OPTIONS]"):
                 found.append(Documented(line, f"fibersim {name} --help".replace("  ", " ")))
     return found
@@ -98,12 +104,14 @@ def adjusted(line: str, amqp_url: str, exchange: str) -> str:
         if option in words:
             words[words.index(option) + 1] = value
     command = words[1] if len(words) > 1 else ""
-    if command in ("stream", "replay") and "--duration" not in words:
+    tap = command == "record" and "--from-amqp" in words
+    if (command in ("stream", "replay") or tap) and "--duration" not in words:
         words += ["--duration", "1s"]
     if command == "focus-mock" and "--port" not in words:
         words += ["--port", "0"]
     if amqp_url in words and command in ("stream", "run", "focus-mock", "record", "replay"):
-        words += ["--exchange", exchange]
+        # one exchange per wire dialect: a tap must not read another dialect's messages
+        words += ["--exchange", exchange_for(words, exchange)]
     if command == "run" and "--dry-run" not in words:
         words += ["--speed", "max"]
     redirect = ""
@@ -111,6 +119,10 @@ def adjusted(line: str, amqp_url: str, exchange: str) -> str:
         redirect = f" > {shlex.quote(words[words.index('>') + 1])}"
         words = words[:words.index(">")]
     return " ".join(shlex.quote(word) if "*" not in word else word for word in words) + redirect
+
+
+def exchange_for(words: list[str], exchange: str) -> str:
+    return f"{exchange}-{words[words.index('--dialect') + 1]}" if "--dialect" in words else exchange
 
 
 def outputs_of(line: str) -> list[str]:
@@ -170,9 +182,32 @@ def by_shared_outputs(commands: list[Documented]) -> list[list[Documented]]:
     return groups
 
 
+def _dialect_of(line: str) -> str | None:
+    words = shlex.split(line)
+    return words[words.index("--dialect") + 1] if "--dialect" in words else None
+
+
 def _publishes(command: Documented) -> bool:
     """Streams and replays: the CPU-heavy commands (fleets of full-rate fibers)."""
     return command.line.startswith(("fibersim stream", "fibersim replay"))
+
+
+def run_taps(folder: Path, taps: list[Documented], amqp_url: str, exchange: str) -> list[Ran]:
+    """Each tap (they all write live.h5: one after the other) while a stream in the tap's
+    dialect feeds it: the focus-mock example's stream, on the tap's exchange."""
+    results = []
+    with concurrent.futures.ThreadPoolExecutor(1) as feeder:
+        for tap in taps:
+            dialect = _dialect_of(tap.line)
+            feed = Documented(f"fibersim stream --amqp-url {README_URL}"
+                              + (f" --dialect {dialect}" if dialect else ""), "feed of a tap")
+            tapping = feeder.submit(run_in, folder, tap, adjusted(tap.line, amqp_url, exchange))
+            time.sleep(2)  # the tap binds its queue first
+            fed = run_in(folder, feed, adjusted(feed.line, amqp_url, exchange).replace(
+                "--duration 1s", "--duration 5s"))
+            assert fed.code == 0, fed.output
+            results.append(tapping.result())
+    return results
 
 
 def run_all(folder: Path, group: list[Documented], amqp_url: str, exchange: str) -> list[Ran]:
@@ -223,21 +258,13 @@ def test_every_documented_command_runs_as_written(
         results += [ran for future in running for ran in future.result()]
     # 2. streams (fleets of full-rate fibers among them), servers and taps
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
-        # a tap records what a stream of the same exchange publishes: start the taps first
-        tapping = [pool.submit(run_in, tmp_path, c, adjusted(c.line, amqp_url, exchange))
-                   for c in taps]
-        time.sleep(2)
+        tapping = pool.submit(run_taps, tmp_path, taps, amqp_url, exchange)
         running = [pool.submit(run_all, tmp_path, group, amqp_url, exchange)
                    for group in streaming]
         serving = [pool.submit(run_in, tmp_path, c, adjusted(c.line, amqp_url, exchange),
                                until_started="mock Focus Server") for c in servers]
-        # the taps need a live stream that lasts: the focus-mock example's own stream
-        feed = Documented(f"fibersim stream --amqp-url {README_URL}", "test feed for taps")
-        feeding = pool.submit(run_in, tmp_path, feed, adjusted(
-            feed.line, amqp_url, exchange).replace("--duration 1s", "--duration 6s"))
         results += [ran for future in running for ran in future.result()]
-        results += [future.result() for future in tapping + serving]
-        assert feeding.result().code == 0, feeding.result().output
+        results += tapping.result() + [future.result() for future in serving]
     # files the readers' examples name, made from what the writers wrote
     shutil.copy(tmp_path / "quake.h5", tmp_path / "vendor.hdf5")
     for name in ("before.json", "after.json"):
