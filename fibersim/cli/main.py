@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                  "List the installed wire dialects and their topology."),
     "conform": ("fibersim.cli.dialects", "conform",
                 "Check a wire dialect end to end over a real broker."),
+    "realism": ("fibersim.cli.realism", "realism",
+                "Compare a real DAS file with simulated data, statistic by statistic."),
+    "calibrate": ("fibersim.cli.calibrate", "calibrate",
+                  "Fit a background preset to a real DAS recording."),
 }
 
 

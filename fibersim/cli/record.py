@@ -118,7 +118,7 @@ def _record_scenario(scenario_path: Path, output: Path, from_s: float, to_s: flo
     click.echo(f"recording {scenario_path.name}: {config.number_of_channels} channels at "
                f"{config.prr:g} Hz, {from_s:g}-{to_s:g} s, {dtype} to {output}", err=True)
     info = record_fiber(config, scenario.fiber.signals, scenario.run.seed, output,
-                        start_time_ns=time.time_ns() // 1_000_000_000 * 1_000_000_000,
+                        start_time_ns=scenario.run.start_time_ns,
                         from_s=from_s, to_s=to_s, dtype=dtype, compression=compression,
                         on_block=on_block)
     progress.done()

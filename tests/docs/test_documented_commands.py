@@ -40,11 +40,17 @@ NOT_RUN = {
         "needs the staging Focus Server; tests/reliability/test_wait_ready.py covers it",
     "fibersim run scenarios/fiber_lost.yaml --amqp-url amqps://u:p@broker/":
         "needs a production broker and Focus Server (the prisma dialect example)",
+    "fibersim realism site.h5 sim.h5": "placeholders for the user's own recordings",
+    "fibersim realism ../shared/reference-das/prodml_2.0.h5 my_site_scenario.yaml":
+        "placeholder for the user's own scenario (the calibrate example runs)",
 }
 #: Options whose value is a file the command writes (checked to exist afterwards).
 OUTPUT_OPTIONS = ("-o", "--output", "--report", "--junit", "--stats-csv", "--stats-json")
-#: Commands that read a file another documented command writes: run after the writers.
-READERS = ("fibersim replay", "fibersim report")
+#: Commands that read a file another documented command writes (or the reference recordings
+#: in ../shared): run after the writers.
+READERS = ("fibersim replay", "fibersim report", "fibersim realism", "fibersim calibrate")
+#: The reference DAS recordings some examples read, beside the repository (as in CI).
+SHARED = REPO.parent / "shared"
 
 
 @dataclass
@@ -234,12 +240,17 @@ def test_the_docs_show_commands_of_every_kind(documented: list[Documented]) -> N
 @pytest.mark.broker
 def test_every_documented_command_runs_as_written(
         documented: list[Documented], amqp_url: str, tmp_path: Path) -> None:
+    if SHARED.is_dir():  # the examples' ../shared, as beside a clone
+        (tmp_path / "shared").symlink_to(SHARED)
+    tmp_path = tmp_path / "clone"
     shutil.copytree(REPO / "scenarios", tmp_path / "scenarios")
     exchange = f"fibersim-docs-{uuid.uuid4().hex[:8]}"
     to_run = {}
     for command in documented:
         if any(command.line.startswith(prefix) for prefix in NOT_RUN):
             continue
+        if "../shared/" in command.line and not SHARED.is_dir():
+            continue  # the reference recordings are not on this machine
         to_run.setdefault(command.line, command)  # README and help share some lines
     writers = [c for c in to_run.values() if not c.line.startswith(READERS)
                and " focus-mock" not in c.line and "--from-amqp" not in c.line]
