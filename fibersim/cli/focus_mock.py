@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING
 import click
 from pydantic import ValidationError
 
-from fibersim.cli.lifecycle import exit_with, run_until_signal
+from fibersim.cli.lifecycle import exit_with, metrics_served, run_until_signal
 from fibersim.cli.options import (
     DURATION,
+    MetricsAddress,
     amqp_url_option,
     dialect_option,
     exchange_option,
+    metrics_port_option,
     tls_options,
 )
 from fibersim.errors import UnreachableError
@@ -50,13 +52,15 @@ if TYPE_CHECKING:
 @click.option("--control/--no-control", default=False, show_default=True,
               help="Serve the mock-only /_mock routes (status, restart, store down/up)."
                    " Off by default: they let any caller restart the mock.")
+@metrics_port_option
 @click.option("--control-token", envvar="FIBERSIM_CONTROL_TOKEN", default=None, metavar="T",
               help="Require header X-Control-Token: T on /_mock routes; implies --control"
                    " (also FIBERSIM_CONTROL_TOKEN; never printed).")
 @tls_options
 def focus_mock(amqp_url: str | None, exchange: str | None, dialect: str | None, fiber_id: str,
                host: str, port: int, prefix: str, behaviour: str, reconfigure_policy: str,
-               store: str, metadata_timeout: float, control: bool, control_token: str | None,
+               store: str, metadata_timeout: float, control: bool,
+               metrics_port: MetricsAddress | None, control_token: str | None,
                ca_file: str | None, insecure: bool) -> None:
     """Serve a mock Focus Server that consumes a simulated fiber from RabbitMQ.
 
@@ -77,6 +81,7 @@ def focus_mock(amqp_url: str | None, exchange: str | None, dialect: str | None, 
       curl http://127.0.0.1:8500/focus-server/_mock/status
       fibersim focus-mock --behaviour fixed --reconfigure-policy adaptive --store index.db
       fibersim focus-mock --amqp-url amqp://guest:guest@127.0.0.1/ --dialect tagged
+      fibersim focus-mock --amqp-url amqp://guest:guest@127.0.0.1/ --metrics-port 9109
     """
     from fibersim.dialects import DEFAULT_DIALECT, load_dialect
     from fibersim.focus import FocusSettings
@@ -96,7 +101,8 @@ def focus_mock(amqp_url: str | None, exchange: str | None, dialect: str | None, 
         raise click.BadParameter(first["msg"], param_hint=option) from None
     # kept apart from FocusSettings: the mock itself never learns broker URLs or credentials
     broker = BrokerSettings(amqp_url, exchange, settings.dialect, ca_file, insecure)
-    exit_with(run_until_signal(_serve(settings, broker, host, port)))
+    with metrics_served(metrics_port):
+        exit_with(run_until_signal(_serve(settings, broker, host, port)))
 
 
 async def _serve(settings: FocusSettings, broker: BrokerSettings, host: str, port: int) -> int:

@@ -23,16 +23,22 @@ from typing import TYPE_CHECKING, Any
 import click
 from pydantic import ValidationError
 
-from fibersim.cli.lifecycle import exit_with, run_until_signal
+from fibersim.cli.lifecycle import exit_with, metrics_served, run_until_signal
 from fibersim.cli.options import (
     DURATION,
+    OUTPUT_FILE,
     SPEED,
+    MetricsAddress,
     amqp_url_option,
     dialect_option,
     exchange_option,
+    is_quiet,
+    make_parents,
+    metrics_port_option,
     tls_options,
 )
 from fibersim.cli.progress import live_progress
+from fibersim.cli.series import PerSecond, merge_rows, write_csv
 from fibersim.models import DEFAULT_CHANNELS, FiberConfig
 from fibersim.session.fleet import MAX_FIBERS, select_fibers, share
 from fibersim.session.stats import lateness_summary
@@ -66,6 +72,8 @@ class StreamPlan:
     speed: float
     quiet: bool
     stats_json: str | None
+    stats_csv: str | None = None
+    metrics_port: MetricsAddress | None = None
 
     @property
     def fibers(self) -> tuple[str, ...]:
@@ -117,14 +125,20 @@ class StreamPlan:
               show_default=True, help="Sample type on the wire (int16 carries a scale).")
 @click.option("--confirm-window", type=click.IntRange(1, 10_000), default=32, show_default=True,
               help="Publishes awaiting a broker confirm at once (per process).")
-@click.option("--stats-json", type=click.Path(dir_okay=False), default=None,
-              help="Write run statistics (throughput, block publish lateness) as JSON here.")
-@click.option("--quiet", is_flag=True, help="No progress line; summary only.")
+@click.option("--stats-json", type=OUTPUT_FILE, default=None,
+              help="Write run statistics (throughput, block publish lateness, a per-second"
+              " series of rates) as JSON here.")
+@click.option("--stats-csv", type=OUTPUT_FILE, default=None,
+              help="Write the per-second series (messages, blocks, bytes, confirms per s) as"
+              " CSV here, for spreadsheets.")
+@metrics_port_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress line; summary only.")
 def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: str | None,
            dialect: str | None, fiber_id: str | None, fibers: int | None, fiber_ids: str | None,
            fiber_prefix: str, instance: str | None, workers: int, channels: int, prr: float,
            dx: float, duration: float, speed: float, seed: int, dtype: str, confirm_window: int,
-           stats_json: str | None, quiet: bool) -> None:
+           stats_json: str | None, stats_csv: str | None, metrics_port: MetricsAddress | None,
+           quiet: bool) -> None:
     """Publish simulated DAS fibers (metadata, data blocks, heartbeats) to RabbitMQ.
 
     Data blocks of 0.1 simulated s go to das.<fiber>.data, metadata (on connect, every
@@ -138,9 +152,14 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: 
       fibersim stream --fibers 8 --workers 2 --duration 1h         # fiber-0 .. fiber-7
       fibersim stream --fibers 128 --instance 3/8                  # fiber-48 .. fiber-63
       fibersim stream --dialect tagged --duration 10s              # exchange das-tagged
+      fibersim stream --duration 10s --speed max --stats-csv out/rates.csv
+      fibersim stream --duration 1h --metrics-port 9108   # Prometheus at :9108/metrics
+
+    With --workers K and --metrics-port P, worker k serves its fibers' metrics on P+k.
     """
     from fibersim.dialects import load_dialect
 
+    quiet = quiet or is_quiet()
     load_dialect(dialect)  # an unknown dialect is exit 2 before anything starts
     if fiber_id is not None and (fibers, fiber_ids, instance) != (None, None, None):
         raise click.UsageError("--fiber-id names one fiber; use --fiber-ids, --fibers or"
@@ -156,12 +175,14 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: 
         raise click.BadParameter(first["msg"], param_hint=f"--{first['loc'][0]}") from None
     except ValueError as error:
         raise click.UsageError(str(error)) from None
+    make_parents(stats_json, stats_csv)
     broker = BrokerSettings(amqp_url, exchange, dialect, ca_file, insecure, confirm_window)
     plan = StreamPlan(tuple(indices), fiber_prefix, seed, fiber_id, config, broker, duration,
-                      speed, quiet, stats_json)
+                      speed, quiet, stats_json, stats_csv, metrics_port)
     if workers > 1 and len(indices) > 1:
         exit_with(run_until_signal(_run_workers(plan, workers)))
-    exit_with(run_until_signal(_stream(plan)))
+    with metrics_served(metrics_port):
+        exit_with(run_until_signal(_stream(plan)))
 
 
 # -- one process, many fibers -------------------------------------------------------------------
@@ -189,8 +210,10 @@ async def _stream(plan: StreamPlan) -> int:
     # Building the synthesizers (and starting render processes) took time that no block
     # should be late for, and that must not appear as an offset between block timestamps and
     # the wall clock: start both clocks once the first blocks are ready.
+    series = PerSecond(lambda: _counters(streamers, transport))
     try:
-        async with live_progress(lambda: _progress_text(streamers), enabled=not plan.quiet):
+        async with series.running(), live_progress(lambda: _progress_text(streamers, series),
+                                                   enabled=not plan.quiet):
             await asyncio.gather(*(streamer.prepare() for streamer in streamers))
             freeze_startup_objects()  # start-up is over: no collection pass over it
             clock.restart()
@@ -198,6 +221,7 @@ async def _stream(plan: StreamPlan) -> int:
             for streamer in streamers:
                 streamer.interrogator.start_time_ns = start_ns
                 streamer.stats.wall_start = time.monotonic()
+            series.restart()
             for streamer in streamers:
                 await streamer.connect()
             await asyncio.gather(*(streamer.run_until(plan.duration) for streamer in streamers))
@@ -208,7 +232,10 @@ async def _stream(plan: StreamPlan) -> int:
         await asyncio.shield(transport.close())
         click.echo(_summary_text(streamers, transport), err=True)
         if plan.stats_json is not None:
-            Path(plan.stats_json).write_text(json.dumps(_stats(streamers, transport), indent=1))
+            Path(plan.stats_json).write_text(
+                json.dumps(_stats(streamers, transport, series.rows), indent=1))
+        if plan.stats_csv is not None:
+            write_csv(series.rows, plan.stats_csv)
     return 0 if not transport.stats.lost_sequences else 1
 
 
@@ -223,11 +250,22 @@ def _fiber_list(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else f"{len(names)} fibers ({names[0]} .. {names[-1]})"
 
 
-def _progress_text(streamers: Sequence[FiberStreamer]) -> str:
+def _progress_text(streamers: Sequence[FiberStreamer], series: PerSecond) -> str:
     totals = _totals(streamers)
     return (f"t={totals['sim_time']:8.1f} s  blocks={totals['blocks']:7d}  "
+            f"{series.latest('messages_per_s'):8.0f} msg/s  "
             f"{totals['bytes'] / totals['wall_s'] / 1e6:7.1f} MB/s  "
             f"x{totals['sim_time'] / totals['wall_s']:6.1f} real time")
+
+
+def _counters(streamers: Sequence[FiberStreamer], transport: Transport) -> dict[str, float]:
+    """The cumulative counters the per-second series is made of."""
+    blocks = sum(s.stats.blocks for s in streamers)
+    return {"sim_time": min(s.sim_time for s in streamers), "blocks": blocks,
+            "messages": blocks + sum(s.stats.metadata_messages + s.stats.heartbeats
+                                     for s in streamers),
+            "bytes": sum(s.stats.bytes for s in streamers),
+            "confirmed": transport.stats.confirmed}
 
 
 def _totals(streamers: Sequence[FiberStreamer]) -> dict[str, Any]:
@@ -259,7 +297,8 @@ def _summary_text(streamers: Sequence[FiberStreamer], transport: Transport) -> s
     )
 
 
-def _stats(streamers: Sequence[FiberStreamer], transport: Transport) -> dict[str, Any]:
+def _stats(streamers: Sequence[FiberStreamer], transport: Transport,
+           series: list[dict[str, float]]) -> dict[str, Any]:
     """The ``--stats-json`` document of one process."""
     totals = _totals(streamers)
     return {
@@ -269,6 +308,7 @@ def _stats(streamers: Sequence[FiberStreamer], transport: Transport) -> dict[str
         "lateness": lateness_summary(
             [list(s.stats.lateness) for s in streamers]),
         "transport": transport.stats.as_dict(),
+        "series": series,
     }
 
 
@@ -282,34 +322,38 @@ async def _run_workers(plan: StreamPlan, workers: int) -> int:
         click.echo(f"streaming {_fiber_list(plan.fibers)} with {len(plans)} worker processes",
                    err=True)
         codes = await run_in_processes(_worker, plans, "fibersim-stream")
-        if plan.stats_json is not None:
-            _merge_worker_stats([p.stats_json for p in plans if p.stats_json], plan.stats_json)
+        if plan.stats_json is not None or plan.stats_csv is not None:
+            _merge_worker_stats([p.stats_json for p in plans if p.stats_json], plan.stats_json,
+                                plan.stats_csv)
     return max(codes)
 
 
 def worker_plans(plan: StreamPlan, workers: int, scratch: Path) -> list[StreamPlan]:
     """The plan of each worker: a contiguous share of the fibers, quiet, its statistics in
-    ``scratch``; everything else (broker, dialect, fiber settings) is the parent's."""
+    ``scratch`` (merged by the parent), metrics on the parent's port + k; everything else
+    (broker, dialect, fiber settings) is the parent's."""
     count = min(workers, len(plan.indices))
     return [replace(plan, indices=tuple(share(plan.indices, k, count)), quiet=True,
-                    stats_json=str(scratch / f"worker-{k}.json"))
+                    stats_json=str(scratch / f"worker-{k}.json"), stats_csv=None,
+                    metrics_port=plan.metrics_port and plan.metrics_port.shifted(k))
             for k in range(count)]
 
 
 def _worker(plan: StreamPlan) -> int:
-    """A worker process: its share, with the command's tuning and one-line errors."""
+    """A worker process: its share, with the command's tuning, metrics and one-line errors."""
     from fibersim.errors import FibersimError
     from fibersim.session.tuning import retain_freed_heap
 
     retain_freed_heap()
     try:
-        return run_until_signal(_stream(plan))
+        with metrics_served(plan.metrics_port):
+            return run_until_signal(_stream(plan))
     except FibersimError as error:
         click.echo(f"fibersim: error: {error}", err=True)
         return error.exit_code
 
 
-def _merge_worker_stats(files: list[str], target: str) -> None:
+def _merge_worker_stats(files: list[str], target: str | None, csv_target: str | None) -> None:
     """One stats document for the whole run: sums, the slowest fiber, the worst lateness."""
     parts = [json.loads(Path(path).read_text()) for path in files if Path(path).exists()]
     if not parts:
@@ -323,6 +367,10 @@ def _merge_worker_stats(files: list[str], target: str) -> None:
         "realtime_factor": min(part["realtime_factor"] for part in parts),
         "lateness": {key: (sum if key == "count" else max)(part["lateness"][key] for part in parts)
                      for key in parts[0]["lateness"]},
+        "series": merge_rows(part.get("series", []) for part in parts),
         "workers": parts,
     }
-    Path(target).write_text(json.dumps(merged, indent=1))
+    if target is not None:
+        Path(target).write_text(json.dumps(merged, indent=1))
+    if csv_target is not None:
+        write_csv(merged["series"], csv_target)
