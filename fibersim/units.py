@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|min|h)?\s*$")
 _UNIT_SECONDS = {"ms": 1e-3, "s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -43,3 +44,18 @@ def parse_speed(text: str | float | int) -> float:
 
 def format_speed(speed: float) -> str:
     return "max" if math.isinf(speed) else f"{speed:g}x"
+
+
+def format_ranges(indices: Sequence[int]) -> str:
+    """Sorted integers as compact ranges: ``[0, 1, 2, 5]`` -> ``"0-2,5"`` (the inverse of
+    ``fibersim.cli.stream.parse_ranges``; also how lost sequence numbers are printed)."""
+    parts: list[str] = []
+    start = previous = indices[0]
+    for index in [*indices[1:], None]:
+        if index is not None and index == previous + 1:
+            previous = index
+            continue
+        parts.append(f"{start}-{previous}" if previous > start else f"{start}")
+        if index is not None:
+            start = previous = index
+    return ",".join(parts)

@@ -33,7 +33,7 @@ from fibersim.cli.lifecycle import exit_with, run_until_signal
 from fibersim.cli.options import DURATION, SPEED, amqp_url_option, tls_options
 from fibersim.cli.progress import live_progress
 from fibersim.models import DEFAULT_CHANNELS, FiberConfig
-from fibersim.units import format_speed
+from fibersim.units import format_ranges, format_speed
 
 if TYPE_CHECKING:
     from fibersim.runner import FiberStreamer
@@ -176,20 +176,6 @@ def parse_ranges(text: str) -> list[int]:
     if len(set(indices)) != len(indices):
         raise ValueError("--fiber-ids: an index appears twice")
     return sorted(indices)
-
-
-def format_ranges(indices: Sequence[int]) -> str:
-    """The inverse of ``parse_ranges``: ``[0, 1, 2, 5]`` -> ``"0-2,5"``."""
-    parts: list[str] = []
-    start = previous = indices[0]
-    for index in [*indices[1:], None]:
-        if index is not None and index == previous + 1:
-            previous = index
-            continue
-        parts.append(f"{start}-{previous}" if previous > start else f"{start}")
-        if index is not None:
-            start = previous = index
-    return ",".join(parts)
 
 
 def parse_instance(spec: str, hostname: str | None = None) -> tuple[int, int]:

@@ -17,14 +17,23 @@ def open_transport(
     confirm_window: int = 32,
     ca_file: str | None = None,
     insecure: bool = False,
+    connect_timeout_s: float | None = None,
+    shutdown_timeout_s: float | None = None,
 ) -> Transport:
-    """An AMQP transport for a URL, else an in-memory one on ``broker`` (or a new broker)."""
-    if amqp_url:
-        from fibersim.transport.amqp import AmqpTransport
+    """An AMQP transport for a URL, else an in-memory one on ``broker`` (or a new broker).
 
-        return AmqpTransport(
+    ``None`` timeouts mean the AMQP transport's defaults (10 s each).
+    """
+    if amqp_url:
+        from fibersim.transport import amqp
+
+        return amqp.AmqpTransport(
             amqp_url, exchange=exchange, confirm_window=confirm_window, ca_file=ca_file,
             insecure=insecure,
+            connect_timeout_s=(amqp.DEFAULT_CONNECT_TIMEOUT_S if connect_timeout_s is None
+                               else connect_timeout_s),
+            shutdown_timeout_s=(amqp.DEFAULT_SHUTDOWN_TIMEOUT_S if shutdown_timeout_s is None
+                                else shutdown_timeout_s),
         )
     return MemoryTransport(broker or MemoryBroker())
 

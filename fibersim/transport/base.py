@@ -11,7 +11,8 @@ import abc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from fibersim.wire import Envelope
+from fibersim.units import format_ranges
+from fibersim.wire import Envelope, MessageKind
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,15 @@ DeliveryHandler = Callable[[Delivery], Awaitable[None]]
 
 @dataclass
 class PublishStats:
-    """What happened to published messages; a block is never lost without being listed here."""
+    """What happened to published messages; a block is never lost without being listed here.
+
+    Every published message ends in exactly one of ``confirmed`` (the broker took it and
+    routed it to at least one queue), ``returned`` (no queue was bound to its routing key),
+    ``nacked`` or ``failed`` (connection lost, shutdown bound reached), so
+    ``published == confirmed + returned + nacked + failed`` once ``flush`` returned. Data
+    blocks that were not confirmed are listed by fiber and sequence number: returned ones in
+    ``unroutable_sequences``, nacked and failed ones in ``lost_sequences``.
+    """
 
     published: int = 0
     confirmed: int = 0
@@ -38,7 +47,39 @@ class PublishStats:
     reconnects: int = 0
     #: time publish() waited for the broker: full confirm window, outage, connection.blocked
     broker_wait_seconds: float = 0.0
-    lost_sequences: list[int] = field(default_factory=list)
+    #: fiber id -> sequence numbers of data blocks nacked or failed
+    lost_sequences: dict[str, list[int]] = field(default_factory=dict)
+    #: fiber id -> sequence numbers of data blocks the broker returned (no queue bound)
+    unroutable_sequences: dict[str, list[int]] = field(default_factory=dict)
+
+    def declare_lost(self, envelope: Envelope, *, returned: bool = False) -> None:
+        """List a data block that was not delivered (other kinds are only counted)."""
+        sequence = sequence_of(envelope)
+        if envelope.kind is not MessageKind.DATA or sequence is None:
+            return
+        fiber = envelope.headers.get("x-fibersim-fiber")
+        target = self.unroutable_sequences if returned else self.lost_sequences
+        target.setdefault(fiber if isinstance(fiber, str) else "?", []).append(sequence)
+
+    @property
+    def blocks_lost(self) -> int:
+        return sum(len(sequences) for sequences in self.lost_sequences.values())
+
+    @property
+    def blocks_unroutable(self) -> int:
+        return sum(len(sequences) for sequences in self.unroutable_sequences.values())
+
+    def summary(self) -> str:
+        """The broker's part of a summary line, naming every block not delivered."""
+        counts = (f"broker: {self.confirmed} confirmed, {self.nacked} nacked, {self.returned}"
+                  f" returned (unroutable), {self.failed} failed; ")
+        parts = []
+        if self.lost_sequences:
+            parts.append(f"lost blocks (sequence numbers): {_by_fiber(self.lost_sequences)}")
+        if self.unroutable_sequences:
+            parts.append("not delivered, no queue bound (sequence numbers): "
+                         f"{_by_fiber(self.unroutable_sequences)}")
+        return counts + ("; ".join(parts) if parts else "every block delivered")
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -50,8 +91,16 @@ class PublishStats:
             "bytes_published": self.bytes_published,
             "reconnects": self.reconnects,
             "broker_wait_seconds": round(self.broker_wait_seconds, 3),
-            "lost_sequences": list(self.lost_sequences),
+            "lost_sequences": {fiber: sorted(seqs) for fiber, seqs in self.lost_sequences.items()},
+            "unroutable_sequences": {fiber: sorted(seqs)
+                                     for fiber, seqs in self.unroutable_sequences.items()},
         }
+
+
+def _by_fiber(sequences: dict[str, list[int]]) -> str:
+    """``fiber-0: 3-9,12; fiber-1: 4`` (the fiber is named even when there is only one)."""
+    return "; ".join(f"{fiber}: {format_ranges(sorted(seqs))}"
+                     for fiber, seqs in sorted(sequences.items()))
 
 
 class Transport(abc.ABC):
@@ -85,6 +134,10 @@ class Transport(abc.ABC):
 
         Blocks only while the in-flight window is full, which bounds memory.
         """
+
+    @abc.abstractmethod
+    async def has_route(self, routing_key: str) -> bool:
+        """Whether a message on ``routing_key`` would reach at least one queue now."""
 
     @abc.abstractmethod
     async def flush(self) -> None:
