@@ -44,7 +44,7 @@ from pamqp.commands import Basic
 from fibersim.errors import InputError, UnreachableError
 from fibersim.redact import redact_url, scrub, secrets_in
 from fibersim.transport.base import Delivery, DeliveryHandler, Transport
-from fibersim.wire import Envelope, MessageKind
+from fibersim.wire import PROBE_CONTENT_TYPE, Envelope, MessageKind
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,6 @@ STALL_WARNING_S = 1.0
 BLOCKED_LOG_INTERVAL_S = 5.0
 RECONNECT_INTERVAL_MIN_S = 0.25
 RECONNECT_INTERVAL_MAX_S = 8.0
-#: Content type of the route probe of ``has_route`` (docs/wire-protocol.md, "Route probe").
-PROBE_CONTENT_TYPE = "application/vnd.fibersim.probe"
 #: Freed heap memory the process keeps for reuse (see ``_retain_freed_heap``).
 HEAP_RETAIN_BYTES = 64 << 20
 #: glibc ``mallopt`` parameters (malloc.h).
