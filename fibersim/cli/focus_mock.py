@@ -9,7 +9,7 @@ import click
 from pydantic import ValidationError
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
-from fibersim.cli.options import DURATION, amqp_url_option, tls_options
+from fibersim.cli.options import DURATION, amqp_url_option, broker_timeout_options, tls_options
 from fibersim.errors import UnreachableError
 from fibersim.redact import redact_url
 
@@ -44,10 +44,12 @@ from fibersim.redact import redact_url
               help="Require header X-Control-Token: T on /_mock routes; implies --control"
                    " (also FIBERSIM_CONTROL_TOKEN; never printed).")
 @tls_options
+@broker_timeout_options
 def focus_mock(amqp_url: str | None, exchange: str, fiber_id: str, host: str, port: int,
                prefix: str, behaviour: str, reconfigure_policy: str, store: str,
                metadata_timeout: float, control: bool, control_token: str | None,
-               ca_file: str | None, insecure: bool) -> None:
+               ca_file: str | None, insecure: bool, connect_timeout: float,
+               shutdown_timeout: float) -> None:
     """Serve a mock Focus Server that consumes a simulated fiber from RabbitMQ.
 
     It answers the real server's API (GET /live_metadata, POST /configure, ...) at / and
@@ -80,7 +82,8 @@ def focus_mock(amqp_url: str | None, exchange: str, fiber_id: str, host: str, po
         first = error.errors()[0]
         option = "--" + str(first["loc"][0]).replace("_", "-")
         raise click.BadParameter(first["msg"], param_hint=option) from None
-    transport = TransportSettings(amqp_url, exchange, ca_file, insecure)
+    transport = TransportSettings(amqp_url, exchange, ca_file, insecure, connect_timeout,
+                                  shutdown_timeout)
     exit_with(run_until_signal(_serve(settings, transport, host, port)))
 
 
@@ -93,6 +96,8 @@ class TransportSettings:
     exchange: str
     ca_file: str | None
     insecure: bool
+    connect_timeout_s: float
+    shutdown_timeout_s: float
 
 
 async def _serve(settings: object, source_settings: TransportSettings, host: str,
@@ -105,7 +110,9 @@ async def _serve(settings: object, source_settings: TransportSettings, host: str
     configure_logging()
     amqp_url, exchange = source_settings.amqp_url, source_settings.exchange
     transport = open_transport(amqp_url, exchange=exchange, ca_file=source_settings.ca_file,
-                               insecure=source_settings.insecure)
+                               insecure=source_settings.insecure,
+                               connect_timeout_s=source_settings.connect_timeout_s,
+                               shutdown_timeout_s=source_settings.shutdown_timeout_s)
     await transport.connect()  # UnreachableError (exit 3) if the broker is not there
     source = (f"{redact_url(amqp_url)} exchange {exchange!r}" if amqp_url
               else "the embedded in-memory broker (nothing else can publish to it)")

@@ -12,12 +12,19 @@ from typing import TYPE_CHECKING
 import click
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
-from fibersim.cli.options import DURATION, SPEED, amqp_url_option, tls_options
+from fibersim.cli.options import (
+    DURATION,
+    SPEED,
+    amqp_url_option,
+    broker_timeout_options,
+    tls_options,
+)
 from fibersim.cli.progress import live_progress
 from fibersim.models import SampleDtype
 
 if TYPE_CHECKING:
     from fibersim.runner import FiberStreamer
+    from fibersim.transport import Transport
 from fibersim.units import format_speed
 
 _CHANNELS = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
@@ -42,6 +49,7 @@ class ChannelRangeType(click.ParamType):
 @click.argument("file", type=click.Path(exists=True))
 @amqp_url_option
 @tls_options
+@broker_timeout_options
 @click.option("--exchange", default="fibersim", show_default=True, help="Topic exchange name.")
 @click.option("--fiber-id", default="fiber-0", show_default=True,
               help="Fiber id, used in routing keys das.<fiber-id>.<kind>.")
@@ -58,7 +66,8 @@ class ChannelRangeType(click.ParamType):
 @click.option("--original-time", is_flag=True,
               help="Stamp samples with the file's times instead of starting now.")
 @click.option("--quiet", is_flag=True, help="No progress line; summary only.")
-def replay(file: str, amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: str,
+def replay(file: str, amqp_url: str | None, ca_file: str | None, insecure: bool,
+           connect_timeout: float, shutdown_timeout: float, exchange: str,
            fiber_id: str, speed: float, loop: bool, duration: float | None,
            channels: tuple[int, int] | None, dtype: SampleDtype | None, original_time: bool,
            quiet: bool) -> None:
@@ -73,20 +82,21 @@ def replay(file: str, amqp_url: str | None, ca_file: str | None, insecure: bool,
       fibersim replay quake.h5 --amqp-url amqp://guest:guest@127.0.0.1/ --speed 1
       fibersim replay vendor.hdf5 --channels 100:599 --loop --speed max --duration 10m
     """
-    exit_with(run_until_signal(_replay(Path(file), amqp_url, ca_file, insecure, exchange,
-                                       fiber_id, speed, loop, duration, channels, dtype,
-                                       original_time, quiet)))
+    from fibersim.transport import open_transport
+
+    transport = open_transport(amqp_url, exchange=exchange, ca_file=ca_file, insecure=insecure,
+                               connect_timeout_s=connect_timeout,
+                               shutdown_timeout_s=shutdown_timeout)
+    exit_with(run_until_signal(_replay(Path(file), transport, fiber_id, speed, loop, duration,
+                                       channels, dtype, original_time, quiet)))
 
 
-async def _replay(path: Path, amqp_url: str | None, ca_file: str | None, insecure: bool,
-                  exchange: str, fiber_id: str, speed: float, loop: bool,
+async def _replay(path: Path, transport: Transport, fiber_id: str, speed: float, loop: bool,
                   duration: float | None, channels: tuple[int, int] | None,
                   dtype: SampleDtype | None, original_time: bool, quiet: bool) -> int:
     from fibersim.errors import InputError
     from fibersim.recording.replay import build_replay
-    from fibersim.transport import open_transport
 
-    transport = open_transport(amqp_url, exchange=exchange, ca_file=ca_file, insecure=insecure)
     replay = build_replay(path, transport, fiber_id=fiber_id, speed=speed, channels=channels,
                           dtype=dtype, loop=loop,
                           start_time_ns=None if original_time else time.time_ns())
@@ -113,7 +123,7 @@ async def _replay(path: Path, amqp_url: str | None, ca_file: str | None, insecur
         if not loop and replay.unsent_rows:
             click.echo(f"note: the last {replay.unsent_rows} samples do not fill a block of "
                        f"{config.samples_per_block} and were not sent", err=True)
-    return 0 if not transport.stats.lost_sequences else 1
+    return 1 if transport.stats.lost_sequences else 0
 
 
 
@@ -128,10 +138,6 @@ def _progress_text(streamer: FiberStreamer, end: float) -> str:
 def _summary_text(streamer: FiberStreamer, path: Path) -> str:
     stats, sent = streamer.stats, streamer.transport.stats
     elapsed = max(1e-9, time.monotonic() - stats.wall_start)
-    lost = sent.lost_sequences
     return (f"summary: replayed {stats.sim_time:.1f} s of {path.name} in {elapsed:.2f} s wall ="
             f" real-time factor {stats.sim_time / elapsed:.1f}x; {stats.blocks} blocks,"
-            f" {stats.bytes / 1e6:.1f} MB, {stats.metadata_messages} metadata; broker:"
-            f" {sent.confirmed} confirmed, {sent.nacked} nacked, {sent.returned} returned"
-            f" (unroutable), {sent.failed} failed; "
-            + (f"lost blocks (sequence numbers): {lost}" if lost else "no block lost"))
+            f" {stats.bytes / 1e6:.1f} MB, {stats.metadata_messages} metadata; {sent.summary()}")

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 import click
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
-from fibersim.cli.options import DURATION, SPEED, amqp_url_option, tls_options
+from fibersim.cli.options import (
+    DURATION,
+    SPEED,
+    START_TIME,
+    amqp_url_option,
+    broker_timeout_options,
+    tls_options,
+)
 from fibersim.errors import UnreachableError
 from fibersim.redact import secrets_in
 from fibersim.scenario import Scenario, load_scenario
@@ -26,12 +33,14 @@ from fibersim.units import format_speed
 
 if TYPE_CHECKING:
     from fibersim.runner.focus_target import Endpoints
+    from fibersim.runner.scenario_runner import RunSettings
 
 
 @click.command()
 @click.argument("scenarios", nargs=-1, required=True, metavar="SCENARIO...")
 @amqp_url_option
 @tls_options
+@broker_timeout_options
 @click.option("--exchange", default="fibersim", show_default=True,
               help="Topic exchange the fiber is published on (and the mock consumes).")
 @click.option("--focus-url", default=None, metavar="URL", envvar="FIBERSIM_FOCUS_URL",
@@ -46,6 +55,10 @@ if TYPE_CHECKING:
               help="Override the scenario's speed: simulated s per wall s, or max.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
               help="Override the scenario's random seed.")
+@click.option("--start-time", type=START_TIME, default=None, metavar="TIME",
+              help="Timestamp of simulated second 0 (ISO 8601, e.g. 2025-01-01T00:00:00Z, or"
+              " epoch seconds); default: the wall clock. With it every message body the"
+              " stream publishes is the same from run to run.")
 @click.option("--junit", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write JUnit XML: one testsuite per scenario, one testcase per expectation.")
 @click.option("--report", type=click.Path(dir_okay=False, writable=True), default=None,
@@ -53,14 +66,16 @@ if TYPE_CHECKING:
 @click.option("--allow-exec", is_flag=True, help="Allow 'exec' steps to run their commands.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved timelines; run nothing.")
 @click.option("--timeout", type=DURATION, default="5m", show_default=True,
-              help="Cap on the wall time of the whole run.")
+              help="Cap on the wall time of the whole run (plus at most --request-timeout and"
+              " --shutdown-timeout to write the partial report and close).")
 @click.option("--request-timeout", type=DURATION, default="3s", show_default=True,
-              help="Timeout of each HTTP request to the Focus Server.")
+              help="Cap on each whole HTTP request to the Focus Server (connect, send, the"
+              " full answer), however slowly the server drips its answer.")
 def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, insecure: bool,
-        exchange: str, focus_url: str | None, focus_control_url: str | None,
-        focus_control_token: str | None, speed: float | None, seed: int | None,
-        junit: str | None, report: str | None, allow_exec: bool, dry_run: bool,
-        timeout: float, request_timeout: float) -> None:
+        connect_timeout: float, shutdown_timeout: float, exchange: str, focus_url: str | None,
+        focus_control_url: str | None, focus_control_token: str | None, speed: float | None,
+        seed: int | None, start_time: int | None, junit: str | None, report: str | None,
+        allow_exec: bool, dry_run: bool, timeout: float, request_timeout: float) -> None:
     """Run scenario files: stream the fiber, drive the Focus Server, check expectations.
 
     \b
@@ -79,6 +94,7 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
     See docs/scenarios.md for the file format and the time semantics.
     """
     from fibersim.runner.focus_target import Endpoints
+    from fibersim.runner.scenario_runner import RunSettings
 
     if request_timeout <= 0 or timeout <= 0:
         raise click.BadParameter("timeouts must be positive", param_hint="--timeout")
@@ -90,23 +106,25 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
     endpoints = Endpoints(
         amqp_url=amqp_url, exchange=exchange, focus_url=focus_url,
         focus_control_url=focus_control_url, focus_control_token=focus_control_token,
-        insecure=insecure, ca_file=ca_file, request_timeout_s=request_timeout)
+        insecure=insecure, ca_file=ca_file, request_timeout_s=request_timeout,
+        connect_timeout_s=connect_timeout, shutdown_timeout_s=shutdown_timeout)
     secrets = secrets_in(amqp_url, focus_url, focus_control_url)
     if focus_control_token:
         secrets.append(focus_control_token)
-    exit_with(run_until_signal(_run_all(loaded, endpoints, speed, seed, allow_exec, timeout,
-                                        junit, report, secrets)))
+    settings = RunSettings(speed=speed, seed=seed, allow_exec=allow_exec,
+                           start_time_ns=start_time)
+    exit_with(run_until_signal(_run_all(loaded, endpoints, settings, timeout, junit, report,
+                                        secrets)))
 
 
-async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints, speed: float | None,
-                   seed: int | None, allow_exec: bool, timeout: float, junit: str | None,
+async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints,
+                   settings: RunSettings, timeout: float, junit: str | None,
                    report: str | None, secrets: list[str]) -> int:
     from fibersim.reports import ConsoleReporter, write_json_report, write_junit
     from fibersim.runner.results import RunResult
-    from fibersim.runner.scenario_runner import RunSettings, ScenarioRunner
+    from fibersim.runner.scenario_runner import ScenarioRunner
 
     console = ConsoleReporter(sys.stdout)
-    settings = RunSettings(speed=speed, seed=seed, allow_exec=allow_exec)
     runners = [ScenarioRunner(scenario, path, endpoints, settings, console.record, secrets)
                for path, scenario in loaded]
     for runner in runners:

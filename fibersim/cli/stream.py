@@ -30,14 +30,21 @@ import click
 from pydantic import ValidationError
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
-from fibersim.cli.options import DURATION, SPEED, amqp_url_option, tls_options
+from fibersim.cli.options import (
+    DURATION,
+    SPEED,
+    START_TIME,
+    amqp_url_option,
+    broker_timeout_options,
+    tls_options,
+)
 from fibersim.cli.progress import live_progress
 from fibersim.models import DEFAULT_CHANNELS, FiberConfig
 from fibersim.units import format_ranges, format_speed
 
 if TYPE_CHECKING:
     from fibersim.runner import FiberStreamer
-    from fibersim.transport import Transport
+    from fibersim.transport import PublishStats, Transport
 
 #: Largest fleet ``--fibers`` accepts; far above what one machine sustains at full rate.
 MAX_FIBERS = 10_000
@@ -45,6 +52,8 @@ MAX_FIBERS = 10_000
 #: default); more render in threads of the one process. A render process holds its own noise
 #: banks (about 150 MB RSS), and with more fibers than cores the processes only take turns.
 RENDER_PROCESSES_MAX = max(1, (os.cpu_count() or 1) - 1)
+#: Seconds between two route probes of ``--wait-for-consumer``.
+CONSUMER_POLL_S = 0.5
 _RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 _ORDINAL = re.compile(r"-(\d+)$")
 
@@ -68,6 +77,12 @@ class StreamPlan:
     confirm_window: int
     quiet: bool
     stats_json: str | None
+    connect_timeout: float = 10.0
+    shutdown_timeout: float = 10.0
+    #: ``--wait-for-consumer``: seconds to wait for a queue bound to each data key, or None
+    wait_for_consumer: float | None = None
+    #: ``--start-time`` (ns since the epoch); None: the wall clock when streaming starts
+    start_time_ns: int | None = None
 
     @property
     def fibers(self) -> tuple[str, ...]:
@@ -84,6 +99,7 @@ class StreamPlan:
 @click.command()
 @amqp_url_option
 @tls_options
+@broker_timeout_options
 @click.option("--exchange", default="fibersim", show_default=True, help="Topic exchange name.")
 @click.option("--fiber-id", default=None,
               help="Name of a single fiber (default fiber-0); routing keys das.<fiber-id>.<kind>."
@@ -117,13 +133,23 @@ class StreamPlan:
               show_default=True, help="Sample type on the wire (int16 carries a scale).")
 @click.option("--confirm-window", type=click.IntRange(1, 10_000), default=32, show_default=True,
               help="Publishes awaiting a broker confirm at once (per process).")
+@click.option("--start-time", type=START_TIME, default=None, metavar="TIME",
+              help="Timestamp of the first sample (ISO 8601, e.g. 2025-01-01T00:00:00Z, or"
+              " epoch seconds); default: the wall clock at the start. With it (and --seed) the"
+              " message bodies are byte-identical from run to run.")
+@click.option("--wait-for-consumer", type=DURATION, default=None, metavar="TIMEOUT",
+              help="Before publishing, wait up to TIMEOUT (e.g. 30s) until a queue is bound to"
+              " every fiber's data routing key; exit 3 if none is. Blocks the broker returns"
+              " as unroutable then also make the exit code 1.")
 @click.option("--stats-json", type=click.Path(dir_okay=False), default=None,
               help="Write run statistics (throughput, block publish lateness) as JSON here.")
 @click.option("--quiet", is_flag=True, help="No progress line; summary only.")
-def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: str,
+def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, connect_timeout: float,
+           shutdown_timeout: float, exchange: str,
            fiber_id: str | None, fibers: int | None, fiber_ids: str | None, fiber_prefix: str,
            instance: str | None, workers: int, channels: int, prr: float, dx: float,
            duration: float, speed: float, seed: int, dtype: str, confirm_window: int,
+           start_time: int | None, wait_for_consumer: float | None,
            stats_json: str | None, quiet: bool) -> None:
     """Publish simulated DAS fibers (metadata, data blocks, heartbeats) to RabbitMQ.
 
@@ -136,6 +162,13 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: 
       fibersim stream --fiber-id well-7 --channels 500 --prr 1000 --speed 1
       fibersim stream --fibers 8 --workers 2 --duration 1h         # fiber-0 .. fiber-7
       fibersim stream --fibers 128 --instance 3/8                  # fiber-48 .. fiber-63
+      fibersim stream --wait-for-consumer 30s --start-time 2025-01-01T00:00:00Z --seed 7
+
+    Every block is either confirmed by the broker or listed in the summary by fiber and
+    sequence number: lost (nacked, connection lost, unconfirmed at shutdown) or not
+    delivered (returned: no queue bound). Exit 0, 1 if blocks were lost (or, with
+    --wait-for-consumer, not delivered), 2 bad input, 3 broker unreachable, 130/143 on
+    Ctrl-C/SIGTERM.
     """
     if fiber_id is not None and (fibers, fiber_ids, instance) != (None, None, None):
         raise click.UsageError("--fiber-id names one fiber; use --fiber-ids, --fibers or"
@@ -152,7 +185,8 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: 
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     plan = StreamPlan(tuple(indices), fiber_prefix, seed, fiber_id, config, amqp_url, ca_file,
-                      insecure, exchange, duration, speed, confirm_window, quiet, stats_json)
+                      insecure, exchange, duration, speed, confirm_window, quiet, stats_json,
+                      connect_timeout, shutdown_timeout, wait_for_consumer, start_time)
     if workers > 1 and len(indices) > 1:
         exit_with(run_until_signal(_run_workers(plan, workers)))
     exit_with(run_until_signal(_stream(plan)))
@@ -229,8 +263,15 @@ async def _stream(plan: StreamPlan) -> int:
 
     transport = open_transport(plan.amqp_url, exchange=plan.exchange,
                                confirm_window=plan.confirm_window, ca_file=plan.ca_file,
-                               insecure=plan.insecure)
+                               insecure=plan.insecure, connect_timeout_s=plan.connect_timeout,
+                               shutdown_timeout_s=plan.shutdown_timeout)
     await transport.connect()  # UnreachableError (exit 3) if the broker is not there
+    if plan.wait_for_consumer is not None:
+        try:
+            await _wait_for_consumer(transport, plan)
+        except BaseException:
+            await asyncio.shield(transport.close())
+            raise
     clock = VirtualClock(plan.speed)
     start_ns = time.time_ns()
     render_process = None if len(plan.fibers) <= RENDER_PROCESSES_MAX else False
@@ -255,7 +296,7 @@ async def _stream(plan: StreamPlan) -> int:
             # few objects each block creates.
             gc.freeze()
             clock.restart()
-            start_ns = time.time_ns()
+            start_ns = time.time_ns() if plan.start_time_ns is None else plan.start_time_ns
             for streamer in streamers:
                 streamer.interrogator.start_time_ns = start_ns
                 streamer.stats.wall_start = time.monotonic()
@@ -270,7 +311,40 @@ async def _stream(plan: StreamPlan) -> int:
         click.echo(_summary_text(streamers, transport), err=True)
         if plan.stats_json is not None:
             Path(plan.stats_json).write_text(json.dumps(_stats(streamers, transport), indent=1))
-    return 0 if not transport.stats.lost_sequences else 1
+    return _exit_code(transport.stats, plan)
+
+
+def _exit_code(stats: PublishStats, plan: StreamPlan) -> int:
+    """1 if a block was lost, or not delivered although a consumer was required."""
+    undelivered = stats.lost_sequences or (
+        plan.wait_for_consumer is not None and stats.unroutable_sequences)
+    return 1 if undelivered else 0
+
+
+async def _wait_for_consumer(transport: Transport, plan: StreamPlan) -> None:
+    """Return once every fiber's data routing key has a queue bound; exit 3 otherwise."""
+    from fibersim.errors import UnreachableError
+    from fibersim.runner.streamer import DEFAULT_ROUTING_PREFIX
+    from fibersim.wire import MessageKind, routing_key
+
+    assert plan.wait_for_consumer is not None
+    keys = [routing_key(DEFAULT_ROUTING_PREFIX, fiber, MessageKind.DATA) for fiber in plan.fibers]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + plan.wait_for_consumer
+    announced = False
+    while keys:
+        keys = [key for key in keys if not await transport.has_route(key)]
+        if not keys:
+            return
+        if loop.time() >= deadline:
+            raise UnreachableError(f"no consumer: no queue bound to {keys[0]}"
+                                   f"{f' (and {len(keys) - 1} more)' if len(keys) > 1 else ''}"
+                                   f" after {plan.wait_for_consumer:g} s")
+        if not announced:
+            click.echo(f"waiting up to {plan.wait_for_consumer:g} s for a consumer of {keys[0]}",
+                       err=True)
+            announced = True
+        await asyncio.sleep(min(CONSUMER_POLL_S, max(0.0, deadline - loop.time())))
 
 
 def _close(streamers: Sequence[FiberStreamer]) -> None:
@@ -307,16 +381,13 @@ def _totals(streamers: Sequence[FiberStreamer]) -> dict[str, Any]:
 def _summary_text(streamers: Sequence[FiberStreamer], transport: Transport) -> str:
     totals, sent = _totals(streamers), transport.stats
     wall = totals["wall_s"]
-    lost = sent.lost_sequences
-    lost_text = f"lost blocks (sequence numbers): {lost}" if lost else "no block lost"
     fibers = f"{len(streamers)} fibers, " if len(streamers) > 1 else ""
     return (
         f"summary: {fibers}{totals['sim_time']:.1f} simulated s in {wall:.2f} s wall = "
         f"real-time factor {totals['sim_time'] / wall:.1f}x; {totals['blocks']} blocks, "
         f"{totals['bytes'] / 1e6:.1f} MB ({totals['bytes'] / wall / 1e6:.1f} MB/s); "
-        f"{totals['metadata_messages']} metadata, {totals['heartbeats']} heartbeats; broker: "
-        f"{sent.confirmed} confirmed, {sent.nacked} nacked, {sent.returned} returned "
-        f"(unroutable), {sent.failed} failed; {lost_text}"
+        f"{totals['metadata_messages']} metadata, {totals['heartbeats']} heartbeats; "
+        f"{sent.summary()}"
     )
 
 
@@ -402,7 +473,14 @@ def _worker_args(plan: StreamPlan, indices: list[int], stats_json: str) -> list[
             "--dx", repr(config.dx), "--dtype", config.dtype,
             "--duration", repr(plan.duration),
             "--speed", "max" if math.isinf(plan.speed) else repr(plan.speed),
-            "--confirm-window", str(plan.confirm_window), "--stats-json", stats_json, "--quiet"]
+            "--confirm-window", str(plan.confirm_window), "--stats-json", stats_json, "--quiet",
+            "--connect-timeout", repr(plan.connect_timeout),
+            "--shutdown-timeout", repr(plan.shutdown_timeout)]
+    if plan.wait_for_consumer is not None:
+        args += ["--wait-for-consumer", repr(plan.wait_for_consumer)]
+    if plan.start_time_ns is not None:
+        seconds, nanoseconds = divmod(plan.start_time_ns, 1_000_000_000)
+        args += ["--start-time", f"{seconds}.{nanoseconds:09d}"]
     if plan.ca_file:
         args += ["--ca-file", plan.ca_file]
     if plan.insecure:

@@ -37,6 +37,8 @@ class Endpoints:
     insecure: bool = False
     ca_file: str | None = None
     request_timeout_s: float = 3.0
+    connect_timeout_s: float | None = None
+    shutdown_timeout_s: float | None = None
 
     @property
     def mode(self) -> str:
@@ -63,7 +65,9 @@ class FocusTarget:
 def open_stream_transport(endpoints: Endpoints, broker: MemoryBroker) -> Transport:
     """The transport the streamer publishes on."""
     return open_transport(endpoints.amqp_url, broker=broker, exchange=endpoints.exchange,
-                          ca_file=endpoints.ca_file, insecure=endpoints.insecure)
+                          ca_file=endpoints.ca_file, insecure=endpoints.insecure,
+                          connect_timeout_s=endpoints.connect_timeout_s,
+                          shutdown_timeout_s=endpoints.shutdown_timeout_s)
 
 
 async def connect(transport: Transport, endpoints: Endpoints) -> None:

@@ -5,7 +5,13 @@
 
 from __future__ import annotations
 
-from fibersim.transport.base import Delivery, DeliveryHandler, PublishStats, Transport
+from fibersim.transport.base import (
+    Delivery,
+    DeliveryHandler,
+    PublishStats,
+    Transport,
+    check_amqp_url,
+)
 from fibersim.transport.memory import MemoryBroker, MemoryTransport
 
 
@@ -45,5 +51,6 @@ __all__ = [
     "MemoryTransport",
     "PublishStats",
     "Transport",
+    "check_amqp_url",
     "open_transport",
 ]

@@ -38,12 +38,13 @@ from urllib.parse import urlsplit
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.connection import make_url
 from aiormq.exceptions import DeliveryError, PublishError
 from pamqp.commands import Basic
 
-from fibersim.errors import InputError, UnreachableError
+from fibersim.errors import UnreachableError
 from fibersim.redact import redact_url, scrub, secrets_in
-from fibersim.transport.base import Delivery, DeliveryHandler, Transport
+from fibersim.transport.base import Delivery, DeliveryHandler, Transport, check_amqp_url
 from fibersim.wire import PROBE_CONTENT_TYPE, Envelope, MessageKind
 
 log = logging.getLogger(__name__)
@@ -68,28 +69,6 @@ _M_MMAP_THRESHOLD = -3
 
 #: Set while the reconnect callbacks run: their publishes go out before the link reopens.
 _RESTORING: contextvars.ContextVar[bool] = contextvars.ContextVar("restoring", default=False)
-
-
-def check_amqp_url(url: str) -> str:
-    """``url`` if it can name a broker (amqp:// or amqps://, a host, a numeric port).
-
-    Raises ``InputError`` (exit 2) naming the problem, never the URL's password: aio-pika
-    would otherwise retry a URL like ``notaurl`` or ``http://host`` forever.
-    """
-    expected = "expected amqp://user:pass@host:5672/vhost or amqps://..."
-    try:
-        parts = urlsplit(url)
-        port_ok = parts.port is None or 0 < parts.port < 65536
-    except ValueError:
-        raise InputError(f"invalid AMQP URL: bad port; {expected}") from None
-    if parts.scheme not in ("amqp", "amqps"):
-        scheme = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
-        raise InputError(f"invalid AMQP URL: {scheme}; {expected}")
-    if not parts.hostname:
-        raise InputError(f"invalid AMQP URL: no host; {expected}")
-    if not port_ok:
-        raise InputError(f"invalid AMQP URL: port out of range; {expected}")
-    return url
 
 
 class AmqpTransport(Transport):
@@ -135,11 +114,14 @@ class AmqpTransport(Transport):
         kwargs: dict[str, Any] = {}
         if self._ssl_context is not None:
             kwargs["ssl_context"] = self._ssl_context
+        # Made here rather than by ``connect_robust`` so that a connection that never comes
+        # up can be closed: its reconnect loop would otherwise survive the timeout and keep
+        # the event loop from ever finishing.
+        self._connection = aio_pika.RobustConnection(
+            make_url(self._url, reconnect_interval=RECONNECT_INTERVAL_MIN_S), **kwargs)
         try:
             async with asyncio.timeout(self._connect_timeout_s):
-                self._connection = await aio_pika.connect_robust(
-                    self._url, reconnect_interval=RECONNECT_INTERVAL_MIN_S,
-                    timeout=self._connect_timeout_s, **kwargs)
+                await self._connection.connect(timeout=self._connect_timeout_s)
                 self._channel = await self._connection.channel(
                     publisher_confirms=True, on_return_raises=False)
                 self._exchange = await self._channel.declare_exchange(

@@ -10,7 +10,9 @@ from __future__ import annotations
 import abc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
+from fibersim.errors import InputError
 from fibersim.units import format_ranges
 from fibersim.wire import Envelope, MessageKind
 
@@ -165,3 +167,25 @@ def sequence_of(envelope: Envelope) -> int | None:
     """The data block sequence number carried in the headers, if any."""
     value = envelope.headers.get("x-fibersim-sequence")
     return value if isinstance(value, int) else None
+
+
+def check_amqp_url(url: str) -> str:
+    """``url`` if it can name a broker (amqp:// or amqps://, a host, a numeric port).
+
+    Raises ``InputError`` (exit 2) naming the problem, never the URL's password: aio-pika
+    would otherwise retry a URL like ``notaurl`` or ``http://host`` forever.
+    """
+    expected = "expected amqp://user:pass@host:5672/vhost or amqps://..."
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        raise InputError(f"invalid AMQP URL: bad port; {expected}") from None
+    if parts.scheme not in ("amqp", "amqps"):
+        scheme = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
+        raise InputError(f"invalid AMQP URL: {scheme}; {expected}")
+    if not parts.hostname:
+        raise InputError(f"invalid AMQP URL: no host; {expected}")
+    if not port_ok:
+        raise InputError(f"invalid AMQP URL: port out of range; {expected}")
+    return url
