@@ -153,6 +153,11 @@ class AmqpTransport(Transport):
         if self._connection is None:
             return  # our own close()
         self._generation += 1
+        # A confirm can no longer arrive on a dead connection (and aio-pika may keep its
+        # future pending across the reconnect): those publishes are failed now, and their
+        # slots of the window freed for the announcement on the new connection.
+        for task in list(self._in_flight):
+            task.cancel()
         if self._link_up.is_set():
             log.warning("lost connection to %s; reconnecting", redact_url(self._url))
             self._outage_started = asyncio.get_running_loop().time()

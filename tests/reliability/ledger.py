@@ -1,0 +1,93 @@
+"""Loss accounting against an independent checker: every data block published is seen by the
+checker's queue or listed by the publisher (lost or not delivered); nothing else is allowed.
+
+``Ledger`` is the figure the fault tests assert on and print (``pytest -s`` shows it); the
+figures in docs/reliability.md come from these tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import aio_pika
+
+from fibersim.transport import PublishStats
+from fibersim.wire import DataBlock, Envelope, MessageKind, get_codec
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Data blocks only (by sequence number), one fiber."""
+
+    published: int
+    confirmed: int
+    reported_lost: int
+    reported_unroutable: int
+    seen: int
+    #: published, neither seen by the checker nor listed by the publisher
+    silent: int
+    #: confirmed by the broker (not listed) but absent from the durable checker queue
+    confirmed_not_seen: int
+
+    @classmethod
+    def of(cls, fiber: str, published: set[int], stats: PublishStats,
+           seen: set[int]) -> Ledger:
+        lost = set(stats.lost_sequences.get(fiber, []))
+        unroutable = set(stats.unroutable_sequences.get(fiber, []))
+        confirmed = published - lost - unroutable
+        return cls(len(published), len(confirmed), len(lost), len(unroutable),
+                   len(seen & published), len(published - seen - lost - unroutable),
+                   len(confirmed - seen))
+
+    def line(self, fault: str) -> str:
+        return (f"ledger [{fault}]: published {self.published}, confirmed {self.confirmed},"
+                f" reported lost {self.reported_lost}, reported unroutable"
+                f" {self.reported_unroutable}, seen by the checker {self.seen},"
+                f" silent {self.silent}, confirmed but not seen {self.confirmed_not_seen}")
+
+
+class DurableChecker:
+    """A durable quorum queue bound to one fiber's data key, read after the run with a
+    client of its own: the broker confirms a publish into it only once it is on disk, so
+    it outlives a broker crash."""
+
+    def __init__(self, url: str, exchange: str, fiber: str) -> None:
+        self.url, self.exchange, self.fiber = url, exchange, fiber
+        self.queue = f"{exchange}-checker"
+
+    async def declare(self) -> None:
+        connection = await aio_pika.connect(self.url)
+        async with connection:
+            channel = await connection.channel()
+            exchange = await channel.declare_exchange(self.exchange, "topic", durable=True)
+            queue = await channel.declare_queue(
+                self.queue, durable=True, arguments={"x-queue-type": "quorum"})
+            await queue.bind(exchange, f"das.{self.fiber}.data")
+
+    async def drain(self) -> set[int]:
+        """Sequence numbers of every block in the queue (read until it is empty)."""
+        seen: set[int] = set()
+        connection = await aio_pika.connect(self.url)
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(
+                self.queue, durable=True, arguments={"x-queue-type": "quorum"})
+            while (message := await queue.get(fail=False, timeout=10)) is not None:
+                block = get_codec().decode(Envelope(
+                    MessageKind.DATA, message.body, message.content_type or "",
+                    {key: value.decode() if isinstance(value, bytes) else value
+                     for key, value in (message.headers or {}).items()}))
+                assert isinstance(block, DataBlock)
+                seen.add(block.sequence)
+                await message.ack()
+            await queue.delete(if_unused=False, if_empty=False)
+        return seen
+
+
+async def eventually(condition: object, timeout_s: float) -> None:
+    """Poll ``condition()`` until true, at most ``timeout_s``."""
+    assert callable(condition)
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.05)
