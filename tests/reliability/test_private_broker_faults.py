@@ -174,7 +174,7 @@ def test_sigterm_ends_a_stream_the_broker_blocks_within_the_shutdown_bound(
         assert process.stderr.readline().startswith("streaming")
         time.sleep(1.5)
         private_broker.ctl("set_vm_memory_high_watermark", "absolute", "1")
-        time.sleep(7.0)  # blocked long enough for the periodic "blocked" line
+        time.sleep(10.0)  # the window fills in about 3 s, then a "blocked" line every 5 s
         sent_at = time.monotonic()
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
