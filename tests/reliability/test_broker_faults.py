@@ -159,3 +159,31 @@ async def test_after_a_reconnect_status_and_metadata_precede_every_data_block(
     assert publisher.stats.reconnects == 1
     assert seen.messages[boundary:boundary + 2] == [("status", "connected"),
                                                     ("metadata", "connect")]
+
+
+async def test_lost_blocks_of_several_fibers_are_listed_per_fiber(
+        amqp_url: str, exchange_name: str) -> None:
+    import aio_pika
+
+    fibers = [FIBER.model_copy(update={"fiber_id": f"fleet-{index}"}) for index in range(2)]
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(exchange_name, "topic", durable=True)
+        queue = await channel.declare_queue(
+            "", exclusive=True, arguments={"x-max-length": 3, "x-overflow": "reject-publish"})
+        await queue.bind(exchange, "das.fleet-1.data")  # fleet-0 has no queue at all
+        publisher = open_transport(amqp_url, exchange=exchange_name)
+        await publisher.connect()
+        clock = VirtualClock(math.inf)
+        streamers = [FiberStreamer(Interrogator(fiber, time.time_ns()), publisher, clock)
+                     for fiber in fibers]
+        for streamer in streamers:
+            await streamer.connect()
+            await streamer.run_until(1.0)
+        await publisher.close()
+        await exchange.delete()
+    stats = publisher.stats
+    assert stats.lost_sequences == {"fleet-1": [3, 4, 5, 6, 7, 8, 9]}
+    assert stats.unroutable_sequences == {"fleet-0": list(range(10))}
+    assert "lost blocks (sequence numbers): fleet-1: 3-9" in stats.summary()
