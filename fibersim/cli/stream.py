@@ -128,7 +128,8 @@ class StreamPlan:
 @click.option("--speed", type=SPEED, default="1", show_default=True,
               help="Simulated seconds per wall second: 1 is real time, 10, or max.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
-              help="Random seed: the same seed gives the same bytes; fiber <i> uses seed+i.")
+              help="Random seed: the same seed gives the same samples (with --start-time the same"
+              " message bodies); fiber <i> uses seed+i.")
 @click.option("--dtype", type=click.Choice(["int16", "float32"]), default="int16",
               show_default=True, help="Sample type on the wire (int16 carries a scale).")
 @click.option("--confirm-window", type=click.IntRange(1, 10_000), default=32, show_default=True,

@@ -48,9 +48,10 @@ class Ledger:
 
 
 class DurableChecker:
-    """A durable quorum queue bound to one fiber's data key, read after the run with a
-    client of its own: the broker confirms a publish into it only once it is on disk, so
-    it outlives a broker crash."""
+    """A durable stream queue bound to one fiber's data key, read after the run with a
+    client of its own. A stream keeps every message it confirmed in its on-disk log, the
+    transient ones too (a classic queue drops those on restart), and recovers in moments
+    after its node is killed (a quorum queue being written at the kill can take minutes)."""
 
     def __init__(self, url: str, exchange: str, fiber: str) -> None:
         self.url, self.exchange, self.fiber = url, exchange, fiber
@@ -61,28 +62,54 @@ class DurableChecker:
         async with connection:
             channel = await connection.channel()
             exchange = await channel.declare_exchange(self.exchange, "topic", durable=True)
-            queue = await channel.declare_queue(
-                self.queue, durable=True, arguments={"x-queue-type": "quorum"})
+            queue = await channel.declare_queue(self.queue, durable=True, arguments=ARGUMENTS)
             await queue.bind(exchange, f"das.{self.fiber}.data")
 
-    async def drain(self) -> set[int]:
-        """Sequence numbers of every block in the queue (read until it is empty)."""
+    async def drain(self, idle_s: float = 2.0, recovery_s: float = 60.0) -> set[int]:
+        """Sequence numbers of every block in the stream, read from its first offset until
+        nothing more arrives for ``idle_s``; after a broker restart the stream may need a
+        moment to come back (``NOT_FOUND ... is down``), so the read is retried a while."""
+        deadline = asyncio.get_running_loop().time() + recovery_s
+        while True:
+            try:
+                return await self._read_all(idle_s)
+            except (aio_pika.exceptions.AMQPError, asyncio.CancelledError):
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(1.0)
+
+    async def _read_all(self, idle_s: float) -> set[int]:
         seen: set[int] = set()
+        arrived = asyncio.Event()
         connection = await aio_pika.connect(self.url)
         async with connection:
             channel = await connection.channel()
-            queue = await channel.declare_queue(
-                self.queue, durable=True, arguments={"x-queue-type": "quorum"})
-            while (message := await queue.get(fail=False, timeout=10)) is not None:
+            await channel.set_qos(prefetch_count=256)
+            queue = await channel.declare_queue(self.queue, durable=True, arguments=ARGUMENTS)
+
+            async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
                 block = get_codec().decode(Envelope(
                     MessageKind.DATA, message.body, message.content_type or "",
                     {key: value.decode() if isinstance(value, bytes) else value
                      for key, value in (message.headers or {}).items()}))
                 assert isinstance(block, DataBlock)
                 seen.add(block.sequence)
+                arrived.set()
                 await message.ack()
+
+            await queue.consume(on_message, arguments={"x-stream-offset": "first"})
+            while True:
+                arrived.clear()
+                try:
+                    await asyncio.wait_for(arrived.wait(), idle_s)
+                except TimeoutError:
+                    break
             await queue.delete(if_unused=False, if_empty=False)
         return seen
+
+
+#: a durable stream queue (it needs no more: retention is unlimited by default)
+ARGUMENTS = {"x-queue-type": "stream"}
 
 
 async def eventually(condition: object, timeout_s: float) -> None:

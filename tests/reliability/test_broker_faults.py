@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from urllib.parse import urlsplit, urlunsplit
@@ -14,6 +15,7 @@ from fibersim.models import FiberConfig
 from fibersim.runner import FiberStreamer, VirtualClock
 from fibersim.transport import Delivery, PublishStats, open_transport
 from fibersim.wire import DataBlock, MetadataMessage, StatusMessage, get_codec
+from tests.reliability.ledger import eventually
 from tests.reliability.tcp_proxy import CuttableProxy
 
 pytestmark = pytest.mark.broker
@@ -61,13 +63,18 @@ async def test_a_broker_outage_loses_nothing_silently(amqp_url: str, exchange_na
     async with asyncio.timeout(30):
         await run
     await publisher.close()
-    await asyncio.sleep(0.5)
+    published = set(range(streamer.interrogator.next_sequence))
+    stats = publisher.stats
+    listed = (set(stats.lost_sequences.get(FIBER.fiber_id, []))
+              | set(stats.unroutable_sequences.get(FIBER.fiber_id, [])))
+    with contextlib.suppress(TimeoutError):  # confirmed blocks may still be on their way
+        await eventually(lambda: published <= set(seen.sequences) | listed, 5)
     await observer.close()
     await proxy.close()
 
-    published = set(range(streamer.interrogator.next_sequence))
-    lost = set(publisher.stats.lost_sequences.get(FIBER.fiber_id, []))
-    assert published <= set(seen.sequences) | lost, "a block vanished without being reported"
+    assert published <= set(seen.sequences) | listed, (
+        f"a block vanished without being reported: {published - set(seen.sequences) - listed}"
+        f"; {stats.summary()}")
     assert publisher.stats.reconnects >= 1
     assert any(at > cut_at and reason == "connect" for at, reason in seen.metadata_reasons), (
         "metadata was not re-published after reconnecting")
