@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass
 
 import aio_pika
+from aiormq.abc import FieldTable
 
 from fibersim.transport import PublishStats
 from fibersim.wire import DataBlock, Envelope, MessageKind, get_codec
@@ -109,7 +110,7 @@ class DurableChecker:
 
 
 #: a durable stream queue (it needs no more: retention is unlimited by default)
-ARGUMENTS = {"x-queue-type": "stream"}
+ARGUMENTS: FieldTable = {"x-queue-type": "stream"}
 
 
 async def eventually(condition: object, timeout_s: float) -> None:

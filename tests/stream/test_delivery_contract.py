@@ -184,7 +184,7 @@ def test_minus_vv_logs_frame_sizes_never_bodies(amqp_url: str, exchange_name: st
 
 @pytest.mark.parametrize("dtype", ["int16", "float32"])
 def test_metadata_round_trips_without_an_int16_scale_for_float32(dtype: str) -> None:
-    config = FiberConfig(dtype=dtype)  # type: ignore[arg-type]
+    config = FiberConfig(dtype=dtype)
     message = MetadataMessage(fiber_id="f", config_epoch=0, reason="connect", sent_at_ns=1,
                               metadata=config.metadata(),
                               int16_scale=config.int16_scale if dtype == "int16" else None)
