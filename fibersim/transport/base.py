@@ -137,9 +137,13 @@ class Transport(abc.ABC):
         Blocks only while the in-flight window is full, which bounds memory.
         """
 
-    @abc.abstractmethod
     async def has_route(self, routing_key: str) -> bool:
-        """Whether a message on ``routing_key`` would reach at least one queue now."""
+        """Whether a message on ``routing_key`` would reach at least one queue now.
+
+        Not abstract, so that a transport which cannot ask says so instead of failing to
+        instantiate; ``stream --wait-for-consumer`` then stops with that error.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot tell whether a queue is bound")
 
     @abc.abstractmethod
     async def flush(self) -> None:
