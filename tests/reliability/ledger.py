@@ -66,7 +66,7 @@ class DurableChecker:
             queue = await channel.declare_queue(self.queue, durable=True, arguments=ARGUMENTS)
             await queue.bind(exchange, f"das.{self.fiber}.data")
 
-    async def drain(self, idle_s: float = 2.0, recovery_s: float = 60.0) -> set[int]:
+    async def drain(self, idle_s: float = 2.0, recovery_s: float = 120.0) -> set[int]:
         """Sequence numbers of every block in the stream, read from its first offset until
         nothing more arrives for ``idle_s``; after a broker restart the stream may need a
         moment to come back (``NOT_FOUND ... is down``), so the read is retried a while."""
