@@ -13,7 +13,7 @@ import click
 from fibersim.units import parse_duration, parse_speed
 
 
-class DurationType(click.ParamType[float]):
+class DurationType(click.ParamType[float, Any]):
     """``30s``, ``250ms``, ``2m``, ``1.5h`` or seconds, converted to float seconds."""
 
     name = "duration"
@@ -27,7 +27,7 @@ class DurationType(click.ParamType[float]):
             self.fail(str(error), param, ctx)
 
 
-class SpeedType(click.ParamType[float]):
+class SpeedType(click.ParamType[float, Any]):
     """A positive speed factor or ``max``, converted to float (``inf`` for max)."""
 
     name = "speed"
@@ -41,7 +41,7 @@ class SpeedType(click.ParamType[float]):
             self.fail(str(error), param, ctx)
 
 
-class StartTimeType(click.ParamType[int]):
+class StartTimeType(click.ParamType[int, Any]):
     """An absolute start time, converted to integer nanoseconds since the Unix epoch:
     ISO 8601 (``2025-01-01T00:00:00Z``; no zone means UTC) or seconds since the epoch."""
 
