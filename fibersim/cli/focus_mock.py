@@ -73,7 +73,7 @@ def focus_mock(amqp_url: str | None, exchange: str, fiber_id: str, host: str, po
 
     try:
         settings = FocusSettings(
-            behaviour=behaviour, reconfigure_policy=reconfigure_policy,  # type: ignore[arg-type]
+            behaviour=behaviour, reconfigure_policy=reconfigure_policy,
             fiber_id=fiber_id, prefix=prefix.rstrip("/"), store=store,
             metadata_timeout_s=max(metadata_timeout, 0.001),
             control_enabled=control or control_token is not None,

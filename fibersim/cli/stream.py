@@ -176,7 +176,7 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, connect_ti
                                " --instance (not both) for several")
     try:
         config = FiberConfig(fiber_id=fiber_id or f"{fiber_prefix}0", number_of_channels=channels,
-                             prr=prr, dx=dx, dtype=dtype)  # type: ignore[arg-type]
+                             prr=prr, dx=dx, dtype=dtype)
         indices = [0] if fiber_id is not None else select_fibers(fibers, fiber_ids, instance)
         for index in indices[:1] + indices[-1:]:  # the longest name is the largest index
             FiberConfig(fiber_id=fiber_id or f"{fiber_prefix}{index}")
