@@ -247,7 +247,17 @@ class AmqpTransport(Transport):
         task = asyncio.create_task(
             self._confirm(routing_key, message, envelope, generation))
         self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
+        task.add_done_callback(functools.partial(self._finished, envelope))
+
+    def _finished(self, envelope: Envelope, task: asyncio.Task[None]) -> None:
+        """A publish task ended. One cancelled before its coroutine ever ran (a connection
+        loss or the shutdown bound right after ``publish``) was counted by nobody: it is
+        failed and lost here, and its slot of the window freed."""
+        self._in_flight.discard(task)
+        if task.cancelled():
+            self.stats.failed += 1
+            self.stats.declare_lost(envelope)
+            self._window.release()
 
     async def _confirm(self, routing_key: str, message: aio_pika.Message, envelope: Envelope,
                        generation: int) -> None:
@@ -261,12 +271,11 @@ class AmqpTransport(Transport):
             self.stats.returned += 1
             self.stats.declare_lost(envelope, returned=True)
         except (Exception, asyncio.CancelledError) as error:
-            # connection loss, channel closed, or cancelled by the shutdown bound
+            # connection loss, channel closed, or cancelled by this transport (connection
+            # lost, shutdown bound): counted here, so the task ends normally, never cancelled
             self.stats.failed += 1
             self.stats.declare_lost(envelope)
             log.debug("publish failed: %s", type(error).__name__)
-            if isinstance(error, asyncio.CancelledError):
-                raise
         else:
             if isinstance(outcome, Basic.Ack):
                 self.stats.confirmed += 1

@@ -194,3 +194,26 @@ async def test_lost_blocks_of_several_fibers_are_listed_per_fiber(
     assert stats.lost_sequences == {"fleet-1": [3, 4, 5, 6, 7, 8, 9]}
     assert stats.unroutable_sequences == {"fleet-0": list(range(10))}
     assert "lost blocks (sequence numbers): fleet-1: 3-9" in stats.summary()
+
+
+async def test_publishes_cut_off_by_a_connection_loss_before_they_ran_are_still_counted(
+        amqp_url: str, exchange_name: str) -> None:
+    """Found by the kill test: a publish whose task the connection loss cancelled before its
+    first step was counted by nobody (and kept its slot of the window). The loss is
+    signalled here exactly then, through the transport's close callback, because the race
+    with a real connection loss cannot be timed from outside."""
+    from fibersim.transport.amqp import AmqpTransport
+
+    publisher = AmqpTransport(amqp_url, exchange=exchange_name, confirm_window=8)
+    await publisher.connect()
+    streamer = FiberStreamer(Interrogator(FIBER, time.time_ns()), publisher,
+                             VirtualClock(math.inf))
+    for _ in range(5):
+        await streamer._block()  # handed over; no task has taken its first step yet
+    publisher._link_lost()  # what aio-pika's close callback does on a connection loss
+    await publisher.flush()
+    stats = publisher.stats
+    assert stats.published == stats.confirmed + stats.returned + stats.nacked + stats.failed
+    assert sorted(stats.lost_sequences[FIBER.fiber_id]) == [0, 1, 2, 3, 4]
+    assert publisher._window._value == 8, "the cancelled publishes kept their window slots"
+    await publisher.close()
