@@ -103,10 +103,10 @@ async def test_blocks_returned_after_a_reconnect_are_reported_by_sequence(
     3 s later, the blocks the broker returned meanwhile were counted nowhere."""
     consumer = RedeclaringConsumer(private_broker.url, exchange_name)
     await consumer.open()
-    streamer, stats = streamer_on(private_broker.url, exchange_name, 5.0)
+    streamer, stats = streamer_on(private_broker.url, exchange_name, 10.0)
     await streamer.transport.connect()
     await streamer.connect()
-    run = asyncio.create_task(streamer.run_until(100.0))  # 20 s: rabbitmqctl is slow to start
+    run = asyncio.create_task(streamer.run_until(120.0))  # 12 s: rabbitmqctl is slow to start
     try:
         await eventually(lambda: len(consumer.seen) >= 5, 10)
         await asyncio.to_thread(private_broker.ctl, "close_all_connections", "test")
