@@ -17,9 +17,10 @@ import click
 from fibersim.cli.lifecycle import exit_with, run_until_signal
 from fibersim.cli.options import (
     DURATION,
-    START_TIME,
     broker_timeout_options,
     checked_amqp_url,
+    dialect_option,
+    exchange_option,
     tls_options,
 )
 from fibersim.cli.progress import ProgressLine, live_progress
@@ -27,6 +28,7 @@ from fibersim.models import SampleDtype
 from fibersim.recording.model import Compression
 
 if TYPE_CHECKING:
+    from fibersim.dialects import Dialect
     from fibersim.transport import Transport
 
 #: ``--compression`` choices and the HDF5 filter each selects.
@@ -53,21 +55,19 @@ COMPRESSIONS: dict[str, Compression] = {"none": None, "gzip": "gzip", "lzf": "lz
               help="Tap a live stream on this RabbitMQ instead of rendering a scenario.")
 @tls_options
 @broker_timeout_options
-@click.option("--start-time", type=START_TIME, default=None, metavar="TIME",
-              help="Scenario: timestamp of simulated second 0 (ISO 8601 or epoch seconds);"
-              " default: now, to the second. With it the file's samples and times are the"
-              " same on every run.")
-@click.option("--exchange", default="fibersim", show_default=True,
-              help="Tap: topic exchange of the stream.")
+@exchange_option
+@dialect_option
 @click.option("--fiber-id", default="fiber-0", show_default=True,
-              help="Tap: fiber to record (routing keys das.<fiber-id>.*).")
+              help="Tap: fiber to record (routing keys das.<fiber-id>.* in the fibersim"
+              " dialect).")
 @click.option("--duration", type=DURATION, default=None,
               help="Tap: stream time to record, gaps included [default: 60s].")
 @click.option("--quiet", is_flag=True, help="No progress line; summary only.")
 def record(scenario: str | None, output: str, from_s: float | None, to_s: float | None,
            compression: str, dtype: SampleDtype | None, amqp_url: str | None, ca_file: str | None,
            insecure: bool, connect_timeout: float, shutdown_timeout: float,
-           start_time: int | None, exchange: str, fiber_id: str, duration: float | None,
+           exchange: str | None, dialect: str | None, fiber_id: str,
+           duration: float | None,
            quiet: bool) -> None:
     """Write a scenario's fiber, or a live stream, to a PRODML 2.1 HDF5 file that DASCore,
     xdas and other DAS tools read.
@@ -78,6 +78,9 @@ def record(scenario: str | None, output: str, from_s: float | None, to_s: float 
       fibersim record scenarios/quake.yaml -o quake.h5 --dtype int16 --compression gzip
       fibersim record --from-amqp amqp://guest:guest@127.0.0.1/ --fiber-id fiber-0 \\
           -o live.h5 --duration 60s
+      fibersim record --from-amqp amqp://guest:guest@127.0.0.1/ --dialect tagged -o live.h5
+
+    --exchange and --dialect apply to --from-amqp (the tap) only.
     """
     chosen = COMPRESSIONS[compression]
     if (scenario is None) == (amqp_url is None):
@@ -87,23 +90,23 @@ def record(scenario: str | None, output: str, from_s: float | None, to_s: float 
             raise click.UsageError("--duration is for --from-amqp; use --from/--to")
         exit_with(_record_scenario(Path(scenario), Path(output), from_s or 0.0,
                                    60.0 if to_s is None else to_s, chosen, dtype or "float32",
-                                   quiet, start_time))
+                                   quiet))
     if from_s is not None or to_s is not None:
         raise click.UsageError("--from/--to are for a SCENARIO; a tap records --duration")
     assert amqp_url is not None
-    from fibersim.transport import open_transport
+    from fibersim.dialects import load_dialect, open_dialect_transport
 
-    transport = open_transport(amqp_url, exchange=exchange, ca_file=ca_file, insecure=insecure,
-                               connect_timeout_s=connect_timeout,
-                               shutdown_timeout_s=shutdown_timeout)
-    exit_with(run_until_signal(_tap(transport, fiber_id, Path(output),
+    chosen_dialect = load_dialect(dialect)  # an unknown one is exit 2 before anything starts
+    transport = open_dialect_transport(
+        chosen_dialect, amqp_url, exchange=exchange, ca_file=ca_file, insecure=insecure,
+        connect_timeout_s=connect_timeout, shutdown_timeout_s=shutdown_timeout)
+    exit_with(run_until_signal(_tap(transport, chosen_dialect, fiber_id, Path(output),
                                     60.0 if duration is None else duration, chosen, dtype,
                                     quiet)))
 
 
 def _record_scenario(scenario_path: Path, output: Path, from_s: float, to_s: float,
-                     compression: Compression, dtype: SampleDtype, quiet: bool,
-                     start_time_ns: int | None) -> int:
+                     compression: Compression, dtype: SampleDtype, quiet: bool) -> int:
     from fibersim.recording.offline import record_fiber
     from fibersim.scenario import load_scenario
 
@@ -123,8 +126,7 @@ def _record_scenario(scenario_path: Path, output: Path, from_s: float, to_s: flo
     click.echo(f"recording {scenario_path.name}: {config.number_of_channels} channels at "
                f"{config.prr:g} Hz, {from_s:g}-{to_s:g} s, {dtype} to {output}", err=True)
     info = record_fiber(config, scenario.fiber.signals, scenario.run.seed, output,
-                        start_time_ns=(time.time_ns() // 1_000_000_000 * 1_000_000_000
-                                       if start_time_ns is None else start_time_ns),
+                        start_time_ns=scenario.run.start_time_ns,
                         from_s=from_s, to_s=to_s, dtype=dtype, compression=compression,
                         on_block=on_block)
     progress.done()
@@ -142,13 +144,14 @@ def _offline_progress(rows: int, total: int, prr: float, wall_start: float) -> s
             f"x{rows / prr / elapsed:6.1f} real time")
 
 
-async def _tap(transport: Transport, fiber_id: str, output: Path, duration: float,
+async def _tap(transport: Transport, dialect: Dialect, fiber_id: str, output: Path,
+               duration: float,
                compression: Compression, dtype: SampleDtype | None, quiet: bool) -> int:
     from fibersim.recording.tap import Tap
 
     await transport.connect()  # UnreachableError (exit 3) if the broker is not there
     tap = Tap(transport, fiber_id, output, duration_s=duration,
-              dtype=dtype, compression=compression)
+              dtype=dtype, compression=compression, dialect=dialect)
     wall_start = time.monotonic()
     try:
         async with live_progress(lambda: _tap_progress(tap), enabled=not quiet):

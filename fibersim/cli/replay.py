@@ -17,12 +17,15 @@ from fibersim.cli.options import (
     SPEED,
     amqp_url_option,
     broker_timeout_options,
+    dialect_option,
+    exchange_option,
     tls_options,
 )
 from fibersim.cli.progress import live_progress
 from fibersim.models import SampleDtype
 
 if TYPE_CHECKING:
+    from fibersim.dialects import Dialect
     from fibersim.runner import FiberStreamer
     from fibersim.transport import Transport
 from fibersim.units import format_speed
@@ -50,9 +53,11 @@ class ChannelRangeType(click.ParamType[tuple[int, int], Any]):
 @amqp_url_option
 @tls_options
 @broker_timeout_options
-@click.option("--exchange", default="fibersim", show_default=True, help="Topic exchange name.")
+@exchange_option
+@dialect_option
 @click.option("--fiber-id", default="fiber-0", show_default=True,
-              help="Fiber id, used in routing keys das.<fiber-id>.<kind>.")
+              help="Fiber id, used in routing keys (das.<fiber-id>.<kind> in the fibersim"
+              " dialect).")
 @click.option("--speed", type=SPEED, default="1", show_default=True,
               help="Recorded seconds per wall second: 1 is real time, 10, or max.")
 @click.option("--loop", is_flag=True, help="Start over at the end of the file, until stopped.")
@@ -67,38 +72,41 @@ class ChannelRangeType(click.ParamType[tuple[int, int], Any]):
               help="Stamp samples with the file's times instead of starting now.")
 @click.option("--quiet", is_flag=True, help="No progress line; summary only.")
 def replay(file: str, amqp_url: str | None, ca_file: str | None, insecure: bool,
-           connect_timeout: float, shutdown_timeout: float, exchange: str,
-           fiber_id: str, speed: float, loop: bool, duration: float | None,
-           channels: tuple[int, int] | None, dtype: SampleDtype | None, original_time: bool,
-           quiet: bool) -> None:
+           connect_timeout: float, shutdown_timeout: float,
+           exchange: str | None, dialect: str | None, fiber_id: str, speed: float, loop: bool,
+           duration: float | None, channels: tuple[int, int] | None, dtype: SampleDtype | None,
+           original_time: bool, quiet: bool) -> None:
     """Publish a DAS recording (PRODML, or any format DASCore reads) as a live fiber.
 
     Metadata comes from the file: prr from its time step, dx from its distance step, channel
-    count and gauge length. Data blocks, metadata and heartbeats follow docs/wire-protocol.md,
-    exactly as for a simulated fiber.
+    count and gauge length. Data blocks, metadata and heartbeats follow docs/wire-protocol.md
+    (or --dialect's format), exactly as for a simulated fiber.
 
     \b
     Examples:
       fibersim replay quake.h5 --amqp-url amqp://guest:guest@127.0.0.1/ --speed 1
       fibersim replay vendor.hdf5 --channels 100:599 --loop --speed max --duration 10m
+      fibersim replay quake.h5 --amqp-url amqp://guest:guest@127.0.0.1/ --dialect tagged
     """
-    from fibersim.transport import open_transport
+    from fibersim.dialects import load_dialect, open_dialect_transport
 
-    transport = open_transport(amqp_url, exchange=exchange, ca_file=ca_file, insecure=insecure,
-                               connect_timeout_s=connect_timeout,
-                               shutdown_timeout_s=shutdown_timeout)
-    exit_with(run_until_signal(_replay(Path(file), transport, fiber_id, speed, loop, duration,
-                                       channels, dtype, original_time, quiet)))
+    chosen = load_dialect(dialect)  # an unknown dialect is exit 2 before the file is read
+    transport = open_dialect_transport(chosen, amqp_url, exchange=exchange, ca_file=ca_file,
+                                       insecure=insecure, connect_timeout_s=connect_timeout,
+                                       shutdown_timeout_s=shutdown_timeout)
+    exit_with(run_until_signal(_replay(Path(file), transport, chosen, fiber_id, speed, loop,
+                                       duration, channels, dtype, original_time, quiet)))
 
 
-async def _replay(path: Path, transport: Transport, fiber_id: str, speed: float, loop: bool,
-                  duration: float | None, channels: tuple[int, int] | None,
+async def _replay(path: Path, transport: Transport, dialect: Dialect, fiber_id: str,
+                  speed: float, loop: bool, duration: float | None,
+                  channels: tuple[int, int] | None,
                   dtype: SampleDtype | None, original_time: bool, quiet: bool) -> int:
     from fibersim.errors import InputError
     from fibersim.recording.replay import build_replay
 
     replay = build_replay(path, transport, fiber_id=fiber_id, speed=speed, channels=channels,
-                          dtype=dtype, loop=loop,
+                          dtype=dtype, loop=loop, dialect=dialect,
                           start_time_ns=None if original_time else time.time_ns())
     if replay.pass_duration_s <= 0:
         raise InputError("shorter than one data block "

@@ -23,6 +23,8 @@ from fibersim.cli.options import (
     START_TIME,
     amqp_url_option,
     broker_timeout_options,
+    dialect_option,
+    exchange_option,
     tls_options,
 )
 from fibersim.errors import UnreachableError
@@ -41,8 +43,8 @@ if TYPE_CHECKING:
 @amqp_url_option
 @tls_options
 @broker_timeout_options
-@click.option("--exchange", default="fibersim", show_default=True,
-              help="Topic exchange the fiber is published on (and the mock consumes).")
+@exchange_option
+@dialect_option
 @click.option("--focus-url", default=None, metavar="URL", envvar="FIBERSIM_FOCUS_URL",
               help="A separately run Focus Server, e.g. https://host/focus-server/ (also"
               " FIBERSIM_FOCUS_URL). Without it: the built-in mock, in this process.")
@@ -72,10 +74,11 @@ if TYPE_CHECKING:
               help="Cap on each whole HTTP request to the Focus Server (connect, send, the"
               " full answer), however slowly the server drips its answer.")
 def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, insecure: bool,
-        connect_timeout: float, shutdown_timeout: float, exchange: str, focus_url: str | None,
-        focus_control_url: str | None, focus_control_token: str | None, speed: float | None,
-        seed: int | None, start_time: int | None, junit: str | None, report: str | None,
-        allow_exec: bool, dry_run: bool, timeout: float, request_timeout: float) -> None:
+        connect_timeout: float, shutdown_timeout: float, exchange: str | None,
+        dialect: str | None, focus_url: str | None, focus_control_url: str | None,
+        focus_control_token: str | None, speed: float | None, seed: int | None,
+        start_time: int | None, junit: str | None, report: str | None, allow_exec: bool,
+        dry_run: bool, timeout: float, request_timeout: float) -> None:
     """Run scenario files: stream the fiber, drive the Focus Server, check expectations.
 
     \b
@@ -88,23 +91,33 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
       fibersim run scenarios/fiber_lost.yaml
       fibersim run scenarios/*.yaml --junit junit.xml --report report.json
       fibersim run scenarios/healthy.yaml --amqp-url amqp://guest:guest@127.0.0.1/
+      fibersim run scenarios/fiber_lost.yaml --amqp-url amqp://guest:guest@127.0.0.1/ \
+          --dialect tagged
+    \b
+    A real Focus Server consumes its interrogator's format, not fibersim's: give its broker,
+    the dialect that speaks that format (docs/dialects.md) and usually its exchange:
+      fibersim run scenarios/fiber_lost.yaml --amqp-url amqps://u:p@broker/ \
+          --dialect prisma --exchange prisma --focus-url https://host/focus-server/
     \b
     Exit codes: 0 all expectations met, 1 an expectation or event failed, 2 invalid
     scenario or arguments, 3 broker or Focus Server unreachable, 130 interrupted.
     See docs/scenarios.md for the file format and the time semantics.
     """
+    from fibersim.dialects import load_dialect
     from fibersim.runner.focus_target import Endpoints
     from fibersim.runner.scenario_runner import RunSettings
 
     if request_timeout <= 0 or timeout <= 0:
         raise click.BadParameter("timeouts must be positive", param_hint="--timeout")
+    if dialect:
+        load_dialect(dialect)  # an unknown --dialect is exit 2, also for --dry-run
     loaded = [(path, load_scenario(path)) for path in scenarios]
     if dry_run:
         for path, scenario in loaded:
             click.echo(dry_run_text(path, scenario, speed, seed))
         return
     endpoints = Endpoints(
-        amqp_url=amqp_url, exchange=exchange, focus_url=focus_url,
+        amqp_url=amqp_url, exchange=exchange, dialect=dialect, focus_url=focus_url,
         focus_control_url=focus_control_url, focus_control_token=focus_control_token,
         insecure=insecure, ca_file=ca_file, request_timeout_s=request_timeout,
         connect_timeout_s=connect_timeout, shutdown_timeout_s=shutdown_timeout)

@@ -36,6 +36,8 @@ from fibersim.cli.options import (
     START_TIME,
     amqp_url_option,
     broker_timeout_options,
+    dialect_option,
+    exchange_option,
     tls_options,
 )
 from fibersim.cli.progress import live_progress
@@ -43,6 +45,7 @@ from fibersim.models import DEFAULT_CHANNELS, FiberConfig
 from fibersim.units import format_ranges, format_speed
 
 if TYPE_CHECKING:
+    from fibersim.dialects import Dialect
     from fibersim.runner import FiberStreamer
     from fibersim.transport import PublishStats, Transport
 
@@ -71,7 +74,10 @@ class StreamPlan:
     amqp_url: str | None
     ca_file: str | None
     insecure: bool
-    exchange: str
+    #: None: the dialect's own exchange
+    exchange: str | None
+    #: ``--dialect`` as given (None: fibersim); workers get the same spelling
+    dialect: str | None
     duration: float
     speed: float
     confirm_window: int
@@ -100,9 +106,11 @@ class StreamPlan:
 @amqp_url_option
 @tls_options
 @broker_timeout_options
-@click.option("--exchange", default="fibersim", show_default=True, help="Topic exchange name.")
+@exchange_option
+@dialect_option
 @click.option("--fiber-id", default=None,
-              help="Name of a single fiber (default fiber-0); routing keys das.<fiber-id>.<kind>."
+              help="Name of a single fiber (default fiber-0); routing keys das.<fiber-id>.<kind>"
+              " in the fibersim dialect."
               " Not combinable with --fibers, --fiber-ids or --instance.")
 @click.option("--fibers", type=click.IntRange(1, MAX_FIBERS), default=None,
               help="Fleet size N: fibers <prefix>0 .. <prefix>N-1 (with --instance: the fleet"
@@ -146,16 +154,17 @@ class StreamPlan:
               help="Write run statistics (throughput, block publish lateness) as JSON here.")
 @click.option("--quiet", is_flag=True, help="No progress line; summary only.")
 def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, connect_timeout: float,
-           shutdown_timeout: float, exchange: str,
-           fiber_id: str | None, fibers: int | None, fiber_ids: str | None, fiber_prefix: str,
-           instance: str | None, workers: int, channels: int, prr: float, dx: float,
-           duration: float, speed: float, seed: int, dtype: str, confirm_window: int,
+           shutdown_timeout: float, exchange: str | None,
+           dialect: str | None, fiber_id: str | None, fibers: int | None, fiber_ids: str | None,
+           fiber_prefix: str, instance: str | None, workers: int, channels: int, prr: float,
+           dx: float, duration: float, speed: float, seed: int, dtype: str, confirm_window: int,
            start_time: int | None, wait_for_consumer: float | None,
            stats_json: str | None, quiet: bool) -> None:
     """Publish simulated DAS fibers (metadata, data blocks, heartbeats) to RabbitMQ.
 
     Data blocks of 0.1 simulated s go to das.<fiber>.data, metadata (on connect, every
-    2 s and on change) to das.<fiber>.metadata; see docs/wire-protocol.md.
+    2 s and on change) to das.<fiber>.metadata; see docs/wire-protocol.md. Another --dialect
+    publishes another format on its own topology (docs/dialects.md).
 
     \b
     Examples:
@@ -163,6 +172,7 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, connect_ti
       fibersim stream --fiber-id well-7 --channels 500 --prr 1000 --speed 1
       fibersim stream --fibers 8 --workers 2 --duration 1h         # fiber-0 .. fiber-7
       fibersim stream --fibers 128 --instance 3/8                  # fiber-48 .. fiber-63
+      fibersim stream --dialect tagged --duration 10s              # exchange das-tagged
       fibersim stream --wait-for-consumer 30s --start-time 2025-01-01T00:00:00Z --seed 7
 
     Every block is either confirmed by the broker or listed in the summary by fiber and
@@ -171,6 +181,9 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, connect_ti
     --wait-for-consumer, not delivered), 2 bad input, 3 broker unreachable, 130/143 on
     Ctrl-C/SIGTERM.
     """
+    from fibersim.dialects import load_dialect
+
+    load_dialect(dialect)  # an unknown dialect is exit 2 before anything starts
     if fiber_id is not None and (fibers, fiber_ids, instance) != (None, None, None):
         raise click.UsageError("--fiber-id names one fiber; use --fiber-ids, --fibers or"
                                " --instance (not both) for several")
@@ -186,8 +199,9 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, connect_ti
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     plan = StreamPlan(tuple(indices), fiber_prefix, seed, fiber_id, config, amqp_url, ca_file,
-                      insecure, exchange, duration, speed, confirm_window, quiet, stats_json,
-                      connect_timeout, shutdown_timeout, wait_for_consumer, start_time)
+                      insecure, exchange, dialect, duration, speed, confirm_window, quiet,
+                      stats_json, connect_timeout, shutdown_timeout, wait_for_consumer,
+                      start_time)
     if workers > 1 and len(indices) > 1:
         exit_with(run_until_signal(_run_workers(plan, workers)))
     exit_with(run_until_signal(_stream(plan)))
@@ -258,18 +272,20 @@ def select_fibers(fibers: int | None, fiber_ids: str | None, instance: str | Non
 
 # -- one process, many fibers -------------------------------------------------------------------
 async def _stream(plan: StreamPlan) -> int:
+    from fibersim.dialects import load_dialect, open_dialect_transport
     from fibersim.interrogator import Interrogator
     from fibersim.runner import FiberStreamer, VirtualClock
-    from fibersim.transport import open_transport
 
-    transport = open_transport(plan.amqp_url, exchange=plan.exchange,
-                               confirm_window=plan.confirm_window, ca_file=plan.ca_file,
-                               insecure=plan.insecure, connect_timeout_s=plan.connect_timeout,
-                               shutdown_timeout_s=plan.shutdown_timeout)
+    dialect = load_dialect(plan.dialect)
+    transport = open_dialect_transport(dialect, plan.amqp_url, exchange=plan.exchange,
+                                       confirm_window=plan.confirm_window, ca_file=plan.ca_file,
+                                       insecure=plan.insecure,
+                                       connect_timeout_s=plan.connect_timeout,
+                                       shutdown_timeout_s=plan.shutdown_timeout)
     await transport.connect()  # UnreachableError (exit 3) if the broker is not there
     if plan.wait_for_consumer is not None:
         try:
-            await _wait_for_consumer(transport, plan)
+            await _wait_for_consumer(transport, dialect, plan)
         except BaseException:
             await asyncio.shield(transport.close())
             raise
@@ -278,7 +294,8 @@ async def _stream(plan: StreamPlan) -> int:
     render_process = None if len(plan.fibers) <= RENDER_PROCESSES_MAX else False
     streamers = [
         FiberStreamer(Interrogator(plan.config.model_copy(update={"fiber_id": name}), start_ns),
-                      transport, clock, seed=seed, render_process=render_process)
+                      transport, clock, seed=seed, render_process=render_process,
+                      dialect=dialect)
         for name, seed in zip(plan.fibers, plan.seeds, strict=True)
     ]
     config = plan.config
@@ -322,14 +339,13 @@ def _exit_code(stats: PublishStats, plan: StreamPlan) -> int:
     return 1 if undelivered else 0
 
 
-async def _wait_for_consumer(transport: Transport, plan: StreamPlan) -> None:
+async def _wait_for_consumer(transport: Transport, dialect: Dialect, plan: StreamPlan) -> None:
     """Return once every fiber's data routing key has a queue bound; exit 3 otherwise."""
     from fibersim.errors import UnreachableError
-    from fibersim.runner.streamer import DEFAULT_ROUTING_PREFIX
-    from fibersim.wire import MessageKind, routing_key
+    from fibersim.wire import MessageKind
 
     assert plan.wait_for_consumer is not None
-    keys = [routing_key(DEFAULT_ROUTING_PREFIX, fiber, MessageKind.DATA) for fiber in plan.fibers]
+    keys = [dialect.routing_key(MessageKind.DATA, fiber) for fiber in plan.fibers]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + plan.wait_for_consumer
     announced = False
@@ -468,7 +484,7 @@ async def _run_workers(plan: StreamPlan, workers: int) -> int:
 def _worker_args(plan: StreamPlan, indices: list[int], stats_json: str) -> list[str]:
     """Command-line arguments of a worker publishing fibers ``indices`` of the plan's fleet."""
     config = plan.config
-    args = ["--exchange", plan.exchange, "--fiber-prefix", plan.prefix,
+    args = ["--fiber-prefix", plan.prefix,
             "--fiber-ids", format_ranges(indices), "--seed", str(plan.seed),
             "--channels", str(config.number_of_channels), "--prr", repr(config.prr),
             "--dx", repr(config.dx), "--dtype", config.dtype,
@@ -477,6 +493,10 @@ def _worker_args(plan: StreamPlan, indices: list[int], stats_json: str) -> list[
             "--confirm-window", str(plan.confirm_window), "--stats-json", stats_json, "--quiet",
             "--connect-timeout", repr(plan.connect_timeout),
             "--shutdown-timeout", repr(plan.shutdown_timeout)]
+    if plan.exchange:
+        args += ["--exchange", plan.exchange]
+    if plan.dialect:
+        args += ["--dialect", plan.dialect]
     if plan.wait_for_consumer is not None:
         args += ["--wait-for-consumer", repr(plan.wait_for_consumer)]
     if plan.start_time_ns is not None:

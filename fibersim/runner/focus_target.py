@@ -14,12 +14,13 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from fibersim.dialects import Dialect, load_dialect, open_dialect_transport
 from fibersim.errors import UnreachableError
 from fibersim.probes.expectations import LogCapture
 from fibersim.probes.http import FocusClient
 from fibersim.redact import redact_url, scrub, secrets_in
 from fibersim.scenario.models import Scenario
-from fibersim.transport import MemoryBroker, Transport, open_transport
+from fibersim.transport import MemoryBroker, Transport
 
 #: Seconds the Focus Server has to answer its first request before the run is abandoned.
 REACHABLE_WITHIN_S = 5.0
@@ -30,7 +31,10 @@ class Endpoints:
     """How to reach the broker and the Focus Server (command-line settings)."""
 
     amqp_url: str | None = None
-    exchange: str = "fibersim"
+    #: None: the dialect's own exchange
+    exchange: str | None = None
+    #: ``--dialect``: overrides the scenario's ``fiber.dialect``
+    dialect: str | None = None
     focus_url: str | None = None
     focus_control_url: str | None = None
     focus_control_token: str | None = None
@@ -62,12 +66,14 @@ class FocusTarget:
     description: str
 
 
-def open_stream_transport(endpoints: Endpoints, broker: MemoryBroker) -> Transport:
-    """The transport the streamer publishes on."""
-    return open_transport(endpoints.amqp_url, broker=broker, exchange=endpoints.exchange,
-                          ca_file=endpoints.ca_file, insecure=endpoints.insecure,
-                          connect_timeout_s=endpoints.connect_timeout_s,
-                          shutdown_timeout_s=endpoints.shutdown_timeout_s)
+def open_stream_transport(endpoints: Endpoints, broker: MemoryBroker,
+                          dialect: Dialect) -> Transport:
+    """The transport the streamer publishes on (and the embedded mock consumes from)."""
+    return open_dialect_transport(dialect, endpoints.amqp_url, broker=broker,
+                                  exchange=endpoints.exchange, ca_file=endpoints.ca_file,
+                                  insecure=endpoints.insecure,
+                                  connect_timeout_s=endpoints.connect_timeout_s,
+                                  shutdown_timeout_s=endpoints.shutdown_timeout_s)
 
 
 async def connect(transport: Transport, endpoints: Endpoints) -> None:
@@ -82,9 +88,10 @@ async def connect(transport: Transport, endpoints: Endpoints) -> None:
 
 
 @contextlib.asynccontextmanager
-async def open_focus(scenario: Scenario, endpoints: Endpoints,
-                     broker: MemoryBroker) -> AsyncIterator[FocusTarget]:
-    """The scenario's Focus Server, reachable, for the duration of the context."""
+async def open_focus(scenario: Scenario, endpoints: Endpoints, broker: MemoryBroker,
+                     dialect: str) -> AsyncIterator[FocusTarget]:
+    """The scenario's Focus Server, reachable, for the duration of the context; the built-in
+    mock consumes ``dialect`` (an installed name or ``module:attribute``)."""
     if endpoints.focus_url:
         client = _client(endpoints, endpoints.focus_url, endpoints.focus_control_url,
                          endpoints.focus_control_token)
@@ -94,13 +101,13 @@ async def open_focus(scenario: Scenario, endpoints: Endpoints,
         finally:
             await client.close()
         return
-    async with _embedded_mock(scenario, endpoints, broker) as target:
+    async with _embedded_mock(scenario, endpoints, broker, dialect) as target:
         yield target
 
 
 @contextlib.asynccontextmanager
-async def _embedded_mock(scenario: Scenario, endpoints: Endpoints,
-                         broker: MemoryBroker) -> AsyncIterator[FocusTarget]:
+async def _embedded_mock(scenario: Scenario, endpoints: Endpoints, broker: MemoryBroker,
+                         dialect: str) -> AsyncIterator[FocusTarget]:
     from fibersim.focus import FocusSettings, serve_focus_mock
 
     mock_settings = scenario.focus_mock
@@ -110,12 +117,13 @@ async def _embedded_mock(scenario: Scenario, endpoints: Endpoints,
         reconfigure_policy=mock_settings.reconfigure_policy,  # type: ignore[arg-type]
         fiber_id=scenario.fiber.fiber_id,
         channels=scenario.fiber.channels,
+        dialect=dialect,
         control_enabled=True,
         control_token=control_token,
         **({"metadata_timeout_s": mock_settings.metadata_timeout}
            if mock_settings.metadata_timeout else {}),
     )
-    transport = open_stream_transport(endpoints, broker)
+    transport = open_stream_transport(endpoints, broker, load_dialect(dialect))
     await connect(transport, endpoints)
     logs = LogCapture()
     logger = logging.getLogger("pz.focus_server")

@@ -20,6 +20,9 @@ def open_transport(
     *,
     broker: MemoryBroker | None = None,
     exchange: str = "fibersim",
+    exchange_type: str = "topic",
+    durable: bool = True,
+    persistent: bool = False,
     confirm_window: int = 32,
     ca_file: str | None = None,
     insecure: bool = False,
@@ -28,13 +31,16 @@ def open_transport(
 ) -> Transport:
     """An AMQP transport for a URL, else an in-memory one on ``broker`` (or a new broker).
 
-    ``None`` timeouts mean the AMQP transport's defaults (10 s each).
+    ``exchange_type``, ``durable`` and ``persistent`` (delivery mode 2) are the dialect's
+    topology; the in-memory broker routes topic and direct exchanges alike. ``None``
+    timeouts mean the AMQP transport's defaults (10 s each).
     """
     if amqp_url:
         from fibersim.transport import amqp
 
         return amqp.AmqpTransport(
-            amqp_url, exchange=exchange, confirm_window=confirm_window, ca_file=ca_file,
+            amqp_url, exchange=exchange, exchange_type=exchange_type, durable=durable,
+            persistent=persistent, confirm_window=confirm_window, ca_file=ca_file,
             insecure=insecure,
             connect_timeout_s=(amqp.DEFAULT_CONNECT_TIMEOUT_S if connect_timeout_s is None
                                else connect_timeout_s),

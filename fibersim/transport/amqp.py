@@ -72,7 +72,9 @@ _RESTORING: contextvars.ContextVar[bool] = contextvars.ContextVar("restoring", d
 
 
 class AmqpTransport(Transport):
-    """Publish and subscribe on a durable topic exchange of a RabbitMQ broker."""
+    """Publish and subscribe on one exchange of a RabbitMQ broker (durable topic by default;
+    a dialect's topology may ask for another type, persistent delivery, or ``auto_delete``
+    for a private exchange that goes once its last queue does)."""
 
     def __init__(
         self,
@@ -84,9 +86,18 @@ class AmqpTransport(Transport):
         outage_grace_s: float = DEFAULT_OUTAGE_GRACE_S,
         connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
         shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S,
+        exchange_type: str = "topic",
+        durable: bool = True,
+        persistent: bool = False,
+        auto_delete: bool = False,
     ) -> None:
         super().__init__()
         self._url = check_amqp_url(url)
+        self._exchange_options: dict[str, Any] = {
+            "type": aio_pika.ExchangeType(exchange_type), "durable": durable,
+            "auto_delete": auto_delete}
+        self._delivery_mode = (aio_pika.DeliveryMode.PERSISTENT if persistent
+                               else aio_pika.DeliveryMode.NOT_PERSISTENT)
         self._outage_grace_s = outage_grace_s
         self._connect_timeout_s = connect_timeout_s
         self._shutdown_timeout_s = shutdown_timeout_s
@@ -125,7 +136,7 @@ class AmqpTransport(Transport):
                 self._channel = await self._connection.channel(
                     publisher_confirms=True, on_return_raises=False)
                 self._exchange = await self._channel.declare_exchange(
-                    self._exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
+                    self._exchange_name, **self._exchange_options)
         except Exception as error:  # aio-pika raises many types; the URL must not leak.
             await self._abandon()
             if isinstance(error, TimeoutError):
@@ -242,7 +253,7 @@ class AmqpTransport(Transport):
             envelope.body,
             content_type=envelope.content_type,
             headers=envelope.headers,
-            delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
+            delivery_mode=self._delivery_mode,
         )
         task = asyncio.create_task(
             self._confirm(routing_key, message, envelope, generation))
@@ -336,8 +347,7 @@ class AmqpTransport(Transport):
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=64)
         exchange = await channel.declare_exchange(
-            self._exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
-        )
+            self._exchange_name, **self._exchange_options)
         queue = await channel.declare_queue(
             queue_name or "", exclusive=queue_name is None, auto_delete=queue_name is None
         )

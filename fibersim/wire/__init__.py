@@ -20,6 +20,7 @@ from fibersim.wire.messages import (
     StatusEvent,
     StatusMessage,
     WireMessage,
+    kind_of,
     routing_key,
 )
 
@@ -41,5 +42,6 @@ __all__ = [
     "WireMessage",
     "envelope_headers",
     "get_codec",
+    "kind_of",
     "routing_key",
 ]

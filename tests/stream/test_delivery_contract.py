@@ -82,7 +82,7 @@ async def test_corrupt_messages_carry_every_header_of_the_protocol() -> None:
     await consumer.subscribe(["das.#"], keep)
     streamer = FiberStreamer(Interrogator(SMALL_FIBER, START_NS), MemoryTransport(broker),
                              VirtualClock(math.inf))
-    await streamer.publish_raw(MessageKind.METADATA, b"\x00garbage", JSON_CONTENT_TYPE)
+    await streamer.publish_malformed(MessageKind.METADATA)
     await consumer.flush()
     assert set(received[0].envelope.headers) == {
         "x-fibersim-schema", "x-fibersim-kind", "x-fibersim-fiber", "x-fibersim-session"}
