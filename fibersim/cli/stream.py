@@ -29,18 +29,24 @@ from typing import TYPE_CHECKING, Any
 import click
 from pydantic import ValidationError
 
-from fibersim.cli.lifecycle import exit_with, run_until_signal
+from fibersim.cli.lifecycle import exit_with, metrics_served, run_until_signal
 from fibersim.cli.options import (
     DURATION,
+    OUTPUT_FILE,
     SPEED,
     START_TIME,
+    MetricsAddress,
     amqp_url_option,
     broker_timeout_options,
     dialect_option,
     exchange_option,
+    is_quiet,
+    make_parents,
+    metrics_port_option,
     tls_options,
 )
 from fibersim.cli.progress import live_progress
+from fibersim.cli.series import PerSecond, merge_rows, write_csv
 from fibersim.models import DEFAULT_CHANNELS, FiberConfig
 from fibersim.units import format_ranges, format_speed
 
@@ -89,6 +95,8 @@ class StreamPlan:
     wait_for_consumer: float | None = None
     #: ``--start-time`` (ns since the epoch); None: the wall clock when streaming starts
     start_time_ns: int | None = None
+    stats_csv: str | None = None
+    metrics_port: MetricsAddress | None = None
 
     @property
     def fibers(self) -> tuple[str, ...]:
@@ -150,16 +158,22 @@ class StreamPlan:
               help="Before publishing, wait up to TIMEOUT (e.g. 30s) until a queue is bound to"
               " every fiber's data routing key; exit 3 if none is. Blocks the broker returns"
               " as unroutable then also make the exit code 1.")
-@click.option("--stats-json", type=click.Path(dir_okay=False), default=None,
-              help="Write run statistics (throughput, block publish lateness) as JSON here.")
-@click.option("--quiet", is_flag=True, help="No progress line; summary only.")
+@click.option("--stats-json", type=OUTPUT_FILE, default=None,
+              help="Write run statistics (throughput, block publish lateness, a per-second"
+              " series of rates) as JSON here.")
+@click.option("--stats-csv", type=OUTPUT_FILE, default=None,
+              help="Write the per-second series (messages, blocks, bytes, confirms per s) as"
+              " CSV here, for spreadsheets.")
+@metrics_port_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress line; summary only.")
 def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, connect_timeout: float,
            shutdown_timeout: float, exchange: str | None,
            dialect: str | None, fiber_id: str | None, fibers: int | None, fiber_ids: str | None,
            fiber_prefix: str, instance: str | None, workers: int, channels: int, prr: float,
            dx: float, duration: float, speed: float, seed: int, dtype: str, confirm_window: int,
            start_time: int | None, wait_for_consumer: float | None,
-           stats_json: str | None, quiet: bool) -> None:
+           stats_json: str | None, stats_csv: str | None, metrics_port: MetricsAddress | None,
+           quiet: bool) -> None:
     """Publish simulated DAS fibers (metadata, data blocks, heartbeats) to RabbitMQ.
 
     Data blocks of 0.1 simulated s go to das.<fiber>.data, metadata (on connect, every
@@ -174,6 +188,10 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, connect_ti
       fibersim stream --fibers 128 --instance 3/8                  # fiber-48 .. fiber-63
       fibersim stream --dialect tagged --duration 10s              # exchange das-tagged
       fibersim stream --wait-for-consumer 30s --start-time 2025-01-01T00:00:00Z --seed 7
+      fibersim stream --duration 10s --speed max --stats-csv out/rates.csv
+      fibersim stream --duration 1h --metrics-port 9108   # Prometheus at :9108/metrics
+
+    With --workers K and --metrics-port P, worker k serves its fibers' metrics on P+k.
 
     Every block is either confirmed by the broker or listed in the summary by fiber and
     sequence number: lost (nacked, connection lost, unconfirmed at shutdown) or not
@@ -183,6 +201,7 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, connect_ti
     """
     from fibersim.dialects import load_dialect
 
+    quiet = quiet or is_quiet()
     load_dialect(dialect)  # an unknown dialect is exit 2 before anything starts
     if fiber_id is not None and (fibers, fiber_ids, instance) != (None, None, None):
         raise click.UsageError("--fiber-id names one fiber; use --fiber-ids, --fibers or"
@@ -198,13 +217,15 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, connect_ti
         raise click.BadParameter(first["msg"], param_hint=f"--{first['loc'][0]}") from None
     except ValueError as error:
         raise click.UsageError(str(error)) from None
+    make_parents(stats_json, stats_csv)
     plan = StreamPlan(tuple(indices), fiber_prefix, seed, fiber_id, config, amqp_url, ca_file,
                       insecure, exchange, dialect, duration, speed, confirm_window, quiet,
                       stats_json, connect_timeout, shutdown_timeout, wait_for_consumer,
-                      start_time)
+                      start_time, stats_csv, metrics_port)
     if workers > 1 and len(indices) > 1:
         exit_with(run_until_signal(_run_workers(plan, workers)))
-    exit_with(run_until_signal(_stream(plan)))
+    with metrics_served(metrics_port):
+        exit_with(run_until_signal(_stream(plan)))
 
 
 # -- choosing fibers ------------------------------------------------------------------------------
@@ -305,8 +326,10 @@ async def _stream(plan: StreamPlan) -> int:
     # Building the synthesizers (and starting render processes) took time that no block
     # should be late for, and that must not appear as an offset between block timestamps and
     # the wall clock: start both clocks once the first blocks are ready.
+    series = PerSecond(lambda: _counters(streamers, transport))
     try:
-        async with live_progress(lambda: _progress_text(streamers), enabled=not plan.quiet):
+        async with series.running(), live_progress(lambda: _progress_text(streamers, series),
+                                                   enabled=not plan.quiet):
             await asyncio.gather(*(streamer.prepare() for streamer in streamers))
             # Everything imported and built so far lives until the end: move it out of the
             # collector's reach. A full collection over it takes 15-30 ms, which would land
@@ -318,6 +341,7 @@ async def _stream(plan: StreamPlan) -> int:
             for streamer in streamers:
                 streamer.interrogator.start_time_ns = start_ns
                 streamer.stats.wall_start = time.monotonic()
+            series.restart()
             for streamer in streamers:
                 await streamer.connect()
             await asyncio.gather(*(streamer.run_until(plan.duration) for streamer in streamers))
@@ -328,7 +352,10 @@ async def _stream(plan: StreamPlan) -> int:
         await asyncio.shield(transport.close())
         click.echo(_summary_text(streamers, transport), err=True)
         if plan.stats_json is not None:
-            Path(plan.stats_json).write_text(json.dumps(_stats(streamers, transport), indent=1))
+            Path(plan.stats_json).write_text(
+                json.dumps(_stats(streamers, transport, series.rows), indent=1))
+        if plan.stats_csv is not None:
+            write_csv(series.rows, plan.stats_csv)
     return _exit_code(transport.stats, plan)
 
 
@@ -375,11 +402,22 @@ def _fiber_list(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else f"{len(names)} fibers ({names[0]} .. {names[-1]})"
 
 
-def _progress_text(streamers: Sequence[FiberStreamer]) -> str:
+def _progress_text(streamers: Sequence[FiberStreamer], series: PerSecond) -> str:
     totals = _totals(streamers)
     return (f"t={totals['sim_time']:8.1f} s  blocks={totals['blocks']:7d}  "
+            f"{series.latest('messages_per_s'):8.0f} msg/s  "
             f"{totals['bytes'] / totals['wall_s'] / 1e6:7.1f} MB/s  "
             f"x{totals['sim_time'] / totals['wall_s']:6.1f} real time")
+
+
+def _counters(streamers: Sequence[FiberStreamer], transport: Transport) -> dict[str, float]:
+    """The cumulative counters the per-second series is made of."""
+    blocks = sum(s.stats.blocks for s in streamers)
+    return {"sim_time": min(s.sim_time for s in streamers), "blocks": blocks,
+            "messages": blocks + sum(s.stats.metadata_messages + s.stats.heartbeats
+                                     for s in streamers),
+            "bytes": sum(s.stats.bytes for s in streamers),
+            "confirmed": transport.stats.confirmed}
 
 
 def _totals(streamers: Sequence[FiberStreamer]) -> dict[str, Any]:
@@ -408,7 +446,8 @@ def _summary_text(streamers: Sequence[FiberStreamer], transport: Transport) -> s
     )
 
 
-def _stats(streamers: Sequence[FiberStreamer], transport: Transport) -> dict[str, Any]:
+def _stats(streamers: Sequence[FiberStreamer], transport: Transport,
+           series: list[dict[str, float]]) -> dict[str, Any]:
     """The ``--stats-json`` document of one process."""
     totals = _totals(streamers)
     return {
@@ -418,6 +457,7 @@ def _stats(streamers: Sequence[FiberStreamer], transport: Transport) -> dict[str
         "lateness": lateness_summary(
             [list(s.stats.lateness) for s in streamers]),
         "transport": transport.stats.as_dict(),
+        "series": series,
     }
 
 
@@ -459,13 +499,16 @@ async def _run_workers(plan: StreamPlan, workers: int) -> int:
         stats_files = [str(Path(scratch) / f"worker-{k}.json") for k in range(count)]
         click.echo(f"streaming {_fiber_list(plan.fibers)} with {count} worker processes",
                    err=True)
-        env = dict(os.environ)
+        # the parent hands each worker its share explicitly: the environment must not select
+        # fibers again (FIBERSIM_INSTANCE of a StatefulSet pod, FIBERSIM_STREAM_* options)
+        env = {key: value for key, value in os.environ.items()
+               if key != "FIBERSIM_INSTANCE" and not key.startswith("FIBERSIM_STREAM_")}
         if plan.amqp_url:
             env["FIBERSIM_AMQP_URL"] = plan.amqp_url  # not on the command line: ps shows that
         processes = [
             await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "fibersim", "stream",
-                *_worker_args(plan, indices, stats_files[k]), env=env)
+                *_worker_args(plan, indices, stats_files[k], k), env=env)
             for k, indices in enumerate(shares)
         ]
         try:
@@ -476,12 +519,13 @@ async def _run_workers(plan: StreamPlan, workers: int) -> int:
                     process.terminate()
             for process in processes:
                 await process.wait()
-        if plan.stats_json is not None:
-            _merge_worker_stats(stats_files, plan.stats_json)
+        if plan.stats_json is not None or plan.stats_csv is not None:
+            _merge_worker_stats(stats_files, plan.stats_json, plan.stats_csv)
     return max(codes)
 
 
-def _worker_args(plan: StreamPlan, indices: list[int], stats_json: str) -> list[str]:
+def _worker_args(plan: StreamPlan, indices: list[int], stats_json: str,
+                 worker: int = 0) -> list[str]:
     """Command-line arguments of a worker publishing fibers ``indices`` of the plan's fleet."""
     config = plan.config
     args = ["--fiber-prefix", plan.prefix,
@@ -502,6 +546,8 @@ def _worker_args(plan: StreamPlan, indices: list[int], stats_json: str) -> list[
     if plan.start_time_ns is not None:
         seconds, nanoseconds = divmod(plan.start_time_ns, 1_000_000_000)
         args += ["--start-time", f"{seconds}.{nanoseconds:09d}"]
+    if plan.metrics_port is not None:
+        args += ["--metrics-port", plan.metrics_port.shifted(worker)]
     if plan.ca_file:
         args += ["--ca-file", plan.ca_file]
     if plan.insecure:
@@ -509,7 +555,7 @@ def _worker_args(plan: StreamPlan, indices: list[int], stats_json: str) -> list[
     return args
 
 
-def _merge_worker_stats(files: list[str], target: str) -> None:
+def _merge_worker_stats(files: list[str], target: str | None, csv_target: str | None) -> None:
     """One stats document for the whole run: sums, the slowest fiber, the worst lateness."""
     parts = [json.loads(Path(path).read_text()) for path in files if Path(path).exists()]
     if not parts:
@@ -523,6 +569,10 @@ def _merge_worker_stats(files: list[str], target: str) -> None:
         "realtime_factor": min(part["realtime_factor"] for part in parts),
         "lateness": {key: (sum if key == "count" else max)(part["lateness"][key] for part in parts)
                      for key in parts[0]["lateness"]},
+        "series": merge_rows(part.get("series", []) for part in parts),
         "workers": parts,
     }
-    Path(target).write_text(json.dumps(merged, indent=1))
+    if target is not None:
+        Path(target).write_text(json.dumps(merged, indent=1))
+    if csv_target is not None:
+        write_csv(merged["series"], csv_target)

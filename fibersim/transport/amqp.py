@@ -273,6 +273,8 @@ class AmqpTransport(Transport):
     async def _confirm(self, routing_key: str, message: aio_pika.Message, envelope: Envelope,
                        generation: int) -> None:
         """Publish on the connection of ``generation`` and count the outcome."""
+        loop = asyncio.get_running_loop()
+        sent_at = loop.time()
         try:
             outcome = await self._publish_now(routing_key, message, generation)
         except DeliveryError:  # a nack
@@ -288,6 +290,8 @@ class AmqpTransport(Transport):
             self.stats.declare_lost(envelope)
             log.debug("publish failed: %s", type(error).__name__)
         else:
+            self.stats.confirm_latency.append(loop.time() - sent_at)
+            self.stats.confirm_latency_total += 1
             if isinstance(outcome, Basic.Ack):
                 self.stats.confirmed += 1
             else:  # the broker returned the message: no queue is bound to its routing key

@@ -8,6 +8,7 @@ above the transport (streamer, mock Focus Server) is written against this interf
 from __future__ import annotations
 
 import abc
+import collections
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -53,6 +54,11 @@ class PublishStats:
     lost_sequences: dict[str, list[int]] = field(default_factory=dict)
     #: fiber id -> sequence numbers of data blocks the broker returned (no queue bound)
     unroutable_sequences: dict[str, list[int]] = field(default_factory=dict)
+
+    #: recent publish -> confirm times (s), and how many were ever measured (for metrics)
+    confirm_latency: collections.deque[float] = field(
+        default_factory=lambda: collections.deque(maxlen=10_000))
+    confirm_latency_total: int = 0
 
     def declare_lost(self, envelope: Envelope, *, returned: bool = False) -> None:
         """List a data block that was not delivered (other kinds are only counted)."""
