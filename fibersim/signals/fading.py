@@ -12,6 +12,7 @@ transition lines up with a clock.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
@@ -56,6 +57,9 @@ class RayleighFadingSpec(PlacedSpec):
         default_factory=list, description="Inclusive channel ranges past a break: noise only."
     )
     dead_gain: float = Field(30.0, ge=0, description="Noise of dead channels relative to normal.")
+    signal_floor: float = Field(
+        0.0, ge=0, le=1, description="Signals on a faded channel keep sqrt(|z|^2 / threshold) "
+        "of their amplitude, at least this share (1: signals unweakened).")
 
     def make(self, context: SynthesisContext) -> SourceGroup:
         """Faded noise over the range, then the internal and dead channels overwritten."""
@@ -177,8 +181,7 @@ class FadedNoise:
         self._stagger = context.rng((self._SALT, context.channel_offset, 2)).uniform(
             0, 1, context.n_channels)
         self._knots: dict[int, np.ndarray] = {}
-        empty = (np.zeros(0, dtype=np.intp), np.zeros((0, 0), dtype=np.float32))
-        self._last: tuple[int, tuple[np.ndarray, np.ndarray]] = (-1, empty)
+        self._ticks: dict[int, _Tick] = {}
 
     def _knot(self, k: int) -> np.ndarray:
         found = self._knots.get(k)
@@ -205,37 +208,80 @@ class FadedNoise:
         return np.asarray(table[row, column] * np.cos(angle)
                           + table[row + 1, column] * np.sin(angle))
 
-    def tick_noise(self, tick: int) -> tuple[np.ndarray, np.ndarray]:
-        """Channels followed during ``tick`` and their extra noise over the whole tick,
-        computed once per tick (the synthesizer asks chunk by chunk)."""
-        if self._last[0] != tick:
-            every = np.arange(self._context.n_channels)
-            checks = tick * self._tick + np.array([0, self._tick // 2, self._tick])
-            power = (np.abs(self.phasor(every, checks)) ** 2).min(axis=0)
-            followed = np.flatnonzero(power < self._MARGIN * self._threshold)
-            if followed.size == 0:
-                self._last = (tick, (followed, np.zeros((self._tick, 0), dtype=np.float32)))
-                return self._last[1]
+    def _tick_state(self, tick: int) -> _Tick:
+        """The channels followed during ``tick`` with their extra noise and signal gains
+        over the whole tick, computed once (the synthesizer asks chunk by chunk, then the
+        coherent sources ask again; a block can straddle two ticks)."""
+        found = self._ticks.get(tick)
+        if found is not None:
+            return found
+        every = np.arange(self._context.n_channels)
+        checks = tick * self._tick + np.array([0, self._tick // 2, self._tick])
+        power = (np.abs(self.phasor(every, checks)) ** 2).min(axis=0)
+        followed = np.flatnonzero(power < self._MARGIN * self._threshold)
+        if followed.size == 0:
+            empty = np.zeros((self._tick, 0), dtype=np.float32)
+            found = _Tick(followed, empty, empty)
+        else:
             # Gains on a grid of _GRID samples, linear in between: the phasor drifts over
             # minutes, and evaluating it at every sample would cost more than all the noise.
             grid = tick * self._tick + np.arange(0, self._tick + self._GRID, self._GRID)
-            coarse = self.gains(np.abs(self.phasor(followed, grid)) ** 2).astype(np.float32)
+            power = np.abs(self.phasor(followed, grid)) ** 2
             index, weight = _grid_weights(self._tick, self._GRID)
-            gain = coarse[index] + weight * (coarse[index + 1] - coarse[index])
+
+            def interpolated(coarse: np.ndarray) -> np.ndarray:
+                coarse = coarse.astype(np.float32)
+                return np.asarray(coarse[index] + weight * (coarse[index + 1] - coarse[index]))
+
             noise = self._noise.read(followed, tick * self._tick, self._tick)
             noise *= np.abs(noise) * self._tails  # x |x| / sqrt(3): unit rms, kurtosis 11.7
-            self._last = (tick, (followed, (noise * gain).astype(np.float32)))
-        return self._last[1]
+            noise *= interpolated(self.gains(power))
+            found = _Tick(followed, noise, interpolated(self.signal_gains(power)))
+        if len(self._ticks) >= 3:
+            del self._ticks[min(self._ticks)]
+        self._ticks[tick] = found
+        return found
 
     def gains(self, power: np.ndarray) -> np.ndarray:
         """Extra noise gain for fading power ``|z|^2``: 0 above the threshold, rising
         smoothly to ``gain_min`` 10 % below it, then ``gain_min sqrt(threshold / power)``
         up to ``gain_max``."""
         spec = self._spec
-        depth = np.clip((self._threshold - power) / (0.1 * self._threshold), 0, 1)
-        ramp = depth * depth * (3 - 2 * depth)
         inverse = spec.gain_min * np.sqrt(self._threshold / np.maximum(power, 1e-12))
-        return np.asarray(np.minimum(spec.gain_max, inverse) * ramp)
+        return np.asarray(np.minimum(spec.gain_max, inverse) * self._ramp(power))
+
+    def signal_gains(self, power: np.ndarray) -> np.ndarray:
+        """Sensitivity to signals at fading power ``|z|^2``: 1 above the threshold, then
+        ``sqrt(power / threshold)`` (the amplitude relative to the threshold's), entered
+        over the same ramp as the noise: a faded channel's signal-to-noise ratio falls as
+        ``power / threshold``, its signal as the amplitude, down to
+        ``signal_floor`` in the deepest fades."""
+        amplitude = np.sqrt(np.maximum(power, 0) / self._threshold)
+        deep = np.maximum(self._spec.signal_floor, np.minimum(1.0, amplitude))
+        return np.asarray(1 - self._ramp(power) * (1 - deep))
+
+    def _ramp(self, power: np.ndarray) -> np.ndarray:
+        """0 above the threshold, rising smoothly to 1 at 10 % below it."""
+        depth = np.clip((self._threshold - power) / (0.1 * self._threshold), 0, 1)
+        return np.asarray(depth * depth * (3 - 2 * depth))
+
+    def weaken(self, field: np.ndarray, first_channel: int, first_sample: int) -> None:
+        """Scale the signals in ``field`` by each faded channel's sensitivity."""
+        offset = self._context.channel_offset
+        lo, hi = first_channel - offset, first_channel - offset + field.shape[1]
+        if hi <= 0 or lo >= self._context.n_channels:
+            return
+        row = 0
+        while row < field.shape[0]:
+            tick, pos = divmod(first_sample + row, self._tick)
+            stop = min(field.shape[0], row + self._tick - pos)
+            state = self._tick_state(tick)
+            inside = (state.followed >= lo) & (state.followed < hi)
+            if inside.any():
+                columns = state.followed[inside] - lo
+                gains = state.signal[pos : pos + stop - row, inside]
+                field[row:stop, columns] *= gains
+            row = stop
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
         n = block.shape[0]
@@ -243,14 +289,24 @@ class FadedNoise:
         while row < n:
             tick, pos = divmod(first_sample + row, self._tick)
             stop = min(n, row + self._tick - pos)
-            followed, extra = self.tick_noise(tick)
-            if followed.size:
-                values = block[row:stop, followed]
-                values += extra[pos : pos + stop - row]
+            state = self._tick_state(tick)
+            if state.followed.size:
+                values = block[row:stop, state.followed]
+                values += state.noise[pos : pos + stop - row]
                 if self._wrap is not None:
                     wrap_in_place(values, self._wrap)
-                block[row:stop, followed] = values
+                block[row:stop, state.followed] = values
             row = stop
+
+
+@dataclass(frozen=True)
+class _Tick:
+    """What fading does during one tick: the channels followed, their extra noise and their
+    sensitivity to signals, (samples, followed channels) each."""
+
+    followed: np.ndarray
+    noise: np.ndarray
+    signal: np.ndarray
 
 
 @lru_cache(maxsize=8)

@@ -26,7 +26,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import Field, PositiveFloat, model_validator
 
 from fibersim.signals.banks import PowerLaw, unit_bank
-from fibersim.signals.base import PlacedSpec, Stage, SynthesisContext
+from fibersim.signals.base import CoherentSource, PlacedSpec, SynthesisContext
 from fibersim.signals.events import OVERSAMPLE, EpochProcess, add_wavelets
 
 #: Vehicle profiles are cut (to exactly zero) this many widths / decay lengths away.
@@ -112,15 +112,15 @@ class Vehicle:
             1 + self.wander * np.cos(omega * (t - self.t_enter) + self.wander_phase)))
 
 
-class Vehicles:
+class Vehicles(CoherentSource):
     """Renders every vehicle alive in the block on its own footprint."""
 
-    stage = Stage.SPARSE
     _SALT = 31
     _NOISE_ROWS = 2**15
     _NOISE_COLS = 64  # vehicles pick a column each: their tyre noises are independent
 
     def __init__(self, spec: VehiclesSpec, context: SynthesisContext) -> None:
+        super().__init__(context)
         self._arrivals_until = math.inf  # seconds since sample 0 (``drained``)
         self._spec = spec
         self._context = context
@@ -229,7 +229,8 @@ class Vehicles:
             noise = _periodic_run(column, start, len(samples))
             field = noise.reshape(len(tile_t), self._tile, 1) * tyre[:, None, :]
         field += quasi_static[:, None, :]
-        block[:, lo:hi] += field.reshape(-1, hi - lo)[skip : skip + n]
+        self.add_field(block, int(samples[0]) + skip, 0, lo,
+                       field.reshape(-1, hi - lo)[skip : skip + n])
 
 
 #: Spacing (m) of the tabulated vehicle profiles.
@@ -336,13 +337,13 @@ def footstep_wavelet(prr: float, contact_s: float) -> np.ndarray:
     return (wavelet / np.abs(wavelet).max()).astype(np.float32)
 
 
-class Footsteps:
+class Footsteps(CoherentSource):
     """Renders each step near the walker as a delayed, decaying wavelet."""
 
-    stage = Stage.SPARSE
     _SALT = 41
 
     def __init__(self, spec: FootstepsSpec, context: SynthesisContext) -> None:
+        super().__init__(context)
         self._spec = spec
         self._context = context
         self._table = footstep_wavelet(context.prr, spec.contact_s)
@@ -383,6 +384,6 @@ class Footsteps:
                 arrival = t_step + distance / spec.wave_speed
                 amplitude = amp * np.exp(-distance / spec.decay_m)
                 add_wavelets(
-                    block, first_sample, self._context, self._table, arrival, amplitude, lo
-                )
+                    block, first_sample, self._context, self._table, arrival, amplitude, lo,
+                    self)
 
