@@ -7,7 +7,13 @@ import pytest
 
 from fibersim.signals import VehiclesSpec
 from fibersim.signals.traffic import TrafficStop
-from tests.signals.signal_helpers import context, delay_s, fk_peak_velocity, render
+from tests.signals.signal_helpers import (
+    context,
+    delay_s,
+    fk_peak_velocity,
+    fk_velocities,
+    render,
+)
 
 
 @pytest.mark.parametrize("direction", ["forward", "backward"])
@@ -84,3 +90,24 @@ def test_a_traffic_light_holds_vehicles_arriving_at_red_until_green(
         arrival: float, waits: float | None) -> None:
     light = TrafficStop(channel=0, cycle_s=90, red_s=40)  # red 0-40 s, 90-130 s, ...
     assert light.dwell(arrival, arrival) == waits
+
+
+def _median_tyre_velocity(tyre_wave_speed: float) -> float:
+    """Power-weighted median |f / k| of the tyre band (5-20 Hz), tyre noise alone."""
+    ctx = context(n_channels=400, prr=100.0, dx=2.0, seed=6)
+    spec = VehiclesSpec(rate_per_hour=120, tyre_wave_speed=tyre_wave_speed, strain=1e-12,
+                        tyre_decay_m=15, speed_wander=0)
+    velocity, power = fk_velocities(render([spec], ctx, 60.0).astype(np.float64), ctx.prr,
+                                    ctx.dx, 5.0, 20.0)
+    order = np.argsort(np.abs(velocity))
+    share = np.cumsum(power[order]) / power.sum()
+    return float(np.abs(velocity[order][np.searchsorted(share, 0.5)]))
+
+
+@pytest.mark.parametrize("wave_speed", [150.0, 400.0])
+def test_tyre_noise_radiates_on_a_cone_at_the_surface_wave_speed(wave_speed: float) -> None:
+    assert _median_tyre_velocity(wave_speed) == pytest.approx(wave_speed, rel=0.2)
+
+
+def test_tyre_noise_without_propagation_is_felt_at_once() -> None:
+    assert _median_tyre_velocity(0.0) > 1000
