@@ -118,16 +118,16 @@ class Sensitivity:
     """
 
     def __init__(self) -> None:
-        self.parts: tuple[Placed, ...] = ()
+        #: (source, begin, end): each weakens samples ``[begin, end)``.
+        self.parts: tuple[tuple[Weakening, int, int], ...] = ()
 
     def weaken(self, field: np.ndarray, first_channel: int, first_sample: int) -> None:
         """Apply every active weakening to ``field`` (see ``Weakening.weaken``)."""
-        for part in self.parts:
-            a = max(0, part.begin - first_sample)
-            b = min(field.shape[0], part.end - first_sample)
+        for source, begin, end in self.parts:
+            a = max(0, begin - first_sample)
+            b = min(field.shape[0], end - first_sample)
             if a < b:
-                assert isinstance(part.inner, Weakening)
-                part.inner.weaken(field[a:b], first_channel, first_sample + a)
+                source.weaken(field[a:b], first_channel, first_sample + a)
 
 
 class CoherentSource:
@@ -325,7 +325,8 @@ class Synthesizer:
     def _update_sensitivity(self) -> None:
         """Point every coherent source at this synthesizer's active weakening sources."""
         self._sensitivity.parts = tuple(
-            s for _, s in self._active if isinstance(s, Placed) and isinstance(s.inner, Weakening))
+            (s.inner, s.begin, s.end) for _, s in self._active
+            if isinstance(s, Placed) and isinstance(s.inner, Weakening))
         for _, source in self._active:
             if isinstance(source, Placed) and isinstance(source.inner, CoherentSource):
                 source.inner.sensitivity = self._sensitivity

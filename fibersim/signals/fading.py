@@ -227,20 +227,21 @@ class FadedNoise:
             # minutes, and evaluating it at every sample would cost more than all the noise.
             grid = tick * self._tick + np.arange(0, self._tick + self._GRID, self._GRID)
             power = np.abs(self.phasor(followed, grid)) ** 2
-            index, weight = _grid_weights(self._tick, self._GRID)
-
-            def interpolated(coarse: np.ndarray) -> np.ndarray:
-                coarse = coarse.astype(np.float32)
-                return np.asarray(coarse[index] + weight * (coarse[index + 1] - coarse[index]))
-
             noise = self._noise.read(followed, tick * self._tick, self._tick)
             noise *= np.abs(noise) * self._tails  # x |x| / sqrt(3): unit rms, kurtosis 11.7
-            noise *= interpolated(self.gains(power))
-            found = _Tick(followed, noise, interpolated(self.signal_gains(power)))
+            noise *= self._interpolated(self.gains(power), 0, self._tick)
+            found = _Tick(followed, noise, self.signal_gains(power).astype(np.float32))
         if len(self._ticks) >= 3:
             del self._ticks[min(self._ticks)]
         self._ticks[tick] = found
         return found
+
+    def _interpolated(self, coarse: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Samples ``start:stop`` of a tick of values given on the ``_GRID`` (rows)."""
+        index, weight = _grid_weights(self._tick, self._GRID)
+        index, weight = index[start:stop], weight[start:stop]
+        coarse = coarse.astype(np.float32)
+        return np.asarray(coarse[index] + weight * (coarse[index + 1] - coarse[index]))
 
     def gains(self, power: np.ndarray) -> np.ndarray:
         """Extra noise gain for fading power ``|z|^2``: 0 above the threshold, rising
@@ -279,8 +280,10 @@ class FadedNoise:
             inside = (state.followed >= lo) & (state.followed < hi)
             if inside.any():
                 columns = state.followed[inside] - lo
-                gains = state.signal[pos : pos + stop - row, inside]
-                field[row:stop, columns] *= gains
+                # Interpolated here, for the few columns a signal falls on: the same values
+                # whichever rows are asked for.
+                field[row:stop, columns] *= self._interpolated(state.signal[:, inside], pos,
+                                                               pos + stop - row)
             row = stop
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
@@ -301,8 +304,8 @@ class FadedNoise:
 
 @dataclass(frozen=True)
 class _Tick:
-    """What fading does during one tick: the channels followed, their extra noise and their
-    sensitivity to signals, (samples, followed channels) each."""
+    """What fading does during one tick: the channels followed, their extra noise
+    (samples, channels) and their sensitivity to signals on the grid (points, channels)."""
 
     followed: np.ndarray
     noise: np.ndarray
