@@ -311,6 +311,9 @@ class Vehicles(CoherentSource):
     ) -> None:
         """Add one vehicle: profiles per tile, expanded over the tile's samples."""
         dx, n = self._context.dx, block.shape[0]
+        velocity = vehicle.velocity_at(tile_t)
+        if not velocity.any():
+            return  # standing at a stop all block long: no load change, quiet tyres
         x = vehicle.position(tile_t)
         lo = max(0, math.floor((x.min() - self._radius) / dx))
         hi = min(block.shape[1], math.ceil((x.max() + self._radius) / dx) + 1)
@@ -318,7 +321,6 @@ class Vehicles(CoherentSource):
             return
         position = np.rint((np.arange(lo, hi) * dx - x[:, None]) * (1 / _STEP_M)).astype(np.intp)
         index = np.clip(position + self._profiles.shape[1] // 2, 0, self._profiles.shape[1] - 1)
-        velocity = vehicle.velocity_at(tile_t)
         speed = (velocity * vehicle.strain).astype(np.float32)[:, None]
         quasi_static = self._profiles[0, index] * speed
         # Tyre-road noise grows with speed: a halted vehicle is quiet.
