@@ -279,11 +279,10 @@ class FadedNoise:
             state = self._tick_state(tick)
             inside = (state.followed >= lo) & (state.followed < hi)
             if inside.any():
+                if state.signal_samples is None:  # the first signal this tick: interpolate
+                    state.signal_samples = self._interpolated(state.signal, 0, self._tick)
                 columns = state.followed[inside] - lo
-                # Interpolated here, for the few columns a signal falls on: the same values
-                # whichever rows are asked for.
-                field[row:stop, columns] *= self._interpolated(state.signal[:, inside], pos,
-                                                               pos + stop - row)
+                field[row:stop, columns] *= state.signal_samples[pos : pos + stop - row, inside]
             row = stop
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
@@ -302,14 +301,17 @@ class FadedNoise:
             row = stop
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Tick:
     """What fading does during one tick: the channels followed, their extra noise
-    (samples, channels) and their sensitivity to signals on the grid (points, channels)."""
+    (samples, channels) and their sensitivity to signals on the grid (points, channels),
+    interpolated to samples when a signal first falls on a followed channel (most ticks
+    of most fading sources carry no signal on them)."""
 
     followed: np.ndarray
     noise: np.ndarray
     signal: np.ndarray
+    signal_samples: np.ndarray | None = None
 
 
 @lru_cache(maxsize=8)
