@@ -7,7 +7,8 @@ grows as 1/amplitude, 10-100x the normal level, with heavy tails. Temperature dr
 changes the scatterers' phases, so ``z`` of every channel wanders over minutes: here it is
 interpolated smoothly between independent knots every ``drift_s`` seconds, each channel on a
 clock of its own (``FadedNoise``), so ``|z|^2`` stays exponential at all times and no
-transition lines up with a clock.
+transition lines up with a clock. Signals weaken on faded channels as the amplitude
+(``FadedNoise.weaken``, applied by every ``CoherentSource`` to what it adds).
 """
 
 from __future__ import annotations

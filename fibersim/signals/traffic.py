@@ -5,9 +5,11 @@ A vehicle loads the ground: under and around its position ``x_v(t)`` the fiber i
 extension either side); as the load moves at ``v`` a channel sees the strain rate
 ``-dir v A / w g'(u)``, energy below ~0.8 Hz for w of several metres. Tyres on the road surface
 also shake the ground at 3-20 Hz; that vibration is modelled as a band-limited series carried
-by the vehicle, decaying as ``exp(-|x - x_v| / decay)``. Both gauge-averaged profiles are read
-from tables once per tile of a few samples (within which the vehicle moves less than a
-quarter channel) and expanded to samples: a few array passes over the footprint.
+by the vehicle, as loud as it is fast, decaying as ``exp(-|x - x_v| / decay)`` and radiating
+as a surface wave (heard ``|x - x_v| / c`` late). Vehicles brake, halt and pull away at
+traffic lights and stop signs (``TrafficStop``), in closed form. Both gauge-averaged profiles
+are read from tables once per tile of a few samples (within which the vehicle moves less than
+a quarter channel) and expanded to samples: a few array passes over the footprint.
 
 Footsteps are impulses every ~0.6 s at positions advancing at walking speed; each radiates a
 short wavelet (contact pulse 1-5 Hz plus a heel strike ringing at ~25 Hz) as a surface wave.
