@@ -254,6 +254,7 @@ class ScenarioRunner:
         checker = ExpectationChecker(focus.client, logs=focus.logs, tallies=self._tallies,
                                      baselines=self._baselines)
         self._wall_start = time.monotonic()
+        self.result.timeline_started_at = time.time()
         if focus.client.has_control:
             # without this baseline, request-count checks say so instead of failing the run
             with contextlib.suppress(ProbeError):

@@ -12,14 +12,16 @@ from tests.scenario.helpers import LIBRARY, SCENARIOS
 
 INCIDENT_STATES = {"healthy", "fiber_lost", "never_connected", "zero_prr", "reconfiguration",
                    "flapping_fiber", "store_outage_restart", "retry_storm", "data_faults"}
+#: Scenarios that exist for their signal (record/replay sources), not for an incident state.
+SIGNAL_SCENARIOS = {"quake"}
 
 
 def test_the_library_has_one_scenario_per_incident_state() -> None:
-    assert {path.stem for path in LIBRARY} == INCIDENT_STATES
+    assert {path.stem for path in LIBRARY} == INCIDENT_STATES | SIGNAL_SCENARIOS
 
 
 @pytest.mark.broker
-@pytest.mark.parametrize("name", sorted(INCIDENT_STATES))
+@pytest.mark.parametrize("name", sorted(INCIDENT_STATES | SIGNAL_SCENARIOS))
 def test_scenario_passes_over_rabbitmq_in_under_30_s(
         library_over_rabbitmq: dict[str, Any], name: str) -> None:
     result = library_over_rabbitmq["by_name"][name]
