@@ -13,6 +13,7 @@ from fibersim.cli.options import (
     DURATION,
     MetricsAddress,
     amqp_url_option,
+    broker_timeout_options,
     dialect_option,
     exchange_option,
     metrics_port_option,
@@ -57,11 +58,13 @@ if TYPE_CHECKING:
               help="Require header X-Control-Token: T on /_mock routes; implies --control"
                    " (also FIBERSIM_CONTROL_TOKEN; never printed).")
 @tls_options
+@broker_timeout_options
 def focus_mock(amqp_url: str | None, exchange: str | None, dialect: str | None, fiber_id: str,
                host: str, port: int, prefix: str, behaviour: str, reconfigure_policy: str,
                store: str, metadata_timeout: float, control: bool,
                metrics_port: MetricsAddress | None, control_token: str | None,
-               ca_file: str | None, insecure: bool) -> None:
+               ca_file: str | None, insecure: bool, connect_timeout: float,
+               shutdown_timeout: float) -> None:
     """Serve a mock Focus Server that consumes a simulated fiber from RabbitMQ.
 
     It answers the real server's API (GET /live_metadata, POST /configure, ...) at / and
@@ -100,7 +103,8 @@ def focus_mock(amqp_url: str | None, exchange: str | None, dialect: str | None, 
         option = "--" + str(first["loc"][0]).replace("_", "-")
         raise click.BadParameter(first["msg"], param_hint=option) from None
     # kept apart from FocusSettings: the mock itself never learns broker URLs or credentials
-    broker = BrokerSettings(amqp_url, exchange, settings.dialect, ca_file, insecure)
+    broker = BrokerSettings(amqp_url, exchange, settings.dialect, ca_file, insecure,
+                            connect_timeout_s=connect_timeout, shutdown_timeout_s=shutdown_timeout)
     with metrics_served(metrics_port):
         exit_with(run_until_signal(_serve(settings, broker, host, port)))
 

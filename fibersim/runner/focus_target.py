@@ -41,6 +41,8 @@ class Endpoints:
     insecure: bool = False
     ca_file: str | None = None
     request_timeout_s: float = 3.0
+    connect_timeout_s: float | None = None
+    shutdown_timeout_s: float | None = None
 
     @property
     def mode(self) -> str:
@@ -69,7 +71,9 @@ def open_stream_transport(endpoints: Endpoints, broker: MemoryBroker,
     """The transport the streamer publishes on (and the embedded mock consumes from)."""
     return open_dialect_transport(dialect, endpoints.amqp_url, broker=broker,
                                   exchange=endpoints.exchange, ca_file=endpoints.ca_file,
-                                  insecure=endpoints.insecure)
+                                  insecure=endpoints.insecure,
+                                  connect_timeout_s=endpoints.connect_timeout_s,
+                                  shutdown_timeout_s=endpoints.shutdown_timeout_s)
 
 
 async def connect(transport: Transport, endpoints: Endpoints) -> None:

@@ -32,6 +32,11 @@ class BrokerSettings:
     ca_file: str | None = None
     insecure: bool = False
     confirm_window: int = DEFAULT_CONFIRM_WINDOW
+    #: seconds to connect (and declare) before the broker counts as unreachable; None: the
+    #: transport's default
+    connect_timeout_s: float | None = None
+    #: seconds a closing transport waits for outstanding confirms; None: the default
+    shutdown_timeout_s: float | None = None
 
     @classmethod
     def from_environment(cls) -> BrokerSettings:

@@ -3,10 +3,12 @@
 from fibersim.wire.codec import (
     BLOCK_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
+    PROBE_CONTENT_TYPE,
     Codec,
     Envelope,
     FibersimCodec,
     WireFormatError,
+    envelope_headers,
     get_codec,
 )
 from fibersim.wire.messages import (
@@ -29,6 +31,7 @@ __all__ = [
     "BLOCK_CONTENT_TYPE",
     "EXCHANGE",
     "JSON_CONTENT_TYPE",
+    "PROBE_CONTENT_TYPE",
     "ROUTING_PREFIX",
     "SCHEMA_VERSION",
     "Codec",
@@ -42,6 +45,7 @@ __all__ = [
     "StatusMessage",
     "WireFormatError",
     "WireMessage",
+    "envelope_headers",
     "get_codec",
     "kind_of",
     "quantize_int16",

@@ -17,7 +17,7 @@ from tests.focus.harness import LIVE_REQUEST, PREFIX, Focus, FocusFactory, event
 STATUS_KEYS = {"state", "state_since", "transitions", "behaviour", "reconfigure_policy",
                "metadata", "counters", "restarts", "store", "requests", "jobs"}
 COUNTER_KEYS = {"messages", "rejected", "blocks", "gaps", "missing_blocks", "duplicates",
-                "reordered"}
+                "reordered", "resyncs"}
 
 
 def quiet_block() -> np.ndarray:
