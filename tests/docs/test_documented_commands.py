@@ -41,6 +41,9 @@ NOT_RUN = {
     "fibersim run scenarios/fiber_lost.yaml --amqp-url amqps://u:p@broker/":
         "needs a production broker and Focus Server (the prisma dialect example)",
     "fibersim realism site.h5 sim.h5": "placeholders for the user's own recordings",
+    "fibersim stream --wait-for-consumer 30s --start-time 2025-01-01T00:00:00Z --seed 7":
+        "waits for a consumer bound on the user's side (exit 3 without one, as documented);"
+        " tests/stream/test_delivery_contract.py covers --wait-for-consumer",
     "fibersim realism ../shared/reference-das/prodml_2.0.h5 my_site_scenario.yaml":
         "placeholder for the user's own scenario (the calibrate example runs)",
 }
