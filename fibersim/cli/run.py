@@ -18,7 +18,7 @@ import click
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
 from fibersim.cli.options import DURATION, SPEED, amqp_url_option, tls_options
-from fibersim.errors import UnreachableError
+from fibersim.errors import InputError, UnreachableError
 from fibersim.redact import secrets_in
 from fibersim.scenario import Scenario, load_scenario
 from fibersim.scenario.timeline import describe_anchor, resolve_timeline
@@ -198,11 +198,27 @@ def dry_run_text(path: str, scenario: Scenario, speed: float | None, seed: int |
 def validate(scenarios: tuple[str, ...]) -> None:
     """Check scenario files (YAML, fields, timeline references) without running them.
 
-    Prints one line per file; exit 2 at the first invalid one (``file:line: field: message``).
+    Prints one line per file: ``ok``, or ``file:line: field: message`` on stderr for each
+    invalid file; exit 2 if any file is invalid.
+
+    \b
+    Examples:
+      fibersim validate scenarios/*.yaml
+      fibersim validate my_incident.yaml && fibersim run my_incident.yaml
     """
+    invalid = 0
     for path in scenarios:
-        scenario = load_scenario(path)
-        click.echo(f"{path}: ok ({scenario.name}, {len(scenario.timeline)} steps)")
+        try:
+            scenario = load_scenario(path)
+        except InputError as error:
+            invalid += 1
+            click.echo(f"fibersim: error: {error}", err=True)
+            continue
+        runs = len(scenario.variants())
+        matrix = f", {runs} matrix runs" if runs > 1 else ""
+        click.echo(f"{path}: ok ({scenario.name}, {len(scenario.timeline)} steps{matrix})")
+    if invalid:
+        exit_with(2)
 
 
 @click.command()

@@ -58,6 +58,12 @@ def load_scenario(path: str | Path) -> Scenario:
     except TimelineError as error:
         raise InputError(str(error), file=name, line=_line_of(error.path, lines),
                          field=_dotted(error.path) or None) from None
+    try:
+        for _, variant in scenario.variants():
+            resolve_timeline(variant)
+    except (ValueError, TimelineError) as error:
+        raise InputError(" ".join(str(error).split())[:300], file=name,
+                         line=_line_of(("matrix",), lines), field="matrix") from None
     return scenario
 
 
@@ -95,6 +101,7 @@ def parse_yaml(text: str, name: str) -> tuple[Any, dict[Path_, int]]:
                 raise InputError("the file is empty", file=name, line=1)
             lines: dict[Path_, int] = {}
             _index_lines(node, (), lines, name)
+            lines.update(_key_lines(node, ()))
             data = loader.construct_document(node)
         finally:
             loader.dispose()
@@ -151,6 +158,20 @@ def _index_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], name: st
             _index_lines(item, (*path, position), lines, name)
 
 
+def _key_lines(node: yaml.Node, path: Path_) -> dict[Path_, int]:
+    """The line of every mapping *key*: errors about a field point at its key, not at a
+    block value that starts on the next line."""
+    found: dict[Path_, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            found[(*path, key.value)] = key.start_mark.line + 1
+            found.update(_key_lines(value, (*path, key.value)))
+    elif isinstance(node, yaml.SequenceNode):
+        for position, item in enumerate(node.value):
+            found.update(_key_lines(item, (*path, position)))
+    return found
+
+
 def _validate(data: dict[str, Any], lines: dict[Path_, int], name: str) -> Scenario:
     try:
         return Scenario.model_validate(data)
@@ -170,7 +191,10 @@ def _validate(data: dict[str, Any], lines: dict[Path_, int], name: str) -> Scena
             message = (f"unknown event {tag!r} (the events are listed in docs/scenarios.md"
                        " and 'fibersim schema')")
         elif len(alternatives) > 1:
-            message = "no allowed form matches: " + "; ".join(sorted(alternatives))
+            # a value that had the right type but a wrong value says so (``state: redy``)
+            specific = sorted(text for text in alternatives if text.startswith("Value error"))
+            message = (specific[0].removeprefix("Value error, ") if len(specific) == 1
+                       else "no allowed form matches: " + "; ".join(sorted(alternatives)))
         raise InputError(" ".join(message.split())[:300], file=name,
                          line=_line_of(path, lines), field=_dotted(path) or None) from None
 
