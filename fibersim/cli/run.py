@@ -26,6 +26,7 @@ from fibersim.units import format_speed
 
 if TYPE_CHECKING:
     from fibersim.runner.focus_target import Endpoints
+    from fibersim.runner.scenario_runner import RunSettings
 
 
 @click.command()
@@ -42,6 +43,19 @@ if TYPE_CHECKING:
               " store and request-count steps need it with --focus-url).")
 @click.option("--focus-control-token", default=None, envvar="FIBERSIM_FOCUS_CONTROL_TOKEN",
               metavar="TOKEN", help="X-Control-Token for --focus-control-url (never printed).")
+@click.option("--focus-log-file", default=None, metavar="PATH",
+              help="Follow this log file of the separately run server (like tail -F) for log"
+              " checks.")
+@click.option("--focus-log-cmd", default=None, metavar="COMMAND",
+              help="Follow this command's output for log checks, e.g. \"kubectl logs -f"
+              " deploy/focus-server -n panda\" (run without a shell).")
+@click.option("--strict", is_flag=True,
+              help="Checks that could not be made (skipped) and unexpected passes (XPASS)"
+              " fail the run.")
+@click.option("--tags", default=None, metavar="T1,T2",
+              help="Run only scenarios with one of these tags.")
+@click.option("--skip-tags", default=None, metavar="T1,T2",
+              help="Do not run scenarios with any of these tags.")
 @click.option("--speed", type=SPEED, default=None,
               help="Override the scenario's speed: simulated s per wall s, or max.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
@@ -58,9 +72,10 @@ if TYPE_CHECKING:
               help="Timeout of each HTTP request to the Focus Server.")
 def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, insecure: bool,
         exchange: str, focus_url: str | None, focus_control_url: str | None,
-        focus_control_token: str | None, speed: float | None, seed: int | None,
-        junit: str | None, report: str | None, allow_exec: bool, dry_run: bool,
-        timeout: float, request_timeout: float) -> None:
+        focus_control_token: str | None, focus_log_file: str | None, focus_log_cmd: str | None,
+        strict: bool, tags: str | None, skip_tags: str | None, speed: float | None,
+        seed: int | None, junit: str | None, report: str | None, allow_exec: bool,
+        dry_run: bool, timeout: float, request_timeout: float) -> None:
     """Run scenario files: stream the fiber, drive the Focus Server, check expectations.
 
     \b
@@ -73,16 +88,35 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
       fibersim run scenarios/fiber_lost.yaml
       fibersim run scenarios/*.yaml --junit junit.xml --report report.json
       fibersim run scenarios/healthy.yaml --amqp-url amqp://guest:guest@127.0.0.1/
+      fibersim run scenarios/incident_full.yaml --amqp-url amqp://guest:guest@127.0.0.1/ \\
+          --focus-url http://127.0.0.1:8500/focus-server/ \\
+          --focus-control-url http://127.0.0.1:8500/focus-server/ \\
+          --focus-log-file mock.log --strict
+      fibersim run scenarios/*.yaml --tags smoke --skip-tags slow
     \b
-    Exit codes: 0 all expectations met, 1 an expectation or event failed, 2 invalid
-    scenario or arguments, 3 broker or Focus Server unreachable, 130 interrupted.
+    A check that cannot be made (a log check against a separately run server with no
+    --focus-log-file/--focus-log-cmd) is reported as skipped ("N not checked", JUnit
+    <skipped>), never as met; --strict makes it a failure.
+    \b
+    Exit codes: 0 all expectations met (or skipped, xfail), 1 an expectation or event
+    failed, 2 invalid scenario or arguments, 3 broker or Focus Server unreachable,
+    130 interrupted.
     See docs/scenarios.md for the file format and the time semantics.
     """
     from fibersim.runner.focus_target import Endpoints
+    from fibersim.runner.scenario_runner import RunSettings
 
     if request_timeout <= 0 or timeout <= 0:
         raise click.BadParameter("timeouts must be positive", param_hint="--timeout")
+    if focus_log_file and focus_log_cmd:
+        raise click.BadParameter("give one of --focus-log-file, --focus-log-cmd",
+                                 param_hint="--focus-log-cmd")
     loaded = [(path, load_scenario(path)) for path in scenarios]
+    loaded = [(path, scenario) for path, scenario in loaded
+              if _selected(scenario.tags, _tag_set(tags), _tag_set(skip_tags))]
+    if not loaded:
+        click.echo("fibersim: no scenario has the selected tags", err=True)
+        return
     if dry_run:
         for path, scenario in loaded:
             click.echo(dry_run_text(path, scenario, speed, seed))
@@ -90,25 +124,36 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
     endpoints = Endpoints(
         amqp_url=amqp_url, exchange=exchange, focus_url=focus_url,
         focus_control_url=focus_control_url, focus_control_token=focus_control_token,
-        insecure=insecure, ca_file=ca_file, request_timeout_s=request_timeout)
+        insecure=insecure, ca_file=ca_file, request_timeout_s=request_timeout,
+        focus_log_file=focus_log_file, focus_log_cmd=focus_log_cmd)
     secrets = secrets_in(amqp_url, focus_url, focus_control_url)
     if focus_control_token:
         secrets.append(focus_control_token)
-    exit_with(run_until_signal(_run_all(loaded, endpoints, speed, seed, allow_exec, timeout,
-                                        junit, report, secrets)))
+    settings = RunSettings(speed=speed, seed=seed, allow_exec=allow_exec, strict=strict)
+    exit_with(run_until_signal(_run_all(loaded, endpoints, settings, timeout, junit, report,
+                                        secrets)))
 
 
-async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints, speed: float | None,
-                   seed: int | None, allow_exec: bool, timeout: float, junit: str | None,
+def _tag_set(text: str | None) -> set[str]:
+    return {tag.strip() for tag in (text or "").split(",") if tag.strip()}
+
+
+def _selected(tags: list[str], wanted: set[str], skipped: set[str]) -> bool:
+    """``--tags``: at least one of them; ``--skip-tags``: none of them."""
+    return (not wanted or bool(wanted & set(tags))) and not skipped & set(tags)
+
+
+async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints,
+                   settings: RunSettings, timeout: float, junit: str | None,
                    report: str | None, secrets: list[str]) -> int:
     from fibersim.reports import ConsoleReporter, write_json_report, write_junit
     from fibersim.runner.results import RunResult
-    from fibersim.runner.scenario_runner import RunSettings, ScenarioRunner
+    from fibersim.runner.scenario_runner import ScenarioRunner
 
     console = ConsoleReporter(sys.stdout)
-    settings = RunSettings(speed=speed, seed=seed, allow_exec=allow_exec)
-    runners = [ScenarioRunner(scenario, path, endpoints, settings, console.record, secrets)
-               for path, scenario in loaded]
+    runners = [ScenarioRunner(variant, path, endpoints, settings, console.record, secrets,
+                              matrix=values)
+               for path, scenario in loaded for values, variant in scenario.variants()]
     for runner in runners:
         runner.preflight()
     results: list[RunResult] = []
@@ -118,7 +163,7 @@ async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints, spe
         async with asyncio.timeout(timeout):
             for current in runners:
                 results.append(current.result)
-                console.start(current.scenario.name, current.scenario.description.strip())
+                console.start(current.result, current.scenario.description.strip())
                 await current.run()
                 console.summary(current.result)
                 code = max(code, 0 if current.result.passed else 1)
@@ -132,8 +177,8 @@ async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints, spe
         current.result.error = f"the run took longer than --timeout {timeout:g}s"
         console.summary(current.result)
         code = 1
-    except UnreachableError as error:
-        results[-1].error = str(error)
+    except UnreachableError:
+        # the summary says what was reached; main() prints the error itself, once
         console.summary(results[-1])
         raise
     except asyncio.CancelledError:
@@ -150,10 +195,10 @@ async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints, spe
         for failed in result.expectations:
             if failed.verdict == "failed":
                 named = f" ({failed.name})" if failed.name != failed.label else ""
-                click.echo(f"fibersim: {result.scenario}: expectation {failed.label}{named}"
+                click.echo(f"fibersim: {result.name}: expectation {failed.label}{named}"
                            f" failed: {failed.failure}", err=True)
         for event in result.failed_events:
-            click.echo(f"fibersim: {result.scenario}: event {event.label} failed:"
+            click.echo(f"fibersim: {result.name}: event {event.label} failed:"
                        f" {event.detail}", err=True)
     return code
 
@@ -164,8 +209,8 @@ def dry_run_text(path: str, scenario: Scenario, speed: float | None, seed: int |
     Times after the first expectation are lower bounds (">="): a checkpoint may hold the
     timeline back while it waits for the Focus Server.
     """
-    from fibersim.runner.scenario_runner import describe_expectation
-    from fibersim.scenario.models import ExpectStep
+    from fibersim.runner.scenario_runner import describe_expectation, describe_watch
+    from fibersim.scenario.models import ExpectStep, WatchStep
 
     config = scenario.fiber_config()
     chosen_speed = scenario.run.speed if speed is None else speed
@@ -183,9 +228,15 @@ def dry_run_text(path: str, scenario: Scenario, speed: float | None, seed: int |
             lines.append(f"  sim {when}  expect  {entry.label}: {describe_expectation(step)}"
                          f" within {step.within:g}s wall{hold} [{describe_anchor(entry)}]")
             held = True
+        elif isinstance(step, WatchStep):
+            until = step.until or "the end"
+            lines.append(f"  sim {when}  watch   {entry.label}: {describe_watch(step)}"
+                         f" until {until} [{describe_anchor(entry)}]")
         else:
             lines.append(f"  sim {when}  event   {entry.label}: {step.describe()}"
                          f" [{describe_anchor(entry)}]")
+    for event in scenario.cleanup:
+        lines.append(f"  finally      event   {event.describe()}")
     if not math.isinf(chosen_speed):
         last = max(entry.nominal_s for entry in resolve_timeline(scenario))
         lines.append(f"  nominal length {last:g} simulated s = {last / chosen_speed:.1f}s wall"

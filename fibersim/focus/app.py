@@ -30,6 +30,7 @@ from fibersim.focus.schemas import (
     DeletedJob,
     ErrorBody,
     JobLines,
+    MockSettingsChange,
     MockStatus,
     NotReadyBody,
     SensorsResponse,
@@ -46,6 +47,8 @@ from fibersim.focus.store import StoreSelectionTimeoutError
 from fibersim.models import FiberMetadata
 
 CONTROL_PREFIX = "/_mock"
+#: Header fibersim's probes carry (lower case, as ASGI gives header names).
+_PROBE_HEADER = b"x-fibersim-probe"
 NOT_FOUND = {"detail": "Not Found"}
 INVALID_JOB = {"error": "Invalid job_id"}
 
@@ -219,6 +222,14 @@ def _control_router(mock: FocusMock) -> APIRouter:
     @router.post("/requests/reset", response_model=MockStatus)
     async def reset_requests() -> dict[str, Any]:
         mock.requests.clear()
+        mock.probe_requests.clear()
+        return mock.status()
+
+    @router.post("/set", response_model=MockStatus, responses=_responses(422))
+    async def set_settings(body: MockSettingsChange) -> dict[str, Any]:
+        """The backdoor: change running settings (metadata timeout, reconfigure policy,
+        crash-loop back-off, message size limit) without restarting the mock."""
+        mock.update_settings(body.model_dump(exclude_none=True))
         return mock.status()
 
     @router.get("/jobs/{job_id}/lines", response_model=JobLines, responses=_responses(404, 503))
@@ -342,7 +353,8 @@ class RequestAccounting:
         if self.prefix and path.startswith(self.prefix + "/"):
             path = path[len(self.prefix):]
         if not path.startswith(CONTROL_PREFIX):
-            self.mock.record_request(f"{scope['method']} {path}", status)
+            probe = any(name == _PROBE_HEADER for name, _ in scope.get("headers", ()))
+            self.mock.record_request(f"{scope['method']} {path}", status, probe=probe)
         if access_log.isEnabledFor(logging.INFO):
             query = scope.get("query_string", b"").decode("latin-1")
             target = scope["path"] + (f"?{query}" if query else "")

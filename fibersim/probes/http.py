@@ -11,8 +11,9 @@ import asyncio
 import json
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -50,6 +51,7 @@ class Answer:
     body: Any
     text: str
     elapsed_s: float
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def error_text(self) -> str:
@@ -61,9 +63,19 @@ class Answer:
         return self.text
 
 
+#: Header marking fibersim's own probes: the mock counts them apart from clients' requests.
+PROBE_HEADER = "X-Fibersim-Probe"
+
+
 def join_url(base_url: str, path: str) -> str:
     """``base_url`` (with or without a trailing slash) plus ``path``."""
     return base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def root_url(base_url: str) -> str:
+    """The server's root (scheme and host) of a base URL deployed under a path."""
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc}/"
 
 
 class FocusClient:
@@ -71,10 +83,14 @@ class FocusClient:
 
     def __init__(self, base_url: str, *, insecure: bool = False, ca_file: str | None = None,
                  timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
-                 control_url: str | None = None, control_token: str | None = None) -> None:
+                 control_url: str | None = None, control_token: str | None = None,
+                 probe: bool = False) -> None:
+        """``probe``: mark every request as fibersim's own check (``PROBE_HEADER``), so the
+        mock does not count it among the clients' requests."""
         self.base_url = base_url
         self.control_url = control_url
         self._control_headers = {"X-Control-Token": control_token} if control_token else {}
+        self._headers = {PROBE_HEADER: "1"} if probe else {}
         verify: bool | ssl.SSLContext = (
             False if insecure else ssl.create_default_context(cafile=ca_file) if ca_file else True)
         self._http = httpx.AsyncClient(timeout=timeout_s, verify=verify)
@@ -90,16 +106,22 @@ class FocusClient:
         await self._http.aclose()
 
     async def request(self, method: str, path: str, body: Any = None, *,
-                      control: bool = False) -> Answer:
-        """One request; ``ProbeError`` if no HTTP answer arrives within the timeout."""
+                      control: bool = False, root: bool = False,
+                      query: dict[str, Any] | None = None,
+                      headers: dict[str, str] | None = None) -> Answer:
+        """One request; ``ProbeError`` if no HTTP answer arrives within the timeout.
+
+        ``path`` is under the base URL, the control URL (``control``) or the server's root
+        (``root``: for paths outside the prefix the server is deployed under)."""
         base = self.control_url if control else self.base_url
         if base is None:
             raise ProbeError("the mock control interface is not available")
-        url = join_url(base, path)
-        headers = self._control_headers if control else {}
+        url = join_url(root_url(base) if root else base, path)
+        sent = {**self._headers, **(self._control_headers if control else {}), **(headers or {})}
         started = time.monotonic()
         try:
-            response = await self._http.request(method, url, json=body, headers=headers)
+            response = await self._http.request(method, url, json=body, headers=sent,
+                                                params=query)
         except httpx.TimeoutException:
             raise ProbeError(f"{method} {path}: no answer within {self.timeout_s:g}s") from None
         except httpx.HTTPError as error:
@@ -109,7 +131,7 @@ class FocusClient:
         except (json.JSONDecodeError, UnicodeDecodeError):
             parsed = None
         return Answer(response.status_code, parsed, response.text[:2000],
-                      time.monotonic() - started)
+                      time.monotonic() - started, dict(response.headers))
 
     async def live_metadata(self) -> Answer:
         """``GET /live_metadata``: the fiber metadata, or the "waiting for fiber" sentinel."""

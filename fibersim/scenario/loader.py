@@ -122,7 +122,7 @@ def _check_events(text: str, name: str) -> None:
     """Reject aliases, anchors, excessive depth and size while only scanning events."""
     depth = nodes = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        line = event.start_mark.line + 1
+        line = event.start_mark.line + 1 if event.start_mark is not None else None
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise InputError("YAML anchors and aliases are not allowed in scenario files",
                              file=name, line=line, field="yaml")

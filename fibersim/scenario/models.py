@@ -11,6 +11,7 @@ from these classes, so the two cannot disagree about what is accepted.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import math
 import re
@@ -206,22 +207,15 @@ class Comparison(_Strict):
 Matcher = JsonScalar | Comparison
 
 
-def _field_path(allowed: tuple[str, ...] | None) -> Any:
+def _check_field_path(allowed: tuple[str, ...] | None, key: str) -> str:
     """A key of a matcher mapping: path syntax, and its first part when the fields are known
-    (a key type, so an error is reported at the offending key's line)."""
-    def check(key: str) -> str:
-        if not FIELD_PATH.match(key):
-            raise ValueError(f"{key!r} is not a field path like 'prr' or 'jobs.0.prr'")
-        first = key.split(".")[0]
-        if allowed is not None and first not in allowed:
-            raise ValueError(f"unknown field {first!r} (fields: {', '.join(allowed)})")
-        return key
-    return Annotated[str, AfterValidator(check)]
-
-
-def _matchers(allowed: tuple[str, ...] | None = None) -> Any:
-    return Annotated[dict[_field_path(allowed), Matcher],  # type: ignore[misc]
-                     Field(min_length=1, max_length=100)]
+    (used as a key type, so an error is reported at the offending key's line)."""
+    if not FIELD_PATH.match(key):
+        raise ValueError(f"{key!r} is not a field path like 'prr' or 'jobs.0.prr'")
+    first = key.split(".")[0]
+    if allowed is not None and first not in allowed:
+        raise ValueError(f"unknown field {first!r} (fields: {', '.join(allowed)})")
+    return key
 
 
 #: Keys of ``GET /live_metadata`` (the seven core keys and the optional extras).
@@ -232,7 +226,15 @@ CHANNELS_FIELDS = ("lowest_channel", "highest_channel")
 MOCK_STATUS_FIELDS = ("state", "state_since", "transitions", "behaviour", "reconfigure_policy",
                       "metadata", "counters", "restarts", "store", "requests",
                       "probe_requests", "jobs", "settings")
-Matchers = _matchers()
+_MATCHERS_SIZE = Field(min_length=1, max_length=100)
+FieldPath = Annotated[str, AfterValidator(functools.partial(_check_field_path, None))]
+Matchers = Annotated[dict[FieldPath, Matcher], _MATCHERS_SIZE]
+LiveMetadataPath = Annotated[str, AfterValidator(functools.partial(
+    _check_field_path, LIVE_METADATA_FIELDS))]
+ChannelsPath = Annotated[str, AfterValidator(functools.partial(_check_field_path,
+                                                               CHANNELS_FIELDS))]
+MockStatusPath = Annotated[str, AfterValidator(functools.partial(_check_field_path,
+                                                                 MOCK_STATUS_FIELDS))]
 
 
 class LogMatch(_Strict):
@@ -282,7 +284,7 @@ Captures = Annotated[dict[VariableName, Annotated[StrictStr, AfterValidator(_cap
 ConfigureRequestName = Literal["height_200", "height_1000"]
 
 
-class _Answer(_Strict):
+class AnswerCheck(_Strict):
     """What an HTTP answer must be, shared by ``configure`` and ``http``."""
 
     status: int | list[int] | None = Field(
@@ -294,7 +296,7 @@ class _Answer(_Strict):
         " them later as ${job}.")
 
     @model_validator(mode="after")
-    def _statuses(self) -> _Answer:
+    def _statuses(self) -> AnswerCheck:
         statuses = self.status if isinstance(self.status, list) else [self.status]
         for status in statuses:
             if status is not None and not 100 <= status <= 599:
@@ -308,7 +310,7 @@ class _Answer(_Strict):
         return self.status if isinstance(self.status, list) else [self.status]
 
 
-class ConfigureCheck(_Answer):
+class ConfigureCheck(AnswerCheck):
     """POST /configure with a request, and what the answer must be."""
 
     request: ConfigureRequestName | dict[str, Any] = Field(
@@ -325,7 +327,7 @@ class ConfigureCheck(_Answer):
 HttpMethod = Literal["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 
 
-class HttpCheck(_Answer):
+class HttpCheck(AnswerCheck):
     """Any request to the Focus Server and what its answer must be (any status)."""
 
     method: HttpMethod = "GET"
@@ -377,8 +379,8 @@ class BackoffVersusStorm(_Strict):
     fewer_by: float = Field(gt=0, le=1e6)
 
 
-def _one_or_many(model: Any) -> Any:
-    return model | Annotated[list[model], Field(min_length=1, max_length=50)]
+#: A check given as a list (several requests in one expectation).
+_LIST = Field(min_length=1, max_length=50)
 
 
 class Expectation(_Strict):
@@ -387,22 +389,22 @@ class Expectation(_Strict):
     state: StateName | Annotated[list[StateName], Field(min_length=1)] | None = Field(
         None, description="Mock state (ready, waiting_for_fiber, zero_prr, store_down,"
         " restarting), or a list of accepted states.")
-    live_metadata: _matchers(LIVE_METADATA_FIELDS) | None = Field(  # type: ignore[valid-type]
+    live_metadata: Annotated[dict[LiveMetadataPath, Matcher], _MATCHERS_SIZE] | None = Field(
         None, description="Fields of GET /live_metadata.")
-    live_metadata_exact: Annotated[dict[_field_path(LIVE_METADATA_FIELDS),  # type: ignore[misc]
-                                        JsonScalar], Field(max_length=100)] | None = Field(
+    live_metadata_exact: Annotated[dict[LiveMetadataPath, JsonScalar],
+                                   Field(max_length=100)] | None = Field(
         None, description="GET /live_metadata must be exactly this object: the"
         " same keys, no others, equal values (the incident's payload).")
-    configure: _one_or_many(ConfigureCheck) | None = None
-    http: _one_or_many(HttpCheck) | None = Field(
+    configure: ConfigureCheck | Annotated[list[ConfigureCheck], _LIST] | None = None
+    http: HttpCheck | Annotated[list[HttpCheck], _LIST] | None = Field(
         None, description="Any request and its answer; a list for several.")
-    channels: _matchers(CHANNELS_FIELDS) | None = Field(  # type: ignore[valid-type]
+    channels: Annotated[dict[ChannelsPath, Matcher], _MATCHERS_SIZE] | None = Field(
         None, description="Fields of GET /channels.")
-    mock: _matchers(MOCK_STATUS_FIELDS) | None = Field(  # type: ignore[valid-type]
+    mock: Annotated[dict[MockStatusPath, Matcher], _MATCHERS_SIZE] | None = Field(
         None, description="Dotted paths into the mock's status (restarts, store, counters.gaps).")
     requests: RequestsCheck | None = None
     backoff_vs_storm: BackoffVersusStorm | None = None
-    log: _one_or_many(LogCheck) | None = Field(
+    log: LogCheck | Annotated[list[LogCheck], _LIST] | None = Field(
         None, description="Lines of the server's log (any line, not only configure's).")
 
     @model_validator(mode="after")
@@ -639,7 +641,7 @@ class MockParameters(_Strict):
     """Settings of a running mock that ``do: set`` may change (the others need a restart)."""
 
     metadata_timeout: Duration | None = Field(
-        None, gt=0, le=3600, description="Wall seconds without metadata before 'waiting for fiber'.")
+        None, gt=0, le=3600, description="Wall s without metadata before 'waiting for fiber'.")
     reconfigure_policy: Literal["legacy", "adaptive"] | None = None
     restart_backoff_initial: Duration | None = Field(None, gt=0, le=600)
     restart_backoff_max: Duration | None = Field(None, gt=0, le=3600)

@@ -9,9 +9,8 @@ are what ``--dry-run`` prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from fibersim.scenario.models import (
