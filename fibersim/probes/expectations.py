@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fibersim.probes.clients import ClientTally
 from fibersim.probes.http import CONFIGURE_REQUESTS, Answer, FocusClient, ProbeError
@@ -39,6 +39,9 @@ from fibersim.scenario.models import (
     LogMatch,
     RequestsCheck,
 )
+from fibersim.scenario.timeline import VARIABLE
+
+PatternT = TypeVar("PatternT", bound=LogMatch)
 
 #: What a log check without ``count`` wants: at least one line.
 AT_LEAST_ONE = Comparison(ge=1)
@@ -112,7 +115,7 @@ class ExpectationChecker:
         for check in expectation.as_list("http"):
             verdicts.append(await self._http(check, captured))
         if expectation.mock:
-            verdicts.append(match_fields(status, expectation.mock))
+            verdicts.append(match_fields(status, self._matchers(expectation.mock)))
         if expectation.requests is not None:
             verdicts.append(self._requests(expectation.requests, status))
         if expectation.backoff_vs_storm is not None:
@@ -219,6 +222,10 @@ class ExpectationChecker:
         """A line matching ``pattern`` arrived at or after ``since`` (a request's line)."""
         if self.logs is None:
             return Verdict.skipped(NO_LOG_SOURCE)
+        try:
+            pattern = _with_variables(pattern, self.context.variables)
+        except MissingVariable as error:
+            return Verdict(False, f"log: {error}")
         await self.logs.refresh()
         for _, line in self.logs.since(since):
             if _log_matches(pattern, line):
@@ -229,6 +236,10 @@ class ExpectationChecker:
         """How many lines matching ``check`` arrived since its ``since`` step (or ``due``)."""
         if self.logs is None:
             return Verdict.skipped(NO_LOG_SOURCE)
+        try:
+            check = _with_variables(check, self.context.variables)
+        except MissingVariable as error:
+            return Verdict(False, f"log: {error}")
         await self.logs.refresh()
         since_name = check.since or "due"
         since = (self.context.run_start if check.since == "start"
@@ -282,11 +293,27 @@ def _log_matches(pattern: LogMatch, line: str) -> bool:
     return pattern.contains in line
 
 
+def _with_variables(pattern: PatternT, variables: dict[str, Any]) -> PatternT:
+    """The pattern with ``${name}`` replaced: as text in ``contains``, escaped in ``regex``."""
+    if pattern.contains is not None:
+        return pattern.model_copy(update={"contains": str(substitute(pattern.contains,
+                                                                      variables))})
+    assert pattern.regex is not None
+    escaped = {name: re.escape(value if isinstance(value, str) else str(value))
+               for name, value in variables.items()}
+    return pattern.model_copy(update={"regex": VARIABLE.sub(
+        lambda match: _escaped(match.group(1), escaped), pattern.regex)})
+
+
+def _escaped(name: str, escaped: dict[str, str]) -> str:
+    if name not in escaped:
+        raise MissingVariable(f"${{{name}}} is not set: the step that captures it was not met")
+    return escaped[name]
+
+
 def _text(text: str, pattern: LogMatch, variables: dict[str, Any]) -> Verdict:
     try:
-        wanted = pattern.model_copy(update={
-            key: substitute(getattr(pattern, key), variables) for key in ("contains", "regex")
-            if getattr(pattern, key) is not None})
+        wanted = _with_variables(pattern, variables)
     except MissingVariable as error:
         return Verdict(False, f"text: {error}")
     ok = _log_matches(wanted, text)

@@ -192,6 +192,8 @@ class ScenarioRunner:
         self._wall_start = time.monotonic()
         self._epoch_start = time.time()
         self._fired_sim: dict[str, float] = {}
+        #: when each event took effect on the wire (monotonic): reaction times count from it
+        self._effects: dict[str, float] = {}
         self._previous_sim = 0.0
         self.context = Context()
         self._background: list[asyncio.Task[None]] = []
@@ -362,6 +364,9 @@ class ScenarioRunner:
         self.result.records.append(record)
         async with driver.lock:
             record.sim_s, record.wall_s = driver.sim_time, self._wall()
+            # log checks count from the start of the event: with the embedded broker the
+            # mock reacts (and logs) while the event is still being carried out
+            self.context.moments[record.label] = time.monotonic()
             try:
                 record.detail = await self._apply(entry, step, driver.streamer, focus)
             except (EventFailed, ProbeError) as error:
@@ -369,7 +374,7 @@ class ScenarioRunner:
             effect = time.monotonic()
         record.effect_wall_s = self._wall(effect)
         record.delay_s = max(0.0, effect - scheduled)
-        self.context.moments[record.label] = effect
+        self._effects[record.label] = effect
         if cleanup:
             self.on_record(record)
         else:
@@ -525,7 +530,7 @@ class ScenarioRunner:
                      else next((step for step in self.steps if step.label == anchor.label),
                                None) if anchor.offset_s == 0 else None)
         if reference is not None and not reference.is_expectation:
-            moment = self.context.moments.get(reference.label)
+            moment = self._effects.get(reference.label)
             if moment is not None:
                 return moment
         return time.monotonic()
@@ -651,8 +656,6 @@ class ScenarioRunner:
         verdict = watcher.verdict()
         record.seen = verdict.seen
         self._resolve(record, ok=verdict.ok, failure=verdict.seen)
-        if verdict.ok:
-            record.reaction_s = 0.0
         self.on_record(record)
 
     @staticmethod
