@@ -46,7 +46,7 @@ PatternT = TypeVar("PatternT", bound=LogMatch)
 #: What a log check without ``count`` wants: at least one line.
 AT_LEAST_ONE = Comparison(ge=1)
 #: Why log checks are skipped without a log source.
-NO_LOG_SOURCE = ("log not checked: no log source for a separately run server"
+NO_LOG_SOURCE = ("no log source for a separately run server"
                  " (--focus-log-file or --focus-log-cmd)")
 
 
@@ -221,7 +221,7 @@ class ExpectationChecker:
     async def _log_line(self, pattern: LogMatch, since: float) -> Verdict:
         """A line matching ``pattern`` arrived at or after ``since`` (a request's line)."""
         if self.logs is None:
-            return Verdict.skipped(NO_LOG_SOURCE)
+            return Verdict.skipped("log", NO_LOG_SOURCE)
         try:
             pattern = _with_variables(pattern, self.context.variables)
         except MissingVariable as error:
@@ -235,7 +235,7 @@ class ExpectationChecker:
     async def _log(self, check: LogCheck, due: float) -> Verdict:
         """How many lines matching ``check`` arrived since its ``since`` step (or ``due``)."""
         if self.logs is None:
-            return Verdict.skipped(NO_LOG_SOURCE)
+            return Verdict.skipped("log", NO_LOG_SOURCE)
         try:
             check = _with_variables(check, self.context.variables)
         except MissingVariable as error:

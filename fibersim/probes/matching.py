@@ -30,9 +30,9 @@ class Verdict:
     unchecked: tuple[str, ...] = ()
 
     @classmethod
-    def skipped(cls, why: str) -> Verdict:
+    def skipped(cls, what: str, why: str) -> Verdict:
         """A check that cannot be made here: holds nothing, fails nothing, is reported."""
-        return cls(True, f"not checked: {why}", (why,))
+        return cls(True, f"{what} not checked: {why}", (f"{what} not checked: {why}",))
 
     @classmethod
     def combine(cls, verdicts: list[Verdict], separator: str = "; ") -> Verdict:
