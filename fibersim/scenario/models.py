@@ -830,13 +830,15 @@ class Scenario(_Strict):
 
     def variants(self) -> list[tuple[dict[str, Any], Scenario]]:
         """One scenario per matrix combination with the values applied (itself, if none);
-        ``ValueError`` naming the key if a combination is invalid."""
+        ``ValueError`` naming the key if a combination is invalid. Expand only the file's
+        own scenario: a variant still carries the matrix, for its variables."""
         if not self.matrix:
             return [({}, self)]
         keys = list(self.matrix)
         variants: list[tuple[dict[str, Any], Scenario]] = []
         for combination in itertools.product(*(self.matrix[key] for key in keys)):
-            document = self.model_dump(by_alias=True, exclude={"matrix"}, exclude_unset=True)
+            # the variant keeps ``matrix`` so that ${<name>} stays defined in its timeline
+            document = self.model_dump(by_alias=True, exclude_unset=True)
             for key, value in zip(keys, combination, strict=True):
                 section, field = key.split(".")
                 document.setdefault(section, {})[field] = value

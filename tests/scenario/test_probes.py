@@ -130,3 +130,36 @@ async def test_a_ca_file_makes_the_certificate_trusted(https_server: str,
     client = FocusClient(https_server, ca_file=str(certificate[0]))
     assert (await client.live_metadata()).status == 200
     await client.close()
+
+
+# -- matchers v2: list indexes, len, contains, absent/present, regex -------------------------------
+def test_digits_in_a_path_index_lists() -> None:
+    document = {"jobs": [{"prr": 2000.0}], "missing": ["prr"]}
+    assert match_fields(document, {"jobs.0.prr": 2000.0, "missing.0": "prr"}).ok
+    assert match_fields(document, {"jobs.1.prr": Comparison(absent=True)}).ok
+
+
+def test_len_takes_a_number_or_a_comparison() -> None:
+    assert match_value([1, 2], Comparison(len=2))
+    assert match_value("abc", Comparison(len=Comparison(ge=3)))
+    assert not match_value(5, Comparison(len=1))
+
+
+def test_contains_finds_an_element_of_a_list_or_text_in_a_string() -> None:
+    assert match_value(["prr", "dx"], Comparison(contains="prr"))
+    assert match_value([1, 2], Comparison(contains=2.0))
+    assert not match_value(["dx"], Comparison(contains="prr"))
+
+
+def test_absent_and_present_test_whether_the_field_exists() -> None:
+    document = {"error": None}
+    assert match_fields(document, {"error": Comparison(present=True),
+                                   "job_id": Comparison(absent=True)}).ok
+    verdict = match_fields(document, {"error": Comparison(absent=True)})
+    assert not verdict.ok and verdict.seen == "error=null (want absent)"
+
+
+def test_regex_searches_strings_only() -> None:
+    assert match_value("Focus Server is not running (store_down)",
+                       Comparison(regex=r"not running \((store_down|restarting)\)"))
+    assert not match_value(503, Comparison(regex="503"))
