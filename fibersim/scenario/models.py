@@ -794,6 +794,16 @@ def _matrix_key(key: str) -> str:
 MatrixKey = Annotated[str, AfterValidator(_matrix_key)]
 
 
+def _untimed(event: Any) -> Any:
+    if event.at is not None or event.after is not None:
+        raise ValueError("events in finally: run one after the other; no at/after")
+    return event
+
+
+#: An event of the ``finally:`` block: run in order once the timeline ends, so untimed.
+CleanupEvent = Annotated[Event, AfterValidator(_untimed)]
+
+
 class Scenario(_Strict):
     """A whole scenario file."""
 
@@ -810,19 +820,12 @@ class Scenario(_Strict):
         Field(None, description="Run the file once per combination of these values, e.g."
               " {focus_mock.behaviour: [incident, fixed]}; ${behaviour} names the value."))
     timeline: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
-    cleanup: Annotated[list[Event], Field(max_length=100)] = Field(
+    cleanup: Annotated[list[CleanupEvent], Field(max_length=100)] = Field(
         default_factory=list, alias="finally",
         description="Events run after the timeline whatever happened: a failure, a timeout"
         " or Ctrl-C (e.g. store_up, connect).")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @model_validator(mode="after")
-    def _cleanup_untimed(self) -> Scenario:
-        for event in self.cleanup:
-            if event.at is not None or event.after is not None:
-                raise ValueError("finally: events run one after the other; no at/after")
-        return self
 
     def fiber_config(self) -> FiberConfig:
         """The interrogator's configuration at the start of the run."""
