@@ -82,7 +82,7 @@ def create_app(mock: FocusMock) -> FastAPI:
         async def prefixed_openapi() -> dict[str, Any]:
             return app.openapi()
 
-    app.add_middleware(RequestAccounting, mock=mock)  # type: ignore[arg-type]
+    app.add_middleware(RequestAccounting, mock=mock)
     return app
 
 

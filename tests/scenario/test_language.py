@@ -69,7 +69,10 @@ LANGUAGE = """\
           log: {contains: "Back-off restarting", since: start, count: 0}
     finally:
       - do: exec
-        command: [sh, -c, 'echo "$FIBERSIM_FOCUS_CONTROL_URL" ${FIBERSIM_FOCUS_CONTROL_TOKEN:+token-set}']
+        shell: true
+        command: >-
+          echo "$FIBERSIM_FOCUS_CONTROL_URL"
+          ${FIBERSIM_FOCUS_CONTROL_TOKEN:+token-set}
 """
 
 
