@@ -171,7 +171,7 @@ async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints,
         if not current.focus_reached:
             unreachable = UnreachableError(
                 f"Focus Server unreachable: no answer within --timeout {timeout:g}s")
-            current.result.error = str(unreachable)
+            current.result.error, current.result.unreachable = str(unreachable), True
             console.summary(current.result)
             raise unreachable from None
         current.result.error = f"the run took longer than --timeout {timeout:g}s"

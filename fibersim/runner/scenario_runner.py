@@ -201,10 +201,7 @@ class ScenarioRunner:
         self._extra_clients: list[FocusClient] = []
         #: False until the Focus Server answered: a timeout before that means "unreachable"
         self.focus_reached = False
-        if endpoints.focus_url and scenario.focus_mock.model_fields_set:
-            self.result.warnings.append(
-                "focus_mock: settings do not apply to a separately run server (--focus-url);"
-                " start it with the settings you need (fibersim focus-mock --help)")
+        self.result.warnings.extend(_warnings(scenario, endpoints))
 
     # -- preflight ----------------------------------------------------------------------------
     def preflight(self) -> None:
@@ -671,6 +668,23 @@ class ScenarioRunner:
         for holds in self._holds_until.values():
             await self._end_holds(holds)
         await asyncio.gather(*self._background)
+
+
+def _warnings(scenario: Scenario, endpoints: Endpoints) -> list[str]:
+    """Settings of this run that cannot do what they say (the run goes on)."""
+    warnings: list[str] = []
+    if endpoints.focus_url and scenario.focus_mock.model_fields_set:
+        warnings.append("focus_mock: settings do not apply to a separately run server"
+                        " (--focus-url); start it with the settings you need (fibersim"
+                        " focus-mock --help) or use do: set")
+    if not endpoints.focus_url and (endpoints.focus_log_file or endpoints.focus_log_cmd):
+        warnings.append("--focus-log-file/--focus-log-cmd apply only with --focus-url; log"
+                        " checks read the built-in mock's own log")
+    if endpoints.focus_url and endpoints.focus_log_file and not Path(
+            endpoints.focus_log_file).exists():
+        warnings.append(f"--focus-log-file {endpoints.focus_log_file} does not exist (yet):"
+                        " log checks see its lines once it is created")
+    return warnings
 
 
 def _note_unchecked(record: ExpectationRecord, verdict: Verdict) -> None:

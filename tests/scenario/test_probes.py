@@ -163,3 +163,26 @@ def test_regex_searches_strings_only() -> None:
     assert match_value("Focus Server is not running (store_down)",
                        Comparison(regex=r"not running \((store_down|restarting)\)"))
     assert not match_value(503, Comparison(regex="503"))
+
+
+# -- log sources --------------------------------------------------------------------------------
+async def test_a_followed_log_file_gives_new_whole_lines_only_and_survives_truncation(
+        tmp_path: Path) -> None:
+    from fibersim.probes.logs import FileFollower
+
+    path = tmp_path / "focus.log"
+    path.write_text("old line, before the run\n")
+    follower = FileFollower(str(path))
+    follower.start()
+    try:
+        started = time.monotonic()
+        with path.open("a") as log:
+            log.write("2025-11-08T13:18:33+0000 ERROR pz.focus_server one\npartial")
+        await follower.refresh()
+        assert [line for _, line in follower.since(started)] == [
+            "2025-11-08T13:18:33+0000 ERROR pz.focus_server one"]
+        path.write_text("after truncation\n")  # rotated or truncated: read from the start
+        await follower.refresh()
+        assert [line for _, line in follower.since(started)][-1] == "after truncation"
+    finally:
+        await follower.close()
