@@ -8,6 +8,7 @@ the nodes composed (keeping their line numbers) and constructed with ``SafeLoade
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -225,9 +226,20 @@ def _line_of(path: Path_, lines: dict[Path_, int]) -> int | None:
     return None
 
 
+#: Keys shown as they are in a field name; others (empty, spaces, newlines) are quoted.
+_PLAIN_KEY = re.compile(r"^[^\s.\[\]'\"]+(?:\.[^\s.\[\]'\"]+)*$")
+
+
 def _dotted(path: Path_) -> str:
+    """``timeline[3].expect.live_metadata.prr``; odd keys as ``fiber['']``, so the message
+    stays one line whatever the key is."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{part!r}]"
     return text
 

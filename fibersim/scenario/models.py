@@ -210,7 +210,7 @@ Matcher = JsonScalar | Comparison
 def _check_field_path(allowed: tuple[str, ...] | None, key: str) -> str:
     """A key of a matcher mapping: path syntax, and its first part when the fields are known
     (used as a key type, so an error is reported at the offending key's line)."""
-    if not FIELD_PATH.match(key):
+    if not FIELD_PATH.fullmatch(key):
         raise ValueError(f"{key!r} is not a field path like 'prr' or 'jobs.0.prr'")
     first = key.split(".")[0]
     if allowed is not None and first not in allowed:
@@ -270,8 +270,8 @@ VariableName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 
 
 def _capture_source(source: str) -> str:
-    if not CAPTURE_SOURCE.match(source) or (
-            source.startswith("body.") and not FIELD_PATH.match(source[5:])):
+    if not CAPTURE_SOURCE.fullmatch(source) or (
+            source.startswith("body.") and not FIELD_PATH.fullmatch(source[5:])):
         raise ValueError(f"{source!r} is not status, text, body, body.<path> or headers.<name>")
     return source
 
@@ -785,7 +785,7 @@ Tag_ = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 def _matrix_key(key: str) -> str:
     parts = key.split(".")
-    if len(parts) != 2 or parts[0] not in MATRIX_SECTIONS or not FIELD_PATH.match(key):
+    if len(parts) != 2 or parts[0] not in MATRIX_SECTIONS or not FIELD_PATH.fullmatch(key):
         raise ValueError(f"matrix key {key!r} is not <section>.<field> with section one of"
                          f" {', '.join(MATRIX_SECTIONS)}")
     return key

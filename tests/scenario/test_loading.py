@@ -3,6 +3,7 @@ found in bounded time, whatever the bytes; valid files load to the documented AP
 
 from __future__ import annotations
 
+import ast
 import re
 import time
 from pathlib import Path
@@ -251,12 +252,20 @@ def line_of_field(text: str, dotted: str) -> int:
     exist (a missing one) is reported at its deepest existing parent."""
     node: yaml.Node = yaml.compose(text)
     line = node.start_mark.line + 1
-    rest = re.findall(r"[^.\[\]]+|\[\d+\]", dotted)
+    rest = re.findall(r"\['(?:[^'\\]|\\.)*'\]|\[\"(?:[^\"\\]|\\.)*\"\]|\[\d+\]|[^.\[\]]+",
+                      dotted)
     while rest:
         part = rest[0]
         if part.startswith("[") and isinstance(node, yaml.SequenceNode):
             node = node.value[int(part[1:-1])]
             line, rest = node.start_mark.line + 1, rest[1:]
+            continue
+        if part.startswith("[") and isinstance(node, yaml.MappingNode):  # a quoted odd key
+            key = ast.literal_eval(part[1:-1])
+            found = [(k, v) for k, v in node.value if k.value == key]
+            if not found:
+                break
+            line, node, rest = found[0][0].start_mark.line + 1, found[0][1], rest[1:]
             continue
         if not isinstance(node, yaml.MappingNode):
             break
