@@ -105,7 +105,7 @@ def test_speed_max_means_infinity(tmp_path: Path) -> None:
     ("name: x\ntimeline:\n  - expect:\n      live_metadata:\n        prr: {gte: 5}\n",
      ":5: timeline[0].expect.live_metadata.prr.gte:", "unknown field 'gte'"),
     ("name: x\ntimeline:\n  - expect:\n      mock: {jobs..0: 1}\n",
-     ":4: timeline[0].expect.mock.jobs..0:", "is not a field path"),
+     ":4: timeline[0].expect.mock['jobs..0']:", "is not a field path"),
     ("name: x\ntimeline:\n  - expect:\n      http: {path: ack, capture: {job: body.}}\n",
      ":4: timeline[0].expect.http.capture.job:", "is not status, text, body"),
     ("name: x\ntimeline:\n  - expect:\n      log: {regex: '('}\n",
