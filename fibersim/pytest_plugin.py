@@ -107,7 +107,8 @@ class BackgroundScenario:
         """The run's JSON report, once written."""
         if not self.report_path.exists():
             return None
-        return json.loads(self.report_path.read_text())
+        report: dict[str, Any] = json.loads(self.report_path.read_text())
+        return report
 
 
 @pytest.fixture(scope="session")

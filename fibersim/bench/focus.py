@@ -188,7 +188,7 @@ def _request_rate(url: str, seconds: float) -> float:
     result = json.loads(output)
     if result["errors"]:
         raise RuntimeError(f"{result['errors']} failed requests to {url}")
-    return result["requests"] / result["seconds"]
+    return float(result["requests"] / result["seconds"])
 
 
 def _drain_rate(exchange: str, stream: list[str], env: dict[str, str]) -> float:
@@ -205,7 +205,7 @@ def _drain_rate(exchange: str, stream: list[str], env: dict[str, str]) -> float:
         if drain.poll() is None:
             drain.terminate()
             drain.wait(timeout=10)
-    return result["blocks"] / BLOCKS_PER_SIM_S / result["seconds"]
+    return float(result["blocks"] / BLOCKS_PER_SIM_S / result["seconds"])
 
 
 def _blocks(client: httpx.Client, base_url: str) -> int:

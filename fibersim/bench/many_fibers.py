@@ -9,6 +9,7 @@ publishing capacity in fibers (raw aio-pika real-time factor, measured in the sa
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import tempfile
@@ -33,7 +34,12 @@ def holds(url: str, exchange: str, fibers: int, workers: int, seconds: float) ->
             "--stats-json", str(stats_path)),
             timeout=120 + 2 * fibers, env={**os.environ, "FIBERSIM_AMQP_URL": url})
         lateness = json.loads(stats_path.read_text())["lateness"]
-    return lateness["p99"] <= MAX_P99_LATENESS_S and lateness["trend"] <= MAX_TREND_S
+    return bool(lateness["p99"] <= MAX_P99_LATENESS_S and lateness["trend"] <= MAX_TREND_S)
+
+
+def _holds_with(url: str, exchange: str, workers: int, seconds: float, fibers: int) -> bool:
+    """``holds`` for ``fibers`` fibers on at most ``workers`` processes (the bisection's probe)."""
+    return holds(url, exchange, fibers, min(workers, fibers), seconds)
 
 
 def largest(check: Callable[[int], bool], limit: int, known_good: int = 0) -> int:
@@ -72,7 +78,7 @@ async def _measure(settings: BenchSettings) -> list[Row]:
         found = 0
         for workers in (1, cores):
             found = await asyncio.to_thread(
-                largest, lambda n, w=workers: holds(url, exchange, n, min(w, n), seconds), limit,
+                largest, functools.partial(_holds_with, url, exchange, workers, seconds), limit,
                 min(found, limit))
             mode = "1 process (--fibers N)" if workers == 1 else f"--workers {workers}"
             rows.append(Row("many_fibers", f"largest N at speed 1, {mode}", found, "fibers",

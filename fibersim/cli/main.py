@@ -47,7 +47,8 @@ class LazyGroup(click.Group):
         entry = _available().get(cmd_name)
         if entry is None:
             return None
-        return getattr(importlib.import_module(entry[0]), entry[1])
+        command: click.Command = getattr(importlib.import_module(entry[0]), entry[1])
+        return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, entry[2]) for name, entry in sorted(_available().items())]

@@ -10,7 +10,7 @@ import click
 from fibersim.units import parse_duration, parse_speed
 
 
-class DurationType(click.ParamType):
+class DurationType(click.ParamType[float, Any]):
     """``30s``, ``250ms``, ``2m``, ``1.5h`` or seconds, converted to float seconds."""
 
     name = "duration"
@@ -24,7 +24,7 @@ class DurationType(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
-class SpeedType(click.ParamType):
+class SpeedType(click.ParamType[float, Any]):
     """A positive speed factor or ``max``, converted to float (``inf`` for max)."""
 
     name = "speed"

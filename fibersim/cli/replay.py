@@ -7,7 +7,7 @@ import math
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,7 +23,7 @@ from fibersim.units import format_speed
 _CHANNELS = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
 
 
-class ChannelRangeType(click.ParamType):
+class ChannelRangeType(click.ParamType[tuple[int, int], Any]):
     """``first:last``, an inclusive channel range like scenario files' ``[first, last]``."""
 
     name = "first:last"

@@ -125,7 +125,7 @@ async def test_paced_streams_render_ahead_and_still_send_the_same_bytes() -> Non
     from fibersim.models import FiberConfig
     from fibersim.runner import FiberStreamer, VirtualClock
     from fibersim.signals import MachinerySpec
-    from fibersim.transport import Delivery, MemoryBroker, MemoryTransport
+    from fibersim.transport import MemoryBroker, MemoryTransport
 
     async def bodies(speed: float) -> list[bytes]:
         received: list[bytes] = []
