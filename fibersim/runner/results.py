@@ -75,6 +75,8 @@ class ExpectationRecord:
     xfail: str = ""
     #: variables captured when it was met
     captured: dict[str, Any] = field(default_factory=dict)
+    #: True for a ``watch:`` step (judged over a window, not polled until met)
+    watch: bool = False
 
     kind: Literal["expectation"] = "expectation"
 

@@ -632,7 +632,8 @@ class ScenarioRunner:
         record = ExpectationRecord(
             entry.index, entry.label, step.name or entry.label, describe_watch(step),
             entry.nominal_s, 0.0, f"until {step.until}" if step.until else "until the end",
-            due_sim_s=driver.sim_time, due_wall_s=self._wall(), xfail=step.xfail or "")
+            due_sim_s=driver.sim_time, due_wall_s=self._wall(), xfail=step.xfail or "",
+            watch=True)
         self.result.records.append(record)
         release = asyncio.Event()
         watcher = StateWatcher(focus.client, step.watch, self._epoch_start)
