@@ -134,7 +134,14 @@ class CommandFollower(LogLines):
 
     async def _follow(self) -> None:
         assert self._process is not None and self._process.stdout is not None
-        while line := await self._process.stdout.readline():
+        stdout = self._process.stdout
+        while True:
+            try:
+                line = await stdout.readline()
+            except ValueError:  # a line longer than the stream's limit: keep its start
+                line = await stdout.read(MAX_LINE)
+            if not line:
+                return
             self.add(line.decode("utf-8", "replace"))
 
     async def close(self) -> None:
