@@ -44,6 +44,10 @@ def assert_one_line_input_error(path: Path) -> InputError | None:
 
 
 # -- the public API -------------------------------------------------------------------------
+def test_the_v2_sample_of_the_mutation_corpus_is_valid(tmp_path: Path) -> None:
+    assert len(load_scenario(write_scenario(tmp_path, V2_SAMPLE)).variants()) == 4
+
+
 def test_a_library_scenario_loads_to_the_public_api() -> None:
     scenario = load_scenario(Path(LIBRARY[0]))
     assert isinstance(scenario, Scenario)
@@ -192,7 +196,31 @@ def test_validate_reports_every_invalid_file(tmp_path: Path) -> None:
 
 
 # -- property: mutated library files ---------------------------------------------------------
-LIBRARY_TEXTS = [path.read_text() for path in LIBRARY]
+#: The v2 syntax the library files do not use (matrix, xfail, query, headers, json body, ...).
+V2_SAMPLE = """\
+name: v2_sample
+tags: [sample]
+matrix: {focus_mock.behaviour: [incident, fixed], fiber.prr: [1000, 2000]}
+timeline:
+  - {label: up, do: connect}
+  - label: ready
+    xfail: a known bug
+    expect:
+      http:
+        - {method: POST, path: recordings_in_time_range, json: {start_time: 0, end_time: 1},
+           headers: {X-Request-Id: abc}, query: {verbose: true}, status: [200, 503],
+           text: {regex: '^\\['}, capture: {window: body.0}}
+      mock: {jobs: {len: {ge: 0}}, metadata: {present: true}, jobs.5: {absent: true},
+             requests: {contains: GET /ack}}
+  - {label: w, watch: {transitions: {from: ready, to: waiting_for_fiber, reason: metadata_timeout,
+                                     count: {le: 3}}}, until: down}
+  - {label: down, do: set, mock: {metadata_timeout: 1s, restart_backoff_max: 2s},
+     interrogator: {sw_version: "x ${behaviour}"}}
+  - expect: {log: [{regex: 'state \\w+', since: up, count: {ge: 1}}, "${behaviour}"]}
+finally:
+  - {do: store_up}
+"""
+LIBRARY_TEXTS = [path.read_text() for path in LIBRARY] + [V2_SAMPLE]
 HOSTILE_VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
