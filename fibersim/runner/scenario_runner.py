@@ -278,8 +278,9 @@ class ScenarioRunner:
         self._wall_start = self.context.run_start = time.monotonic()
         self._epoch_start = time.time()
         self.context.moments["start"] = self._wall_start
+        self.context.variables.update(self.result.matrix)  # a matrix on run.seed: its value
         self.context.variables.update(focus_url=focus.client.base_url, seed=self.seed,
-                                      scenario=self.scenario.name, **self.result.matrix)
+                                      scenario=self.scenario.name)
         if focus.client.has_control:
             # without this baseline, request-count checks say so instead of failing the run
             with contextlib.suppress(ProbeError):
