@@ -10,6 +10,7 @@ are the runner's business; this module only answers "does it hold right now?".
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -180,7 +181,9 @@ class ExpectationChecker:
             path = str(substitute(check.path, self.context.variables))
             query = substitute(check.query, self.context.variables)
             body = substitute(check.json_body, self.context.variables)
-            headers = substitute(check.headers, self.context.variables)
+            headers = {name: value if isinstance(value, str) else json.dumps(value)
+                       for name, value in substitute(check.headers or {},
+                                                     self.context.variables).items()}
         except MissingVariable as error:
             return Verdict(False, f"{check.method} {check.path}: {error}")
         shown = f"{check.method} {path if check.prefix else '(root) ' + path}"

@@ -717,7 +717,7 @@ def describe_watch(step: WatchStep) -> str:
 def _compact(value: object) -> str:
     if isinstance(value, dict):
         return "{" + ",".join(f"{key}:{_compact(item)}" for key, item in value.items()) + "}"
-    text = "null" if value is None else str(value)
+    text = "null" if value is None else " ".join(str(value).split("\n"))
     return text if len(text) <= 60 else text[:57] + "..."
 
 

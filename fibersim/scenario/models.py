@@ -324,6 +324,9 @@ class ConfigureCheck(AnswerCheck):
         " otherwise skipped.")
 
 
+#: An HTTP header name (an RFC 9110 token) and a value without line breaks.
+HeaderName = Annotated[str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")]
+HeaderValue = Annotated[StrictStr, Field(pattern=r"^[^\r\n]*$", max_length=4000)]
 HttpMethod = Literal["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 
 
@@ -338,7 +341,7 @@ class HttpCheck(AnswerCheck):
                          " under the --focus-url base path.")
     query: dict[str, JsonScalar] | None = Field(None, max_length=50)
     json_body: JsonValue | None = Field(None, alias="json", description="A JSON request body.")
-    headers: dict[str, StrictStr] | None = Field(None, max_length=50)
+    headers: dict[HeaderName, HeaderValue] | None = Field(None, max_length=50)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
