@@ -179,6 +179,7 @@ class MockSettingsChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    behaviour: Literal["incident", "fixed"] | None = None
     metadata_timeout_s: float | None = Field(None, gt=0, le=3600)
     reconfigure_policy: Literal["legacy", "adaptive"] | None = None
     restart_backoff_initial_s: float | None = Field(None, gt=0, le=600)

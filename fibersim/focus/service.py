@@ -409,8 +409,8 @@ class FocusMock:
         (self.probe_requests if probe else self.requests)[route][str(status)] += 1
 
     #: Settings ``POST /_mock/set`` may change at run time (the others shape the app).
-    SETTABLE = ("metadata_timeout_s", "reconfigure_policy", "restart_backoff_initial_s",
-                "restart_backoff_max_s", "max_message_bytes")
+    SETTABLE = ("behaviour", "metadata_timeout_s", "reconfigure_policy",
+                "restart_backoff_initial_s", "restart_backoff_max_s", "max_message_bytes")
 
     def update_settings(self, changes: dict[str, Any]) -> None:
         """Change running settings (validated like at start-up) without a restart."""

@@ -643,6 +643,8 @@ class Exec(_Event):
 class MockParameters(_Strict):
     """Settings of a running mock that ``do: set`` may change (the others need a restart)."""
 
+    behaviour: Literal["incident", "fixed"] | None = Field(
+        None, description="incident (bare 503s) or fixed (structured errors).")
     metadata_timeout: Duration | None = Field(
         None, gt=0, le=3600, description="Wall s without metadata before 'waiting for fiber'.")
     reconfigure_policy: Literal["legacy", "adaptive"] | None = None

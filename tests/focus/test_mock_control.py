@@ -82,12 +82,20 @@ async def test_set_changes_running_settings_without_a_restart(focus: Focus) -> N
     assert (status["reconfigure_policy"], status["restarts"]) == ("adaptive", 0)
 
 
-@pytest.mark.parametrize("body", [{"metadata_timeout_s": 0}, {"behaviour": "fixed"},
+@pytest.mark.parametrize("body", [{"metadata_timeout_s": 0}, {"prefix": "/elsewhere"},
                                   {"reconfigure_policy": "sometimes"}])
 async def test_set_refuses_what_cannot_change_or_is_invalid(focus: Focus,
                                                             body: dict[str, object]) -> None:
     response = await focus.client.post(f"{PREFIX}/_mock/set", json=body)
     assert response.status_code == 422
+
+
+async def test_the_behaviour_can_be_switched_at_run_time(make_focus: FocusFactory) -> None:
+    focus = await make_focus(behaviour="incident")
+    assert (await focus.client.get(f"{PREFIX}/sensors")).status_code == 404
+    await focus.client.post(f"{PREFIX}/_mock/set", json={"behaviour": "fixed"})
+    assert (await focus.client.get(f"{PREFIX}/sensors")).status_code == 200
+    assert (await focus.status())["behaviour"] == "fixed"
 
 
 async def test_a_shorter_metadata_timeout_set_at_run_time_takes_effect(
