@@ -143,7 +143,6 @@ JsonValue = JsonScalar | list[Any] | dict[str, Any]
 _PATH_PART = r"[A-Za-z0-9_$@-][A-Za-z0-9_$@:/-]*"
 #: A dotted path into a JSON document; digits index lists (``jobs.0.prr``, ``missing.0``).
 FIELD_PATH = re.compile(rf"^{_PATH_PART}(\.{_PATH_PART})*$")
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _regex(value: str) -> str:
