@@ -223,31 +223,33 @@ class ExpectationChecker:
 
     async def _log_line(self, pattern: LogMatch, since: float) -> Verdict:
         """A line matching ``pattern`` arrived at or after ``since`` (a request's line)."""
-        if self.logs is None:
-            return Verdict.skipped("log", NO_LOG_SOURCE)
+        logs = self.logs
+        if logs is None or logs.broken is not None:
+            return Verdict.skipped("log", NO_LOG_SOURCE if logs is None else str(logs.broken))
         try:
             pattern = _with_variables(pattern, self.context.variables)
         except MissingVariable as error:
             return Verdict(False, f"log: {error}")
-        await self.logs.refresh()
-        for _, line in self.logs.since(since):
+        await logs.refresh()
+        for _, line in logs.since(since):
             if _log_matches(pattern, line):
                 return Verdict(True, f"log {line[:200]!r}")
         return Verdict(False, f"no log line since the request (want {pattern.describe()})")
 
     async def _log(self, check: LogCheck, due: float) -> Verdict:
         """How many lines matching ``check`` arrived since its ``since`` step (or ``due``)."""
-        if self.logs is None:
-            return Verdict.skipped("log", NO_LOG_SOURCE)
+        logs = self.logs
+        if logs is None or logs.broken is not None:
+            return Verdict.skipped("log", NO_LOG_SOURCE if logs is None else str(logs.broken))
         try:
             check = _with_variables(check, self.context.variables)
         except MissingVariable as error:
             return Verdict(False, f"log: {error}")
-        await self.logs.refresh()
+        await logs.refresh()
         since_name = check.since or "due"
         since = (self.context.run_start if check.since == "start"
                  else self.context.moments.get(check.since, due) if check.since else due)
-        matched = [(stamp, line) for stamp, line in self.logs.since(since)
+        matched = [(stamp, line) for stamp, line in logs.since(since)
                    if _log_matches(check, line)]
         wanted = check.count if check.count is not None else AT_LEAST_ONE
         ok = match_value(len(matched), wanted)

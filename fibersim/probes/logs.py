@@ -33,6 +33,12 @@ class LogLines:
         self.description = description
         self.lines: collections.deque[tuple[float, str]] = collections.deque(maxlen=CAPACITY)
 
+    @property
+    def broken(self) -> str | None:
+        """Why the source cannot deliver lines right now (None while it works): checks are
+        then skipped, never judged on lines that could not arrive."""
+        return None
+
     def add(self, line: str) -> None:
         """Keep one line (without its newline)."""
         self.lines.append((time.monotonic(), line.rstrip("\r\n")[:MAX_LINE]))
@@ -83,6 +89,10 @@ class FileFollower(LogLines):
     async def refresh(self) -> None:
         self._read()
 
+    @property
+    def broken(self) -> str | None:
+        return None if self.path.exists() else f"{self.description} does not exist"
+
     def _read(self) -> None:
         try:
             stat = self.path.stat()
@@ -131,6 +141,12 @@ class CommandFollower(LogLines):
             *self.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT, env=dict(os.environ))
         self._task = asyncio.create_task(self._follow(), name="focus-log-cmd")
+
+    @property
+    def broken(self) -> str | None:
+        if self._process is not None and self._process.returncode is not None:
+            return f"{self.description} exited with code {self._process.returncode}"
+        return None
 
     async def _follow(self) -> None:
         assert self._process is not None and self._process.stdout is not None

@@ -186,3 +186,19 @@ async def test_a_followed_log_file_gives_new_whole_lines_only_and_survives_trunc
         assert [line for _, line in follower.since(started)][-1] == "after truncation"
     finally:
         await follower.close()
+
+
+async def test_a_log_command_that_exited_makes_log_checks_skipped_not_judged() -> None:
+    from fibersim.probes.logs import CommandFollower
+
+    follower = CommandFollower("sh -c 'echo one line; exit 3'")
+    await follower.start()
+    try:
+        for _ in range(50):
+            if follower.broken:
+                break
+            await asyncio.sleep(0.05)
+        assert follower.broken == "log command sh exited with code 3"
+        assert [line for _, line in follower.since(0.0)] == ["one line"]
+    finally:
+        await follower.close()
