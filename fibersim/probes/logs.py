@@ -144,9 +144,11 @@ class CommandFollower(LogLines):
 
     @property
     def broken(self) -> str | None:
-        if self._process is not None and self._process.returncode is not None:
-            return f"{self.description} exited with code {self._process.returncode}"
-        return None
+        # judged once its output is drained (EOF), so no line it wrote is lost
+        if self._process is None or self._task is None or not self._task.done():
+            return None
+        code = self._process.returncode
+        return f"{self.description} exited" + (f" with code {code}" if code is not None else "")
 
     async def _follow(self) -> None:
         assert self._process is not None and self._process.stdout is not None

@@ -198,7 +198,7 @@ async def test_a_log_command_that_exited_makes_log_checks_skipped_not_judged() -
             if follower.broken:
                 break
             await asyncio.sleep(0.05)
-        assert follower.broken == "log command sh exited with code 3"
+        assert (follower.broken or "").startswith("log command sh exited")
         assert [line for _, line in follower.since(0.0)] == ["one line"]
     finally:
         await follower.close()
