@@ -148,6 +148,13 @@ def test_events_report_when_they_took_effect_and_how_late(language_run: dict[str
     assert cut["effect_wall_s"] >= cut["wall_s"] and cut["delay_s"] >= 0
 
 
+def test_reaction_times_count_from_when_the_event_took_effect_on_the_wire(
+        language_run: dict[str, Any]) -> None:
+    published = language_run["by_label"]["sped_up"]  # set interrogator: new metadata published
+    record = language_run["by_name"]["the backdoor changed both without a restart"]
+    assert record["due_wall_s"] == pytest.approx(published["effect_wall_s"], abs=1e-6)
+
+
 def test_the_json_report_gives_each_expectation_its_verdict_want_and_times(
         language_run: dict[str, Any]) -> None:
     record = language_run["by_label"]["ready"]
