@@ -119,7 +119,8 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
         return
     if dry_run:
         for path, scenario in loaded:
-            click.echo(dry_run_text(path, scenario, speed, seed))
+            for values, variant in scenario.variants():
+                click.echo(dry_run_text(path, variant, speed, seed, values))
         return
     endpoints = Endpoints(
         amqp_url=amqp_url, exchange=exchange, focus_url=focus_url,
@@ -203,7 +204,8 @@ async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints,
     return code
 
 
-def dry_run_text(path: str, scenario: Scenario, speed: float | None, seed: int | None) -> str:
+def dry_run_text(path: str, scenario: Scenario, speed: float | None, seed: int | None,
+                 matrix: dict[str, object] | None = None) -> str:
     """The resolved timeline: nominal simulated times, anchors, events and expectations.
 
     Times after the first expectation are lower bounds (">="): a checkpoint may hold the
@@ -214,7 +216,9 @@ def dry_run_text(path: str, scenario: Scenario, speed: float | None, seed: int |
 
     config = scenario.fiber_config()
     chosen_speed = scenario.run.speed if speed is None else speed
-    lines = [f"scenario {scenario.name} ({path}): fiber {config.fiber_id}, "
+    named = scenario.name + (
+        "[" + ",".join(f"{key}={value}" for key, value in matrix.items()) + "]" if matrix else "")
+    lines = [f"scenario {named} ({path}): fiber {config.fiber_id}, "
              f"{config.number_of_channels} channels at {config.prr:g} Hz, dx {config.dx:g} m; "
              f"speed {format_speed(chosen_speed)}, seed "
              f"{scenario.run.seed if seed is None else seed}"]
