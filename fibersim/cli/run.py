@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import shlex
+import shutil
 import sys
 from typing import TYPE_CHECKING
 
@@ -111,6 +113,14 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
     if focus_log_file and focus_log_cmd:
         raise click.BadParameter("give one of --focus-log-file, --focus-log-cmd",
                                  param_hint="--focus-log-cmd")
+    if focus_log_cmd is not None:
+        try:
+            argv = shlex.split(focus_log_cmd)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--focus-log-cmd") from None
+        if not argv or shutil.which(argv[0]) is None:
+            raise click.BadParameter(f"no program {argv[0] if argv else ''!r} to run",
+                                     param_hint="--focus-log-cmd")
     loaded = [(path, load_scenario(path)) for path in scenarios]
     loaded = [(path, scenario) for path, scenario in loaded
               if _selected(scenario.tags, _tag_set(tags), _tag_set(skip_tags))]

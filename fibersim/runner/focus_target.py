@@ -16,7 +16,7 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from fibersim.errors import UnreachableError
+from fibersim.errors import InputError, UnreachableError
 from fibersim.probes.http import FocusClient
 from fibersim.probes.logs import CommandFollower, FileFollower, LogCapture, LogLines
 from fibersim.redact import redact_url, scrub, secrets_in
@@ -161,9 +161,9 @@ async def _follow_logs(endpoints: Endpoints) -> LogLines | None:
         command = CommandFollower(endpoints.focus_log_cmd)
         try:
             await command.start()
-        except OSError as error:
-            raise UnreachableError(f"--focus-log-cmd {command.argv[0] if command.argv else ''}:"
-                                   f" cannot run: {error.strerror or error}") from None
+        except OSError as error:  # a program that is not there: bad input, exit 2
+            raise InputError(f"cannot run {command.argv[0] if command.argv else 'it'}:"
+                             f" {error.strerror or error}", field="--focus-log-cmd") from None
         return command
     return None
 

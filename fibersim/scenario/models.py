@@ -15,6 +15,7 @@ import functools
 import itertools
 import math
 import re
+import shlex
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -636,6 +637,12 @@ class Exec(_Event):
             raise ValueError("command must not be empty")
         if self.shell and not isinstance(self.command, str):
             raise ValueError("shell: true needs the command as one string")
+        if isinstance(self.command, str) and not self.shell:
+            try:
+                if not shlex.split(self.command):
+                    raise ValueError("command must not be empty")
+            except ValueError as error:
+                raise ValueError(f"command: {error}") from None
         return self
 
 

@@ -131,6 +131,8 @@ def test_speed_max_means_infinity(tmp_path: Path) -> None:
      ":4: finally[0]:", "no at/after"),
     ("name: x\ntimeline:\n  - do: set\n    mock: {metadata_timout: 2s}\n",
      ":4: timeline[0].mock.metadata_timout:", "unknown field"),
+    ("name: x\ntimeline:\n  - do: exec\n    command: \"echo 'oops\"\n", ":3: timeline[0]:",
+     "command: No closing quotation"),
 ])
 def test_each_problem_is_reported_at_its_line_and_field(tmp_path: Path, text: str, where: str,
                                                         message: str) -> None:
