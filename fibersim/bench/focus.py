@@ -113,14 +113,16 @@ async def _blast(exchange: str, sim_seconds: float, speed: float) -> None:
     from fibersim.models import FiberConfig
     from fibersim.runner import FiberStreamer, VirtualClock
     from fibersim.transport.amqp import AmqpTransport
+    from fibersim.wire import MessageKind
 
     transport = AmqpTransport(os.environ["FIBERSIM_AMQP_URL"], exchange=exchange)
     await transport.connect()
     streamer = FiberStreamer(Interrogator(FiberConfig(), time.time_ns()), transport,
                              VirtualClock(speed), render_process=False)
     await streamer.connect()
-    template = streamer.codec.decode(streamer.encode_block(streamer.interrogator.peek_block()))
-    key = f"{streamer.routing_prefix}.{streamer.fiber_id}.data"
+    dialect = streamer.dialect
+    template = dialect.decode(streamer.encode_block(streamer.interrogator.peek_block()))
+    key = dialect.routing_key(MessageKind.DATA, streamer.fiber_id)
     started = time.monotonic()
     for _ in range(round(sim_seconds * BLOCKS_PER_SIM_S)):
         slot = streamer.interrogator.take_block()
@@ -128,7 +130,7 @@ async def _blast(exchange: str, sim_seconds: float, speed: float) -> None:
         block = template.model_copy(update={
             "sequence": slot.sequence, "first_sample_index": slot.first_sample_index,
             "first_sample_time_ns": slot.first_sample_time_ns})
-        await transport.publish(key, streamer.codec.encode(block))
+        await transport.publish(key, dialect.encode(block))
         if time.monotonic() - started > BLAST_WALL_LIMIT_S:
             break
     await transport.close()

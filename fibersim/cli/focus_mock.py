@@ -9,17 +9,23 @@ import click
 from pydantic import ValidationError
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
-from fibersim.cli.options import DURATION, amqp_url_option, tls_options
+from fibersim.cli.options import (
+    DURATION,
+    amqp_url_option,
+    dialect_option,
+    exchange_option,
+    tls_options,
+)
 from fibersim.errors import UnreachableError
-from fibersim.redact import redact_url
 
 
 @click.command()
 @amqp_url_option
-@click.option("--exchange", default="fibersim", show_default=True,
-              help="Topic exchange the fiber is published on.")
+@exchange_option
+@dialect_option
 @click.option("--fiber-id", default="fiber-0", show_default=True,
-              help="Fiber to consume: binds das.<fiber-id>.#.")
+              help="Fiber to consume: binds das.<fiber-id>.* in the fibersim dialect, the"
+              " dialect's binding keys in another.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to listen on (0.0.0.0 for every interface).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8500, show_default=True,
@@ -44,9 +50,9 @@ from fibersim.redact import redact_url
               help="Require header X-Control-Token: T on /_mock routes; implies --control"
                    " (also FIBERSIM_CONTROL_TOKEN; never printed).")
 @tls_options
-def focus_mock(amqp_url: str | None, exchange: str, fiber_id: str, host: str, port: int,
-               prefix: str, behaviour: str, reconfigure_policy: str, store: str,
-               metadata_timeout: float, control: bool, control_token: str | None,
+def focus_mock(amqp_url: str | None, exchange: str | None, dialect: str | None, fiber_id: str,
+               host: str, port: int, prefix: str, behaviour: str, reconfigure_policy: str,
+               store: str, metadata_timeout: float, control: bool, control_token: str | None,
                ca_file: str | None, insecure: bool) -> None:
     """Serve a mock Focus Server that consumes a simulated fiber from RabbitMQ.
 
@@ -66,13 +72,17 @@ def focus_mock(amqp_url: str | None, exchange: str, fiber_id: str, host: str, po
       curl http://127.0.0.1:8500/focus-server/live_metadata
       curl http://127.0.0.1:8500/focus-server/_mock/status
       fibersim focus-mock --behaviour fixed --reconfigure-policy adaptive --store index.db
+      fibersim focus-mock --amqp-url amqp://guest:guest@127.0.0.1/ --dialect tagged
     """
+    from fibersim.dialects import DEFAULT_DIALECT, load_dialect
     from fibersim.focus import FocusSettings
 
+    load_dialect(dialect)  # an unknown dialect is exit 2 before anything starts
     try:
         settings = FocusSettings(
             behaviour=behaviour, reconfigure_policy=reconfigure_policy,  # type: ignore[arg-type]
-            fiber_id=fiber_id, prefix=prefix.rstrip("/"), store=store,
+            fiber_id=fiber_id, dialect=dialect or DEFAULT_DIALECT, prefix=prefix.rstrip("/"),
+            store=store,
             metadata_timeout_s=max(metadata_timeout, 0.001),
             control_enabled=control or control_token is not None,
             control_token=control_token)
@@ -90,29 +100,33 @@ class TransportSettings:
     learns broker URLs or credentials)."""
 
     amqp_url: str | None
-    exchange: str
+    #: None: the dialect's own exchange
+    exchange: str | None
     ca_file: str | None
     insecure: bool
 
 
 async def _serve(settings: object, source_settings: TransportSettings, host: str,
                  port: int) -> int:
+    from fibersim.dialects import load_dialect, open_dialect_transport
     from fibersim.focus import FocusSettings, serve_focus_mock
     from fibersim.focus.logs import configure_logging
-    from fibersim.transport import open_transport
 
     assert isinstance(settings, FocusSettings)
     configure_logging()
-    amqp_url, exchange = source_settings.amqp_url, source_settings.exchange
-    transport = open_transport(amqp_url, exchange=exchange, ca_file=source_settings.ca_file,
-                               insecure=source_settings.insecure)
+    dialect = load_dialect(settings.dialect)
+    amqp_url = source_settings.amqp_url
+    transport = open_dialect_transport(dialect, amqp_url, exchange=source_settings.exchange,
+                                       ca_file=source_settings.ca_file,
+                                       insecure=source_settings.insecure)
     await transport.connect()  # UnreachableError (exit 3) if the broker is not there
-    source = (f"{redact_url(amqp_url)} exchange {exchange!r}" if amqp_url
+    source = (transport.description if amqp_url
               else "the embedded in-memory broker (nothing else can publish to it)")
     try:
         async with serve_focus_mock(settings, transport, host=host, port=port) as url:
+            keys = ", ".join(dialect.binding_keys(settings.fiber_id))
             click.echo(f"mock Focus Server ({settings.behaviour.value}) at {url}, consuming "
-                       f"{settings.routing_prefix}.{settings.fiber_id}.# from {source}",
+                       f"the {dialect.name} dialect on {keys} from {source}",
                        err=True)
             await asyncio.Event().wait()
     except OSError as error:

@@ -29,6 +29,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "record": ("fibersim.cli.record", "record", "Write a scenario or a live stream to PRODML."),
     "replay": ("fibersim.cli.replay", "replay", "Publish a DAS recording file as a live fiber."),
     "bench": ("fibersim.cli.bench", "bench", "Measure throughput against same-run baselines."),
+    "dialects": ("fibersim.cli.dialects", "dialects",
+                 "List the installed wire dialects and their topology."),
+    "conform": ("fibersim.cli.dialects", "conform",
+                "Check a wire dialect end to end over a real broker."),
+    "realism": ("fibersim.cli.realism", "realism",
+                "Compare a real DAS file with simulated data, statistic by statistic."),
+    "calibrate": ("fibersim.cli.calibrate", "calibrate",
+                  "Fit a background preset to a real DAS recording."),
 }
 
 

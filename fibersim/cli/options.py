@@ -61,3 +61,26 @@ def tls_options(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Skip TLS certificate verification (like curl -k).")(func)
     return click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
                         help="CA bundle to verify amqps:// and https:// servers.")(func)
+
+
+def dialect_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--dialect`` (or ``FIBERSIM_DIALECT``): the wire format spoken on the broker."""
+    return click.option(
+        "--dialect",
+        envvar="FIBERSIM_DIALECT",
+        default=None,
+        metavar="NAME",
+        help="Wire dialect spoken on the broker: an installed name (see `fibersim dialects`)"
+        " or module:attribute (also FIBERSIM_DIALECT) [default: fibersim].",
+    )(func)
+
+
+def exchange_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--exchange``, defaulting to the dialect's own exchange."""
+    return click.option(
+        "--exchange",
+        default=None,
+        metavar="NAME",
+        help="Exchange name [default: the dialect's: fibersim for the fibersim dialect,"
+        " e.g. prisma for a real server's].",
+    )(func)

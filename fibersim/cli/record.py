@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
-from fibersim.cli.options import DURATION, tls_options
+from fibersim.cli.options import DURATION, dialect_option, exchange_option, tls_options
 from fibersim.cli.progress import ProgressLine, live_progress
 from fibersim.models import SampleDtype
 from fibersim.recording.model import Compression
@@ -41,16 +41,18 @@ COMPRESSIONS: dict[str, Compression] = {"none": None, "gzip": "gzip", "lzf": "lz
 @click.option("--from-amqp", "amqp_url", metavar="URL", default=None,
               help="Tap a live stream on this RabbitMQ instead of rendering a scenario.")
 @tls_options
-@click.option("--exchange", default="fibersim", show_default=True,
-              help="Tap: topic exchange of the stream.")
+@exchange_option
+@dialect_option
 @click.option("--fiber-id", default="fiber-0", show_default=True,
-              help="Tap: fiber to record (routing keys das.<fiber-id>.*).")
+              help="Tap: fiber to record (routing keys das.<fiber-id>.* in the fibersim"
+              " dialect).")
 @click.option("--duration", type=DURATION, default=None,
               help="Tap: stream time to record, gaps included [default: 60s].")
 @click.option("--quiet", is_flag=True, help="No progress line; summary only.")
 def record(scenario: str | None, output: str, from_s: float | None, to_s: float | None,
            compression: str, dtype: SampleDtype | None, amqp_url: str | None, ca_file: str | None,
-           insecure: bool, exchange: str, fiber_id: str, duration: float | None,
+           insecure: bool, exchange: str | None, dialect: str | None, fiber_id: str,
+           duration: float | None,
            quiet: bool) -> None:
     """Write a scenario's fiber, or a live stream, to a PRODML 2.1 HDF5 file that DASCore,
     xdas and other DAS tools read.
@@ -61,6 +63,9 @@ def record(scenario: str | None, output: str, from_s: float | None, to_s: float 
       fibersim record scenarios/quake.yaml -o quake.h5 --dtype int16 --compression gzip
       fibersim record --from-amqp amqp://guest:guest@127.0.0.1/ --fiber-id fiber-0 \\
           -o live.h5 --duration 60s
+      fibersim record --from-amqp amqp://guest:guest@127.0.0.1/ --dialect tagged -o live.h5
+
+    --exchange and --dialect apply to --from-amqp (the tap) only.
     """
     chosen = COMPRESSIONS[compression]
     if (scenario is None) == (amqp_url is None):
@@ -74,7 +79,10 @@ def record(scenario: str | None, output: str, from_s: float | None, to_s: float 
     if from_s is not None or to_s is not None:
         raise click.UsageError("--from/--to are for a SCENARIO; a tap records --duration")
     assert amqp_url is not None
-    exit_with(run_until_signal(_tap(amqp_url, ca_file, insecure, exchange, fiber_id,
+    from fibersim.dialects import load_dialect
+
+    load_dialect(dialect)  # an unknown dialect is exit 2 before anything starts
+    exit_with(run_until_signal(_tap(amqp_url, ca_file, insecure, exchange, dialect, fiber_id,
                                     Path(output), 60.0 if duration is None else duration,
                                     chosen, dtype, quiet)))
 
@@ -100,7 +108,7 @@ def _record_scenario(scenario_path: Path, output: Path, from_s: float, to_s: flo
     click.echo(f"recording {scenario_path.name}: {config.number_of_channels} channels at "
                f"{config.prr:g} Hz, {from_s:g}-{to_s:g} s, {dtype} to {output}", err=True)
     info = record_fiber(config, scenario.fiber.signals, scenario.run.seed, output,
-                        start_time_ns=time.time_ns() // 1_000_000_000 * 1_000_000_000,
+                        start_time_ns=scenario.run.start_time_ns,
                         from_s=from_s, to_s=to_s, dtype=dtype, compression=compression,
                         on_block=on_block)
     progress.done()
@@ -118,16 +126,19 @@ def _offline_progress(rows: int, total: int, prr: float, wall_start: float) -> s
             f"x{rows / prr / elapsed:6.1f} real time")
 
 
-async def _tap(amqp_url: str, ca_file: str | None, insecure: bool, exchange: str, fiber_id: str,
-               output: Path, duration: float, compression: Compression, dtype: SampleDtype | None,
+async def _tap(amqp_url: str, ca_file: str | None, insecure: bool, exchange: str | None,
+               dialect_spec: str | None, fiber_id: str, output: Path, duration: float,
+               compression: Compression, dtype: SampleDtype | None,
                quiet: bool) -> int:
+    from fibersim.dialects import load_dialect, open_dialect_transport
     from fibersim.recording.tap import Tap
-    from fibersim.transport import open_transport
 
-    transport = open_transport(amqp_url, exchange=exchange, ca_file=ca_file, insecure=insecure)
+    dialect = load_dialect(dialect_spec)
+    transport = open_dialect_transport(dialect, amqp_url, exchange=exchange, ca_file=ca_file,
+                                       insecure=insecure)
     await transport.connect()  # UnreachableError (exit 3) if the broker is not there
     tap = Tap(transport, fiber_id, output, duration_s=duration,
-              dtype=dtype, compression=compression)
+              dtype=dtype, compression=compression, dialect=dialect)
     wall_start = time.monotonic()
     try:
         async with live_progress(lambda: _tap_progress(tap), enabled=not quiet):

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
-from fibersim.cli.options import DURATION, SPEED, amqp_url_option, tls_options
+from fibersim.cli.options import (
+    DURATION,
+    SPEED,
+    amqp_url_option,
+    dialect_option,
+    exchange_option,
+    tls_options,
+)
 from fibersim.cli.progress import live_progress
 from fibersim.models import SampleDtype
 
@@ -42,9 +49,11 @@ class ChannelRangeType(click.ParamType[tuple[int, int], Any]):
 @click.argument("file", type=click.Path(exists=True))
 @amqp_url_option
 @tls_options
-@click.option("--exchange", default="fibersim", show_default=True, help="Topic exchange name.")
+@exchange_option
+@dialect_option
 @click.option("--fiber-id", default="fiber-0", show_default=True,
-              help="Fiber id, used in routing keys das.<fiber-id>.<kind>.")
+              help="Fiber id, used in routing keys (das.<fiber-id>.<kind> in the fibersim"
+              " dialect).")
 @click.option("--speed", type=SPEED, default="1", show_default=True,
               help="Recorded seconds per wall second: 1 is real time, 10, or max.")
 @click.option("--loop", is_flag=True, help="Start over at the end of the file, until stopped.")
@@ -58,37 +67,43 @@ class ChannelRangeType(click.ParamType[tuple[int, int], Any]):
 @click.option("--original-time", is_flag=True,
               help="Stamp samples with the file's times instead of starting now.")
 @click.option("--quiet", is_flag=True, help="No progress line; summary only.")
-def replay(file: str, amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: str,
-           fiber_id: str, speed: float, loop: bool, duration: float | None,
-           channels: tuple[int, int] | None, dtype: SampleDtype | None, original_time: bool,
-           quiet: bool) -> None:
+def replay(file: str, amqp_url: str | None, ca_file: str | None, insecure: bool,
+           exchange: str | None, dialect: str | None, fiber_id: str, speed: float, loop: bool,
+           duration: float | None, channels: tuple[int, int] | None, dtype: SampleDtype | None,
+           original_time: bool, quiet: bool) -> None:
     """Publish a DAS recording (PRODML, or any format DASCore reads) as a live fiber.
 
     Metadata comes from the file: prr from its time step, dx from its distance step, channel
-    count and gauge length. Data blocks, metadata and heartbeats follow docs/wire-protocol.md,
-    exactly as for a simulated fiber.
+    count and gauge length. Data blocks, metadata and heartbeats follow docs/wire-protocol.md
+    (or --dialect's format), exactly as for a simulated fiber.
 
     \b
     Examples:
       fibersim replay quake.h5 --amqp-url amqp://guest:guest@127.0.0.1/ --speed 1
       fibersim replay vendor.hdf5 --channels 100:599 --loop --speed max --duration 10m
+      fibersim replay quake.h5 --amqp-url amqp://guest:guest@127.0.0.1/ --dialect tagged
     """
+    from fibersim.dialects import load_dialect
+
+    load_dialect(dialect)  # an unknown dialect is exit 2 before the file is read
     exit_with(run_until_signal(_replay(Path(file), amqp_url, ca_file, insecure, exchange,
-                                       fiber_id, speed, loop, duration, channels, dtype,
+                                       dialect, fiber_id, speed, loop, duration, channels, dtype,
                                        original_time, quiet)))
 
 
 async def _replay(path: Path, amqp_url: str | None, ca_file: str | None, insecure: bool,
-                  exchange: str, fiber_id: str, speed: float, loop: bool,
-                  duration: float | None, channels: tuple[int, int] | None,
+                  exchange: str | None, dialect_spec: str | None, fiber_id: str, speed: float,
+                  loop: bool, duration: float | None, channels: tuple[int, int] | None,
                   dtype: SampleDtype | None, original_time: bool, quiet: bool) -> int:
+    from fibersim.dialects import load_dialect, open_dialect_transport
     from fibersim.errors import InputError
     from fibersim.recording.replay import build_replay
-    from fibersim.transport import open_transport
 
-    transport = open_transport(amqp_url, exchange=exchange, ca_file=ca_file, insecure=insecure)
+    dialect = load_dialect(dialect_spec)
+    transport = open_dialect_transport(dialect, amqp_url, exchange=exchange, ca_file=ca_file,
+                                       insecure=insecure)
     replay = build_replay(path, transport, fiber_id=fiber_id, speed=speed, channels=channels,
-                          dtype=dtype, loop=loop,
+                          dtype=dtype, loop=loop, dialect=dialect,
                           start_time_ns=None if original_time else time.time_ns())
     if replay.pass_duration_s <= 0:
         raise InputError("shorter than one data block "

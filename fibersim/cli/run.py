@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING
 import click
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
-from fibersim.cli.options import DURATION, SPEED, amqp_url_option, tls_options
+from fibersim.cli.options import (
+    DURATION,
+    SPEED,
+    amqp_url_option,
+    dialect_option,
+    exchange_option,
+    tls_options,
+)
 from fibersim.errors import InputError, UnreachableError
 from fibersim.redact import secrets_in
 from fibersim.scenario import Scenario, load_scenario
@@ -35,8 +42,8 @@ if TYPE_CHECKING:
 @click.argument("scenarios", nargs=-1, required=True, metavar="SCENARIO...")
 @amqp_url_option
 @tls_options
-@click.option("--exchange", default="fibersim", show_default=True,
-              help="Topic exchange the fiber is published on (and the mock consumes).")
+@exchange_option
+@dialect_option
 @click.option("--focus-url", default=None, metavar="URL", envvar="FIBERSIM_FOCUS_URL",
               help="A separately run Focus Server, e.g. https://host/focus-server/ (also"
               " FIBERSIM_FOCUS_URL). Without it: the built-in mock, in this process.")
@@ -73,11 +80,12 @@ if TYPE_CHECKING:
 @click.option("--request-timeout", type=DURATION, default="3s", show_default=True,
               help="Timeout of each HTTP request to the Focus Server.")
 def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, insecure: bool,
-        exchange: str, focus_url: str | None, focus_control_url: str | None,
-        focus_control_token: str | None, focus_log_file: str | None, focus_log_cmd: str | None,
-        strict: bool, tags: str | None, skip_tags: str | None, speed: float | None,
-        seed: int | None, junit: str | None, report: str | None, allow_exec: bool,
-        dry_run: bool, timeout: float, request_timeout: float) -> None:
+        exchange: str | None, dialect: str | None, focus_url: str | None,
+        focus_control_url: str | None, focus_control_token: str | None,
+        focus_log_file: str | None, focus_log_cmd: str | None, strict: bool,
+        tags: str | None, skip_tags: str | None, speed: float | None, seed: int | None,
+        junit: str | None, report: str | None, allow_exec: bool, dry_run: bool,
+        timeout: float, request_timeout: float) -> None:
     """Run scenario files: stream the fiber, drive the Focus Server, check expectations.
 
     \b
@@ -90,11 +98,18 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
       fibersim run scenarios/fiber_lost.yaml
       fibersim run scenarios/*.yaml --junit junit.xml --report report.json
       fibersim run scenarios/healthy.yaml --amqp-url amqp://guest:guest@127.0.0.1/
+      fibersim run scenarios/fiber_lost.yaml --amqp-url amqp://guest:guest@127.0.0.1/ \
+          --dialect tagged
       fibersim run scenarios/incident_full.yaml --amqp-url amqp://guest:guest@127.0.0.1/ \\
           --focus-url http://127.0.0.1:8500/focus-server/ \\
           --focus-control-url http://127.0.0.1:8500/focus-server/ \\
           --focus-log-file mock.log --strict
       fibersim run scenarios/*.yaml --tags smoke --skip-tags slow
+    \b
+    A real Focus Server consumes its interrogator's format, not fibersim's: give its broker,
+    the dialect that speaks that format (docs/dialects.md) and usually its exchange:
+      fibersim run scenarios/fiber_lost.yaml --amqp-url amqps://u:p@broker/ \
+          --dialect prisma --exchange prisma --focus-url https://host/focus-server/
     \b
     A check that cannot be made (a log check against a separately run server with no
     --focus-log-file/--focus-log-cmd) is reported as skipped ("N not checked", JUnit
@@ -105,11 +120,14 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
     130 interrupted.
     See docs/scenarios.md for the file format and the time semantics.
     """
+    from fibersim.dialects import load_dialect
     from fibersim.runner.focus_target import Endpoints
     from fibersim.runner.scenario_runner import RunSettings
 
     if request_timeout <= 0 or timeout <= 0:
         raise click.BadParameter("timeouts must be positive", param_hint="--timeout")
+    if dialect:
+        load_dialect(dialect)  # an unknown --dialect is exit 2, also for --dry-run
     if focus_log_file and focus_log_cmd:
         raise click.BadParameter("give one of --focus-log-file, --focus-log-cmd",
                                  param_hint="--focus-log-cmd")
@@ -133,7 +151,7 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
                 click.echo(dry_run_text(path, variant, speed, seed, values))
         return
     endpoints = Endpoints(
-        amqp_url=amqp_url, exchange=exchange, focus_url=focus_url,
+        amqp_url=amqp_url, exchange=exchange, dialect=dialect, focus_url=focus_url,
         focus_control_url=focus_control_url, focus_control_token=focus_control_token,
         insecure=insecure, ca_file=ca_file, request_timeout_s=request_timeout,
         focus_log_file=focus_log_file, focus_log_cmd=focus_log_cmd)

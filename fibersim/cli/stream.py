@@ -30,7 +30,14 @@ import click
 from pydantic import ValidationError
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
-from fibersim.cli.options import DURATION, SPEED, amqp_url_option, tls_options
+from fibersim.cli.options import (
+    DURATION,
+    SPEED,
+    amqp_url_option,
+    dialect_option,
+    exchange_option,
+    tls_options,
+)
 from fibersim.cli.progress import live_progress
 from fibersim.models import DEFAULT_CHANNELS, FiberConfig
 from fibersim.units import format_speed
@@ -62,7 +69,10 @@ class StreamPlan:
     amqp_url: str | None
     ca_file: str | None
     insecure: bool
-    exchange: str
+    #: None: the dialect's own exchange
+    exchange: str | None
+    #: ``--dialect`` as given (None: fibersim); workers get the same spelling
+    dialect: str | None
     duration: float
     speed: float
     confirm_window: int
@@ -84,9 +94,11 @@ class StreamPlan:
 @click.command()
 @amqp_url_option
 @tls_options
-@click.option("--exchange", default="fibersim", show_default=True, help="Topic exchange name.")
+@exchange_option
+@dialect_option
 @click.option("--fiber-id", default=None,
-              help="Name of a single fiber (default fiber-0); routing keys das.<fiber-id>.<kind>."
+              help="Name of a single fiber (default fiber-0); routing keys das.<fiber-id>.<kind>"
+              " in the fibersim dialect."
               " Not combinable with --fibers, --fiber-ids or --instance.")
 @click.option("--fibers", type=click.IntRange(1, MAX_FIBERS), default=None,
               help="Fleet size N: fibers <prefix>0 .. <prefix>N-1 (with --instance: the fleet"
@@ -120,15 +132,16 @@ class StreamPlan:
 @click.option("--stats-json", type=click.Path(dir_okay=False), default=None,
               help="Write run statistics (throughput, block publish lateness) as JSON here.")
 @click.option("--quiet", is_flag=True, help="No progress line; summary only.")
-def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: str,
-           fiber_id: str | None, fibers: int | None, fiber_ids: str | None, fiber_prefix: str,
-           instance: str | None, workers: int, channels: int, prr: float, dx: float,
-           duration: float, speed: float, seed: int, dtype: str, confirm_window: int,
+def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: str | None,
+           dialect: str | None, fiber_id: str | None, fibers: int | None, fiber_ids: str | None,
+           fiber_prefix: str, instance: str | None, workers: int, channels: int, prr: float,
+           dx: float, duration: float, speed: float, seed: int, dtype: str, confirm_window: int,
            stats_json: str | None, quiet: bool) -> None:
     """Publish simulated DAS fibers (metadata, data blocks, heartbeats) to RabbitMQ.
 
     Data blocks of 0.1 simulated s go to das.<fiber>.data, metadata (on connect, every
-    2 s and on change) to das.<fiber>.metadata; see docs/wire-protocol.md.
+    2 s and on change) to das.<fiber>.metadata; see docs/wire-protocol.md. Another --dialect
+    publishes another format on its own topology (docs/dialects.md).
 
     \b
     Examples:
@@ -136,7 +149,11 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: 
       fibersim stream --fiber-id well-7 --channels 500 --prr 1000 --speed 1
       fibersim stream --fibers 8 --workers 2 --duration 1h         # fiber-0 .. fiber-7
       fibersim stream --fibers 128 --instance 3/8                  # fiber-48 .. fiber-63
+      fibersim stream --dialect tagged --duration 10s              # exchange das-tagged
     """
+    from fibersim.dialects import load_dialect
+
+    load_dialect(dialect)  # an unknown dialect is exit 2 before anything starts
     if fiber_id is not None and (fibers, fiber_ids, instance) != (None, None, None):
         raise click.UsageError("--fiber-id names one fiber; use --fiber-ids, --fibers or"
                                " --instance (not both) for several")
@@ -152,7 +169,8 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: 
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     plan = StreamPlan(tuple(indices), fiber_prefix, seed, fiber_id, config, amqp_url, ca_file,
-                      insecure, exchange, duration, speed, confirm_window, quiet, stats_json)
+                      insecure, exchange, dialect, duration, speed, confirm_window, quiet,
+                      stats_json)
     if workers > 1 and len(indices) > 1:
         exit_with(run_until_signal(_run_workers(plan, workers)))
     exit_with(run_until_signal(_stream(plan)))
@@ -237,20 +255,22 @@ def select_fibers(fibers: int | None, fiber_ids: str | None, instance: str | Non
 
 # -- one process, many fibers -------------------------------------------------------------------
 async def _stream(plan: StreamPlan) -> int:
+    from fibersim.dialects import load_dialect, open_dialect_transport
     from fibersim.interrogator import Interrogator
     from fibersim.runner import FiberStreamer, VirtualClock
-    from fibersim.transport import open_transport
 
-    transport = open_transport(plan.amqp_url, exchange=plan.exchange,
-                               confirm_window=plan.confirm_window, ca_file=plan.ca_file,
-                               insecure=plan.insecure)
+    dialect = load_dialect(plan.dialect)
+    transport = open_dialect_transport(dialect, plan.amqp_url, exchange=plan.exchange,
+                                       confirm_window=plan.confirm_window, ca_file=plan.ca_file,
+                                       insecure=plan.insecure)
     await transport.connect()  # UnreachableError (exit 3) if the broker is not there
     clock = VirtualClock(plan.speed)
     start_ns = time.time_ns()
     render_process = None if len(plan.fibers) <= RENDER_PROCESSES_MAX else False
     streamers = [
         FiberStreamer(Interrogator(plan.config.model_copy(update={"fiber_id": name}), start_ns),
-                      transport, clock, seed=seed, render_process=render_process)
+                      transport, clock, seed=seed, render_process=render_process,
+                      dialect=dialect)
         for name, seed in zip(plan.fibers, plan.seeds, strict=True)
     ]
     config = plan.config
@@ -410,13 +430,17 @@ async def _run_workers(plan: StreamPlan, workers: int) -> int:
 def _worker_args(plan: StreamPlan, indices: list[int], stats_json: str) -> list[str]:
     """Command-line arguments of a worker publishing fibers ``indices`` of the plan's fleet."""
     config = plan.config
-    args = ["--exchange", plan.exchange, "--fiber-prefix", plan.prefix,
+    args = ["--fiber-prefix", plan.prefix,
             "--fiber-ids", format_ranges(indices), "--seed", str(plan.seed),
             "--channels", str(config.number_of_channels), "--prr", repr(config.prr),
             "--dx", repr(config.dx), "--dtype", config.dtype,
             "--duration", repr(plan.duration),
             "--speed", "max" if math.isinf(plan.speed) else repr(plan.speed),
             "--confirm-window", str(plan.confirm_window), "--stats-json", stats_json, "--quiet"]
+    if plan.exchange:
+        args += ["--exchange", plan.exchange]
+    if plan.dialect:
+        args += ["--dialect", plan.dialect]
     if plan.ca_file:
         args += ["--ca-file", plan.ca_file]
     if plan.insecure:

@@ -22,6 +22,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from fibersim.dialects import load_dialect
 from fibersim.focus.jobs import (
     Job,
     JobPlan,
@@ -47,7 +48,6 @@ from fibersim.wire import (
     StatusEvent,
     StatusMessage,
     WireFormatError,
-    get_codec,
 )
 
 #: How often the watchdog checks the metadata timeout, flushes the index and expires jobs.
@@ -94,7 +94,7 @@ class FocusMock:
     def __init__(self, settings: FocusSettings, transport: Transport | None) -> None:
         self.settings = settings
         self.transport = transport
-        self.codec = get_codec()
+        self.dialect = load_dialect(settings.dialect)
         self.machine = StateMachine()
         self.store = RecordingStore(settings.store)
         self.sequence = SequenceTracker()
@@ -116,10 +116,11 @@ class FocusMock:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        """Subscribe to ``<routing prefix>.<fiber>.#`` and start the background checks."""
+        """Subscribe to the fiber's messages in the dialect's topology and start the background
+        checks."""
         if self.transport is not None:
-            key = f"{self.settings.routing_prefix}.{self.settings.fiber_id}.#"
-            await self.transport.subscribe([key], self.handle)
+            await self.transport.subscribe(self.dialect.binding_keys(self.settings.fiber_id),
+                                           self.handle)
         self._watchdog = asyncio.create_task(self._watch(), name="focus-mock-watchdog")
         if self.core is None:
             self._restart("store_unreachable_at_boot")
@@ -243,7 +244,7 @@ class FocusMock:
                                    f"{self.settings.max_message_bytes}-byte limit")
             return
         try:
-            message = self.codec.decode(envelope)
+            message = self.dialect.decode(envelope)
         except WireFormatError as error:
             self._reject(envelope, str(error))
             return

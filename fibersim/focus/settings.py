@@ -31,8 +31,9 @@ class FocusSettings(BaseModel):
     behaviour: Behaviour = Behaviour.INCIDENT
     reconfigure_policy: ReconfigurePolicy = ReconfigurePolicy.LEGACY
     fiber_id: str = Field("fiber-0", pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    routing_prefix: str = Field("das", pattern=r"^[A-Za-z0-9_-]{1,64}$",
-                                description="First word of the routing keys consumed.")
+    dialect: str = Field("fibersim", pattern=r"^[A-Za-z0-9_.:-]{1,200}$",
+                         description="Wire dialect consumed: an installed name or"
+                                     " module:attribute (see docs/dialects.md).")
     prefix: str = Field("/focus-server", pattern=r"^(/[A-Za-z0-9._-]+)*$",
                         description="Path prefix the API is also served under ('' for none).")
     store: str = Field(":memory:", min_length=1,

@@ -3,6 +3,12 @@
 The layout is described attribute by attribute in docs/recording.md. Decisions that matter
 for other tools:
 
+* PRODML 2.1 conventions throughout: units as ``<Attribute>.uom`` next to their value,
+  ``FacilityId`` and a ``uuid`` on the root group as well as on the acquisition and the
+  raw part. The reader also accepts 2.0 files (``<Attribute>Unit``).
+* Same content, same bytes: the uuids are derived from the recording's description (time,
+  geometry, sample type) rather than drawn at random, so a scenario recorded twice with
+  the same seed and ``run.start_time`` gives identical files.
 * Time stamps in ``PartStartTime``/``PartEndTime`` carry nanoseconds: DASCore and xdas derive
   the time step from them as (end - start) / (count - 1), which is then exact.
 * String attributes are fixed-length byte strings, as vendors write them: xdas calls
@@ -35,6 +41,8 @@ from fibersim.recording.model import (
 )
 
 SCHEMA_VERSION = "2.1"
+#: ``FacilityId`` of every file: the installation the data come from.
+FACILITY_ID = "fibersim"
 RAW_GROUP = "Raw[0]"
 #: Strain rate (1/s) of one stored unit; absent in other writers' files, meaning 1.0.
 SCALE_ATTRIBUTE = "FibersimScale"
@@ -93,38 +101,47 @@ class ProdmlWriter:
     def _create_layout(self, compression: Compression) -> None:
         info = self.info
         dtype = np.dtype(np.int16 if info.dtype == "int16" else np.float32)
-        acquisition = self._file.create_group("Acquisition")
         start_locus = round(info.fiber_start_meters / info.dx)
         gauge = info.gauge_length_meters if info.gauge_length_meters is not None else np.nan
-        acquisition.attrs.update({
-            "AcquisitionId": _text(str(uuid.uuid4())),
-            "uuid": _text(str(uuid.uuid4())),
+        self._file.attrs.update({
+            "uuid": _text(content_uuid(info, "file")),
             "schemaVersion": _text(SCHEMA_VERSION),
+            "FacilityId": _text(FACILITY_ID),
+        })
+        acquisition = self._file.create_group("Acquisition")
+        acquisition.attrs.update({
+            "AcquisitionId": _text(content_uuid(info, "acquisition-id")),
+            "uuid": _text(content_uuid(info, "acquisition")),
+            "schemaVersion": _text(SCHEMA_VERSION),
+            "FacilityId": _text(FACILITY_ID),
             "AcquisitionDescription": _text(info.description),
             "VendorCode": _text("fibersim"),
             "MeasurementStartTime": _text(format_iso_ns(info.start_time_ns)),
             "TriggeredMeasurement": False,
             "PulseRate": float(info.prr),
-            "PulseRateUnit": _text("Hz"),
+            "PulseRate.uom": _text("Hz"),
             "PulseWidth": nominal_pulse_width_ns(float(gauge)),
-            "PulseWidthUnit": _text("ns"),
+            "PulseWidth.uom": _text("ns"),
             "GaugeLength": float(gauge),
-            "GaugeLengthUnit": _text("m"),
+            "GaugeLength.uom": _text("m"),
             "SpatialSamplingInterval": float(info.dx),
-            "SpatialSamplingIntervalUnit": _text("m"),
+            "SpatialSamplingInterval.uom": _text("m"),
             "MinimumFrequency": 0.0,
+            "MinimumFrequency.uom": _text("Hz"),
             "MaximumFrequency": info.prr / 2,
+            "MaximumFrequency.uom": _text("Hz"),
             "NumberOfLoci": np.int64(info.n_channels),
             "StartLocusIndex": np.int64(start_locus),
         })
         raw = acquisition.create_group(RAW_GROUP)
         raw.attrs.update({
-            "uuid": _text(str(uuid.uuid4())),
+            "uuid": _text(content_uuid(info, "raw")),
             "RawDescription": _text("strain rate"),
             "RawIndex": np.int64(0),
             "NumberOfLoci": np.int64(info.n_channels),
             "StartLocusIndex": np.int64(start_locus),
             "OutputDataRate": float(info.prr),
+            "OutputDataRate.uom": _text("Hz"),
             "RawDataUnit": _text(_data_unit(info)),
         })
         chunk_rows = int(np.clip(_CHUNK_BYTES // (info.n_channels * dtype.itemsize), 16, 1024))
@@ -224,6 +241,15 @@ class ProdmlWriter:
         self.close()
 
 
+def content_uuid(info: RecordingInfo, role: str) -> str:
+    """A uuid (version 5) derived from what the recording is, for the object ``role``:
+    the same recording gets the same uuids, different recordings different ones."""
+    name = (f"fibersim:{role}:{info.start_time_ns}:{info.prr!r}:{info.dx!r}:{info.n_channels}:"
+            f"{info.dtype}:{info.scale!r}:{info.gauge_length_meters!r}:"
+            f"{info.fiber_start_meters!r}:{info.description}")
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+
+
 def _data_unit(info: RecordingInfo) -> str:
     """``1/s`` for float32; for int16 the size of one count, e.g. ``3.0518e-09 1/s``, which
     DASCore parses as a quantity so ``patch.convert_units("1/s")`` yields strain rate."""
@@ -270,7 +296,8 @@ class ProdmlReader:
             if n_rows < 2 or end_ns <= start_ns:
                 raise InputError("cannot tell the sample rate of a PRODML file", file=path)
             prr = (n_rows - 1) * NS_PER_S / (end_ns - start_ns)
-        gauge_unit = _unbyte(acquisition.attrs.get("GaugeLengthUnit", "m"))
+        gauge_unit = _unbyte(acquisition.attrs.get(
+            "GaugeLength.uom", acquisition.attrs.get("GaugeLengthUnit", "m")))
         gauge = acquisition.attrs.get("GaugeLength")
         full = RecordingInfo(
             prr=prr,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from fibersim.dialects import Dialect
 from fibersim.interrogator import Interrogator
 from fibersim.models import SampleDtype
 from fibersim.recording.model import RecordingInfo
@@ -37,7 +38,8 @@ class Replay:
 
 def build_replay(path: str | Path, transport: Transport, *, fiber_id: str, speed: float,
                  start_time_ns: int | None, channels: tuple[int, int] | None = None,
-                 dtype: SampleDtype | None = None, loop: bool = False) -> Replay:
+                 dtype: SampleDtype | None = None, loop: bool = False,
+                 dialect: Dialect | None = None) -> Replay:
     """A replay of ``path`` (channels ``[first, last]`` inclusive) on ``transport``.
 
     Samples are stamped from ``start_time_ns`` on, or with the file's own times when it is
@@ -50,7 +52,7 @@ def build_replay(path: str | Path, transport: Transport, *, fiber_id: str, speed
     config = info.fiber_config(fiber_id, dtype)
     start = info.start_time_ns if start_time_ns is None else start_time_ns
     streamer = FiberStreamer(Interrogator(config, start), transport, VirtualClock(speed),
-                             signals=[spec])
+                             signals=[spec], dialect=dialect)
     blocks = info.n_rows // config.samples_per_block
     # Half a sample past the last block's end, so float rounding cannot leave it undue.
     end = (blocks * config.samples_per_block + 0.5) / config.prr

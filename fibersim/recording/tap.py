@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from fibersim.dialects import Dialect, load_dialect
 from fibersim.models import FiberMetadata, SampleDtype
 from fibersim.recording.model import Compression, RecordingInfo
 from fibersim.recording.prodml import ProdmlWriter
 from fibersim.runner import quantize_int16
-from fibersim.runner.streamer import DEFAULT_ROUTING_PREFIX
 from fibersim.transport import Delivery, Transport
-from fibersim.wire import Codec, DataBlock, MetadataMessage, WireFormatError, get_codec
+from fibersim.wire import DataBlock, MetadataMessage, WireFormatError
 
 
 @dataclass
@@ -42,20 +42,20 @@ class TapStats:
 
 
 class Tap:
-    """Subscribes to ``das.<fiber_id>.*`` and writes ``duration_s`` of stream time to ``path``."""
+    """Subscribes to one fiber (in the ``dialect``'s topology, by default ``das.<fiber_id>.*``)
+    and writes ``duration_s`` of stream time to ``path``."""
 
     def __init__(self, transport: Transport, fiber_id: str, path: str | Path, *,
                  duration_s: float, dtype: SampleDtype | None = None,
                  compression: Compression = None,
-                 routing_prefix: str = DEFAULT_ROUTING_PREFIX, codec: Codec | None = None) -> None:
+                 dialect: Dialect | None = None) -> None:
         self.transport = transport
         self.fiber_id = fiber_id
         self.path = path
         self.duration_s = duration_s
         self.dtype = dtype
         self.compression = compression
-        self.routing_prefix = routing_prefix
-        self.codec = codec or get_codec()
+        self.dialect = dialect or load_dialect()
         self.stats = TapStats()
         self.done = asyncio.Event()
         self.writer: ProdmlWriter | None = None
@@ -66,8 +66,7 @@ class Tap:
 
     async def start(self) -> None:
         """Subscribe; the transport must be connected."""
-        await self.transport.subscribe([f"{self.routing_prefix}.{self.fiber_id}.*"],
-                                       self._deliver)
+        await self.transport.subscribe(self.dialect.binding_keys(self.fiber_id), self._deliver)
 
     async def record(self) -> TapStats:
         """Subscribe and wait until the duration is recorded (or the fiber is reconfigured)."""
@@ -89,7 +88,7 @@ class Tap:
         if self.done.is_set():
             return
         try:
-            message = self.codec.decode(delivery.envelope)
+            message = self.dialect.decode(delivery.envelope)
         except WireFormatError:
             self.stats.malformed += 1
             return

@@ -16,12 +16,13 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from fibersim.dialects import Dialect, load_dialect, open_dialect_transport
 from fibersim.errors import InputError, UnreachableError
 from fibersim.probes.http import FocusClient
 from fibersim.probes.logs import CommandFollower, FileFollower, LogCapture, LogLines
 from fibersim.redact import redact_url, scrub, secrets_in
 from fibersim.scenario.models import Scenario
-from fibersim.transport import MemoryBroker, Transport, open_transport
+from fibersim.transport import MemoryBroker, Transport
 
 #: Seconds the Focus Server has to answer its first request before the run is abandoned.
 REACHABLE_WITHIN_S = 5.0
@@ -32,7 +33,10 @@ class Endpoints:
     """How to reach the broker and the Focus Server (command-line settings)."""
 
     amqp_url: str | None = None
-    exchange: str = "fibersim"
+    #: None: the dialect's own exchange
+    exchange: str | None = None
+    #: ``--dialect``: overrides the scenario's ``fiber.dialect``
+    dialect: str | None = None
     focus_url: str | None = None
     focus_control_url: str | None = None
     focus_control_token: str | None = None
@@ -67,10 +71,12 @@ class FocusTarget:
     control_token: str | None = None
 
 
-def open_stream_transport(endpoints: Endpoints, broker: MemoryBroker) -> Transport:
-    """The transport the streamer publishes on."""
-    return open_transport(endpoints.amqp_url, broker=broker, exchange=endpoints.exchange,
-                          ca_file=endpoints.ca_file, insecure=endpoints.insecure)
+def open_stream_transport(endpoints: Endpoints, broker: MemoryBroker,
+                          dialect: Dialect) -> Transport:
+    """The transport the streamer publishes on (and the embedded mock consumes from)."""
+    return open_dialect_transport(dialect, endpoints.amqp_url, broker=broker,
+                                  exchange=endpoints.exchange, ca_file=endpoints.ca_file,
+                                  insecure=endpoints.insecure)
 
 
 async def connect(transport: Transport, endpoints: Endpoints) -> None:
@@ -85,9 +91,10 @@ async def connect(transport: Transport, endpoints: Endpoints) -> None:
 
 
 @contextlib.asynccontextmanager
-async def open_focus(scenario: Scenario, endpoints: Endpoints,
-                     broker: MemoryBroker) -> AsyncIterator[FocusTarget]:
-    """The scenario's Focus Server, reachable, for the duration of the context."""
+async def open_focus(scenario: Scenario, endpoints: Endpoints, broker: MemoryBroker,
+                     dialect: str) -> AsyncIterator[FocusTarget]:
+    """The scenario's Focus Server, reachable, for the duration of the context; the built-in
+    mock consumes ``dialect`` (an installed name or ``module:attribute``)."""
     if endpoints.focus_url:
         client = _client(endpoints, endpoints.focus_url, endpoints.focus_control_url,
                          endpoints.focus_control_token)
@@ -101,13 +108,13 @@ async def open_focus(scenario: Scenario, endpoints: Endpoints,
             if logs is not None:
                 await logs.close()
         return
-    async with _embedded_mock(scenario, endpoints, broker) as target:
+    async with _embedded_mock(scenario, endpoints, broker, dialect) as target:
         yield target
 
 
 @contextlib.asynccontextmanager
-async def _embedded_mock(scenario: Scenario, endpoints: Endpoints,
-                         broker: MemoryBroker) -> AsyncIterator[FocusTarget]:
+async def _embedded_mock(scenario: Scenario, endpoints: Endpoints, broker: MemoryBroker,
+                         dialect: str) -> AsyncIterator[FocusTarget]:
     from fibersim.focus import FocusSettings, serve_focus_mock
     from fibersim.focus.logs import FocusServerFormatter
 
@@ -118,12 +125,13 @@ async def _embedded_mock(scenario: Scenario, endpoints: Endpoints,
         reconfigure_policy=mock_settings.reconfigure_policy,
         fiber_id=scenario.fiber.fiber_id,
         channels=scenario.fiber.channels,
+        dialect=dialect,
         control_enabled=True,
         control_token=control_token,
         **({"metadata_timeout_s": mock_settings.metadata_timeout}
            if mock_settings.metadata_timeout else {}),
     )
-    transport = open_stream_transport(endpoints, broker)
+    transport = open_stream_transport(endpoints, broker, load_dialect(dialect))
     await connect(transport, endpoints)
     logs = LogLines("the built-in mock's log")
     capture = LogCapture(logs)

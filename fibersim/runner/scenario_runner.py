@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fibersim.dialects import DEFAULT_DIALECT, Dialect, DialectError, load_dialect
 from fibersim.errors import InputError, UnreachableError
 from fibersim.interrogator import Interrogator
 from fibersim.probes.clients import ClientTally, run_backoff_client, run_storm
@@ -54,7 +55,7 @@ from fibersim.runner.focus_target import (
 from fibersim.runner.results import EventRecord, ExpectationRecord, Probe, RunResult, StepRecord
 from fibersim.runner.streamer import FiberStreamer
 from fibersim.runner.watches import StateWatcher
-from fibersim.scenario.loader import step_line
+from fibersim.scenario.loader import parse_yaml, step_line
 from fibersim.scenario.models import (
     CONTROL_EVENTS,
     BackoffClient,
@@ -82,8 +83,6 @@ from fibersim.wire import MessageKind
 POLL_INTERVAL_S = 0.2
 #: Simulated seconds the driver advances per step at finite speed (events wait at most this).
 DRIVER_STEP_S = 0.1
-#: Garbage published by ``corrupt`` on non-data routing keys: not JSON, not a block.
-GARBAGE = b"\x00\xff{not a fibersim message"
 #: Wall seconds between two reads of the mock's history by a watch.
 WATCH_POLL_S = 0.5
 #: Wall seconds the ``finally:`` events may take (they also run after Ctrl-C).
@@ -184,6 +183,9 @@ class ScenarioRunner:
         self.steps = resolve_timeline(scenario)
         self.seed = scenario.run.seed if settings.seed is None else settings.seed
         self.speed = scenario.run.speed if settings.speed is None else settings.speed
+        #: the dialect as named on the command line or in the file, and the dialect itself
+        self.dialect_spec = endpoints.dialect or scenario.fiber.dialect or DEFAULT_DIALECT
+        self.dialect = self._load_dialect()
         self.result = RunResult(
             scenario=scenario.name, file=path, sha256=_sha256(path), seed=self.seed,
             speed=self.speed, mode=endpoints.mode, strict=settings.strict,
@@ -204,6 +206,21 @@ class ScenarioRunner:
         self.result.warnings.extend(_warnings(scenario, endpoints))
 
     # -- preflight ----------------------------------------------------------------------------
+    def _load_dialect(self) -> Dialect:
+        """``--dialect`` (or FIBERSIM_DIALECT) if given, else the scenario's ``fiber.dialect``;
+        an unknown one in the file is reported at its line."""
+        try:
+            return load_dialect(self.dialect_spec)
+        except DialectError as error:
+            if self.endpoints.dialect:
+                raise  # the option's own one-line error
+            try:
+                _, lines = parse_yaml(Path(self.path).read_text(), self.path)
+            except (OSError, InputError):
+                lines = {}
+            raise InputError(error.message, file=self.path, field="fiber.dialect",
+                             line=lines.get(("fiber", "dialect"))) from None
+
     def preflight(self) -> None:
         """Refuse, before anything starts, what this run may or cannot do (exit 2)."""
         for entry in self.steps:
@@ -240,17 +257,18 @@ class ScenarioRunner:
         broker = MemoryBroker()
         started = time.monotonic()
         try:
-            async with open_focus(self.scenario, self.endpoints, broker) as focus:
+            async with open_focus(self.scenario, self.endpoints, broker,
+                                  self.dialect_spec) as focus:
                 self.focus_reached = True
                 self.result.log_source = focus.logs.description if focus.logs else ""
-                transport = open_stream_transport(self.endpoints, broker)
-                self.result.broker = transport.description
+                transport = open_stream_transport(self.endpoints, broker, self.dialect)
+                self.result.broker = f"{transport.description}, {self.dialect.name} dialect"
                 self.result.focus = focus.description
                 await connect(transport, self.endpoints)
                 streamer = FiberStreamer(
                     Interrogator(self.scenario.fiber_config(), time.time_ns()), transport,
                     VirtualClock(self.speed), seed=self.seed,
-                    signals=self.scenario.fiber.signals)
+                    signals=self.scenario.fiber.signals, dialect=self.dialect)
                 try:
                     # a full-rate fiber renders in a process of its own: start the clock only
                     # once its first block is ready, so the stream is not late from the start
@@ -399,7 +417,7 @@ class ScenarioRunner:
                 faults.corrupt_blocks += count
             case Corrupt(message=message, count=count):
                 for _ in range(count):
-                    await streamer.publish_raw(MessageKind(message), GARBAGE, "application/json")
+                    await streamer.publish_malformed(MessageKind(message))
             case StartSource(source=source, signal=signal):
                 try:
                     streamer.start_source(source, signal)

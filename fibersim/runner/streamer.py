@@ -1,9 +1,9 @@
 """The streamer puts one simulated interrogator on the wire, paced by the virtual clock.
 
 It asks the interrogator model what is due (data blocks, heartbeats, periodic metadata), has
-the synthesizer render the samples, encodes them with the codec and publishes them through
-the transport. Scenario events call its methods (``disconnect``, ``reconfigure``, faults)
-between calls to ``run_until``.
+the synthesizer render the samples, encodes them with the wire dialect and publishes them
+through the transport on the dialect's routing keys. Scenario events call its methods
+(``disconnect``, ``reconfigure``, faults) between calls to ``run_until``.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from fibersim.dialects import Dialect, load_dialect
 from fibersim.interrogator import BlockSlot, Interrogator
 from fibersim.runner.clock import VirtualClock
 from fibersim.runner.synth_worker import RenderProcess, quantize_int16
 from fibersim.signals import SignalSpec, SynthesisContext, Synthesizer, build_synthesizer
 from fibersim.transport import Transport
 from fibersim.wire import (
-    Codec,
     DataBlock,
     Envelope,
     Heartbeat,
@@ -33,14 +33,11 @@ from fibersim.wire import (
     StatusEvent,
     StatusMessage,
     WireMessage,
-    get_codec,
-    routing_key,
 )
 from fibersim.wire.messages import MetadataReason
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ROUTING_PREFIX = "das"
 DEFAULT_METADATA_INTERVAL_S = 2.0
 DEFAULT_HEARTBEAT_INTERVAL_S = 1.0
 
@@ -100,8 +97,7 @@ class FiberStreamer:
         *,
         seed: int = 0,
         signals: list[SignalSpec] | None = None,
-        codec: Codec | None = None,
-        routing_prefix: str = DEFAULT_ROUTING_PREFIX,
+        dialect: Dialect | None = None,
         metadata_interval_s: float = DEFAULT_METADATA_INTERVAL_S,
         heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S,
         render_process: bool | None = None,
@@ -114,8 +110,9 @@ class FiberStreamer:
         self.clock = clock
         self.seed = seed
         self.signals = signals
-        self.codec = codec or get_codec()
-        self.routing_prefix = routing_prefix
+        self.dialect = dialect or load_dialect()
+        #: routing key of each kind, computed once (the data key is used for every block)
+        self._keys = {kind: self.dialect.routing_key(kind, self.fiber_id) for kind in MessageKind}
         self.metadata_interval_s = metadata_interval_s
         self.heartbeat_interval_s = heartbeat_interval_s
         self.faults = FaultPlan()
@@ -237,10 +234,10 @@ class FiberStreamer:
             self._ahead = ahead
             raise
 
-    async def publish_raw(self, kind: MessageKind, body: bytes, content_type: str) -> None:
-        """Publish arbitrary bytes on this fiber's routing key (malformed-message faults)."""
-        envelope = Envelope(kind, body, content_type, {"x-fibersim-fiber": self.fiber_id})
-        await self.transport.publish(self._key(kind), envelope)
+    async def publish_malformed(self, kind: MessageKind) -> None:
+        """Publish the dialect's malformed message of ``kind`` (``corrupt`` events)."""
+        await self.transport.publish(self._keys[kind],
+                                     self.dialect.malformed(kind, self.fiber_id))
 
     # -- the clock loop ---------------------------------------------------------------------
     async def run_until(self, sim_end: float) -> None:
@@ -316,9 +313,9 @@ class FiberStreamer:
         epoch = self.interrogator.config_epoch
         if rendered_for == slot and rendered_epoch == epoch:
             return envelope
-        block = self.codec.decode(envelope)
+        block = self.dialect.decode(envelope)
         assert isinstance(block, DataBlock)
-        return self.codec.encode(block.model_copy(update={
+        return self.dialect.encode(block.model_copy(update={
             "sequence": slot.sequence, "first_sample_index": slot.first_sample_index,
             "first_sample_time_ns": slot.first_sample_time_ns, "config_epoch": epoch}))
 
@@ -330,8 +327,7 @@ class FiberStreamer:
             return
         if self.faults.corrupt_blocks:
             self.faults.corrupt_blocks -= 1
-            envelope = Envelope(envelope.kind, envelope.body[:len(envelope.body) // 3],
-                                envelope.content_type, envelope.headers)
+            envelope = self.dialect.corrupt(envelope)
         if self.faults.reorder_blocks and self._held_back is None:
             self.faults.reorder_blocks -= 1
             self._held_back = envelope
@@ -339,10 +335,10 @@ class FiberStreamer:
         await self._publish_block(envelope, slot)
         if self._held_back is not None:
             held, self._held_back = self._held_back, None
-            await self.transport.publish(self._key(MessageKind.DATA), held)
+            await self.transport.publish(self._keys[MessageKind.DATA], held)
         if self.faults.duplicate_blocks:
             self.faults.duplicate_blocks -= 1
-            await self.transport.publish(self._key(MessageKind.DATA), envelope)
+            await self.transport.publish(self._keys[MessageKind.DATA], envelope)
 
     async def _render_encoded(self, slot: BlockSlot) -> Envelope:
         """The block's envelope: from the render process, or built here.
@@ -359,7 +355,7 @@ class FiberStreamer:
         if isinstance(self.synthesizer, RenderProcess):
             samples, ring_slot = await self.synthesizer.take(slot.n_samples)
             try:
-                return self.codec.encode(self._data_block(slot, samples))
+                return self.dialect.encode(self._data_block(slot, samples))
             finally:
                 del samples  # the worker may overwrite the slot once it is released
                 self.synthesizer.release(ring_slot)
@@ -377,10 +373,10 @@ class FiberStreamer:
         config = self.interrogator.config
         samples = (quantize_int16(strain_rate, config.int16_scale) if config.dtype == "int16"
                    else strain_rate)
-        return self.codec.encode(self._data_block(slot, samples))
+        return self.dialect.encode(self._data_block(slot, samples))
 
     async def _publish_block(self, envelope: Envelope, slot: BlockSlot) -> None:
-        await self.transport.publish(self._key(MessageKind.DATA), envelope)
+        await self.transport.publish(self._keys[MessageKind.DATA], envelope)
         self.stats.blocks += 1
         self.stats.samples += slot.n_samples
         self.stats.bytes += len(envelope.body)
@@ -415,11 +411,8 @@ class FiberStreamer:
         self.stats.metadata_messages += 1
 
     async def _send(self, message: WireMessage) -> None:
-        envelope = self.codec.encode(message)
-        await self.transport.publish(self._key(envelope.kind), envelope)
-
-    def _key(self, kind: MessageKind) -> str:
-        return routing_key(self.routing_prefix, self.fiber_id, kind)
+        envelope = self.dialect.encode(message)
+        await self.transport.publish(self._keys[envelope.kind], envelope)
 
     def _now_ns(self) -> int:
         """Simulated now as an absolute timestamp (ns), consistent with data timestamps."""

@@ -37,6 +37,7 @@ from pydantic import (
 )
 
 from fibersim.models import FiberConfig, SampleDtype
+from fibersim.recording.model import parse_iso_ns
 from fibersim.signals import SignalSpec
 from fibersim.units import parse_duration, parse_speed
 
@@ -108,6 +109,10 @@ class FiberSection(_Strict):
     signals: list[SignalSpec] | None = Field(
         None, max_length=100,
         description="Signal sources (see the signals docs); omitted: the default background.")
+    dialect: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_.:-]{1,200}$",
+        description="Wire dialect the interrogator speaks: an installed name (fibersim dialects)"
+                    " or module:attribute; --dialect overrides it. Omitted: fibersim.")
 
     def fiber_config(self) -> FiberConfig:
         """The ``FiberConfig`` these settings describe (field names as on the wire)."""
@@ -124,6 +129,21 @@ class RunSection(_Strict):
 
     speed: Speed = Field(1.0, description="Simulated seconds per wall second, or 'max'.")
     seed: int = Field(0, ge=0, le=2**63 - 1, description="Same seed, same bytes on the wire.")
+    start_time: str = Field(
+        "2000-01-01T00:00:00Z",
+        description="Wall-clock time of simulated second 0 (ISO 8601, UTC without an offset):"
+        " the time stamps of recordings. Fixed by default, so the same seed gives the same"
+        " file, byte for byte.")
+
+    @model_validator(mode="after")
+    def _start_time_is_iso(self) -> RunSection:
+        parse_iso_ns(self.start_time)  # ValueError names the field
+        return self
+
+    @property
+    def start_time_ns(self) -> int:
+        """``start_time`` in nanoseconds since the Unix epoch."""
+        return parse_iso_ns(self.start_time)
 
 
 class FocusMockSection(_Strict):

@@ -15,7 +15,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -86,6 +86,16 @@ class SignalSource(Protocol):
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
         """Add samples ``first_sample ..`` into ``block`` (time, channel), in place."""
+
+
+@runtime_checkable
+class Drainable(Protocol):
+    """A source of events (vehicles) that can stop new arrivals while the events already
+    under way run their course: how traffic "stops" without the field being cut off,
+    which would put a broadband step on every channel a vehicle is near."""
+
+    def drained(self, stop_sample: int) -> SignalSource:
+        """This source without the events that start at or after ``stop_sample``."""
 
 
 @dataclass(frozen=True)
@@ -168,11 +178,16 @@ class PlacedSpec(BaseModel):
         return first, last
 
     def build(self, context: SynthesisContext) -> SignalSource:
-        """The source this spec describes, confined to its channels and time window."""
+        """The source this spec describes, confined to its channels and time window.
+
+        For an event source (``Drainable``) ``end`` stops new events; those under way finish.
+        """
         first, last = self.channel_range(context)
         begin = 0 if self.start is None else max(0, context.sample_of(self.start))
         end = 2**62 if self.end is None else context.sample_of(self.end)
         inner = self.make(context.restricted(first, last))
+        if isinstance(inner, Drainable) and self.end is not None:
+            inner, end = inner.drained(end), 2**62
         if isinstance(inner, SourceGroup):
             return SourceGroup(tuple(_confine(p, first, begin, end) for p in inner.parts))
         return Placed(inner, first, last + 1, begin, end)
@@ -207,6 +222,10 @@ def _parts(source: SignalSource) -> Iterable[SignalSource]:
     return source.parts if isinstance(source, SourceGroup) else (source,)
 
 
+#: Label of stopped event sources whose last events are still under way.
+_DRAINING = ""
+
+
 class Synthesizer:
     """Sums sources into consecutive float32 blocks and counts samples.
 
@@ -237,7 +256,7 @@ class Synthesizer:
 
     @property
     def labels(self) -> list[str]:
-        return sorted({label for label, _ in self._active})
+        return sorted({label for label, _ in self._active if label != _DRAINING})
 
     def _add(self, label: str, source: SignalSource) -> None:
         self._active.extend((label, part) for part in _parts(source))
@@ -253,10 +272,18 @@ class Synthesizer:
         self._add(label, SourceGroup(tuple(delayed)))
 
     def stop_source(self, label: str) -> None:
-        """Remove the source(s) labelled ``label`` from the next sample on."""
+        """Remove the source(s) labelled ``label`` from the next sample on; event sources
+        (``Drainable``: traffic) start no new events, and those under way finish."""
         if label not in self.labels:
             raise KeyError(f"no running signal source {label!r}")
-        self._active = [(name, source) for name, source in self._active if name != label]
+        kept: list[tuple[str, SignalSource]] = []
+        for name, source in self._active:
+            if name != label:
+                kept.append((name, source))
+            elif isinstance(source, Placed) and isinstance(source.inner, Drainable):
+                drained = dataclasses.replace(source, inner=source.inner.drained(self.next_sample))
+                kept.append((_DRAINING, drained))
+        self._active = kept
 
     def rewind(self, n_samples: int) -> None:
         """Step back so the last ``n_samples`` are rendered again: exact, since every

@@ -55,3 +55,17 @@ def gauge_average(field: np.ndarray, taps: int) -> np.ndarray:
 def sample_times(first_sample: int, n: int, prr: float) -> np.ndarray:
     """Seconds since sample 0 of samples ``first_sample .. first_sample + n`` (float64)."""
     return np.arange(first_sample, first_sample + n, dtype=np.float64) / prr
+
+
+def correlated_lognormal(rng: np.random.Generator, n: int, sigma: float,
+                         length_channels: float) -> np.ndarray:
+    """``n`` log-normal factors, median 1, ``exp(sigma * g)`` with ``g`` a unit Gaussian
+    field smoothed over ``length_channels`` (a Gaussian kernel): neighbours alike."""
+    if sigma == 0:
+        return np.ones(n)
+    width = max(1.0, length_channels)
+    reach = int(3 * width)
+    white = rng.standard_normal(n + 2 * reach)
+    taps = np.exp(-0.5 * (np.arange(-reach, reach + 1) / width) ** 2)
+    field = np.convolve(white, taps / np.sqrt(np.sum(taps**2)), "valid")
+    return np.asarray(np.exp(sigma * field))

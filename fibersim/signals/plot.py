@@ -53,7 +53,9 @@ def render_plot(synthesizer: Synthesizer, from_s: float, to_s: float, path: str 
     wf.set_ylabel("time (s)")
     wf.set_title(f"strain rate (1/s), {rate:g} Hz bins, limits +-{limit:.2g}")
 
-    # rfft over time (the last of ``axes``), full fft over channels, k = 0 in the middle.
+    # rfft over time (the last of ``axes``), full fft over channels, k = 0 in the middle:
+    # forward transforms on both axes, DASCore's ``patch.dft`` convention (a wave moving
+    # towards higher channels, s(x - v t), lies at k = -f / v).
     transform = np.fft.rfft2(data - data.mean(axis=0), axes=(1, 0))
     spectrum = np.fft.fftshift(np.abs(transform) ** 2, axes=1)
     f = np.fft.rfftfreq(data.shape[0], 1 / rate)
@@ -69,7 +71,7 @@ def render_plot(synthesizer: Synthesizer, from_s: float, to_s: float, path: str 
             fk.plot(k, sign * velocity * k, "w--", lw=0.6)
     fk.set_ylim(f[0], f[-1])
     fk.set_xlim(k[0], k[-1])
-    fk.set_xlabel("wavenumber (1/m)")
+    fk.set_xlabel("wavenumber (1/m), DASCore convention: waves towards higher channels at k < 0")
     fk.set_ylabel("frequency (Hz)")
     fk.set_title("f-k power (log10); dashed: +-10 and +-30 m/s")
     fig.tight_layout()

@@ -2,7 +2,9 @@
 
 An earthquake at perpendicular distance ``d`` from the fiber, closest to channel ``x0``,
 reaches channel ``x`` after ``sqrt((x - x0)^2 + d^2) / v``: a hyperbolic moveout, first for the
-P wave (5-8 km/s) then for the S wave (3-4.5 km/s, 2-5x stronger), with 1/r spreading.
+P wave (5-8 km/s) then for the S wave (3-4.5 km/s, 2-5x stronger), with 1/r spreading, a
+Brune (omega-squared) source spectrum, a coda scattered differently along the fibre, site
+amplification per channel and the axial directivity of a straight fibre.
 Machinery is a stationary oscillator with harmonics, felt on a few channels. The ocean adds
 plane waves: the secondary microseism (0.1-0.35 Hz, fast) and surface gravity waves (slow,
 about 10 m/s on the shelf), each a rank-one-per-term field ``sin(w t - k x + phi)``.
@@ -18,11 +20,17 @@ from pydantic import Field, PositiveFloat
 
 from fibersim.signals.base import PlacedSpec, Stage, SynthesisContext
 from fibersim.signals.events import OVERSAMPLE, add_wavelets
-from fibersim.signals.physics import gauge_average, gauge_taps, sample_times
+from fibersim.signals.physics import (
+    correlated_lognormal,
+    gauge_average,
+    gauge_taps,
+    sample_times,
+)
 
 
 class EarthquakeSpec(PlacedSpec):
-    """One earthquake's P and S arrivals.
+    """One earthquake's P and S arrivals: a Brune (omega-squared) source, a scattered coda,
+    site amplification per channel and the axial directivity of a straight fibre.
 
     ``{type: earthquake, origin_time: 10, distance_m: 5000, vp: 6000, vs: 3500, s_to_p: 3}``
     """
@@ -39,32 +47,62 @@ class EarthquakeSpec(PlacedSpec):
     vs: float = Field(3500.0, ge=500, description="S velocity (m/s), 3-4.5 km/s.")
     p_amplitude: PositiveFloat = Field(3e-6, description="P peak strain rate at distance d (1/s).")
     s_to_p: PositiveFloat = Field(3.0, description="S/P peak amplitude ratio (2-5).")
+    corner_hz: PositiveFloat = Field(
+        6.0, description="Brune corner frequency (Hz): ~10 Hz for M2, ~1 Hz for M4.")
     f_min: PositiveFloat = Field(2.0, description="Lowest frequency (Hz).")
-    f_max: PositiveFloat = Field(20.0, description="Highest frequency (Hz).")
+    f_max: PositiveFloat = Field(20.0, description="Highest frequency (Hz, attenuation).")
     coda_s: PositiveFloat = Field(1.0, description="Envelope decay time of each phase (s).")
+    coda_patches: int = Field(
+        8, ge=1, le=32, description="Independent coda realisations along the fibre (scattering).")
+    patch_m: PositiveFloat = Field(200.0, description="Length of fibre sharing a coda (m).")
+    site_sigma: float = Field(
+        0.3, ge=0, le=2, description="Log-normal sigma of the site amplification per channel.")
+    site_length_m: PositiveFloat = Field(50.0, description="Correlation length of the site "
+                                         "amplification (m).")
+    directivity: float = Field(
+        0.7, ge=0, le=1, description="Weight of the axial pattern (P cos^2, S |sin 2 theta|) "
+        "against an isotropic floor (1: an ideal straight fibre, blind broadside).")
 
     def make(self, context: SynthesisContext) -> Earthquake:
         return Earthquake(self, context)
 
 
-@lru_cache(maxsize=16)
-def quake_wavelet(prr: float, f_min: float, f_max: float, coda_s: float, seed: int) -> np.ndarray:
-    """An oversampled unit-peak wavelet: log-spaced sines in the band under a rise-and-decay
-    envelope ``(t / r) exp(1 - t / r)`` stretched by the coda."""
-    t = np.arange(round(6 * coda_s * OVERSAMPLE * prr)) / (OVERSAMPLE * prr)
-    rng = np.random.default_rng([seed, 0x51])
-    freqs = np.geomspace(f_min, f_max, 12)
-    phases = rng.uniform(0, 2 * np.pi, freqs.size)
-    carrier = np.sin(2 * np.pi * freqs[:, None] * t + phases[:, None]).sum(axis=0)
-    rise = 0.1 * coda_s
-    envelope = np.where(t < rise, t / rise, np.exp(-(t - rise) / coda_s))
-    envelope *= np.minimum(1.0, (t[-1] - t) / coda_s)  # reach zero at the table's end
+@lru_cache(maxsize=32)
+def quake_wavelet(prr: float, corner_hz: float, f_min: float, f_max: float, coda_s: float,
+                  seed: int, direct: bool) -> np.ndarray:
+    """An oversampled unit-peak wavelet with a Brune strain-rate spectrum
+    ``f / (1 + (f / corner)^2)`` between ``f_min`` and ``f_max`` (smooth edges) and random
+    phases, under a rise-and-decay envelope: the ``direct`` arrival (a short pulse, an
+    eighth of the coda) or the scattered coda (rising over a tenth, decaying over
+    ``coda_s``)."""
+    rate = OVERSAMPLE * prr
+    t = np.arange(round(6 * coda_s * rate)) / rate
+    rng = np.random.default_rng([seed, 0x51, int(direct)])
+    f = np.fft.rfftfreq(t.size, 1 / rate)
+    safe = np.maximum(f, 1e-9)
+    band = 1 / np.sqrt((1 + (f_min / safe) ** 8) * (1 + (safe / f_max) ** 8))
+    spectrum = safe / (1 + (safe / corner_hz) ** 2) * band * (f > 0)
+    phases = np.exp(2j * np.pi * rng.uniform(size=f.size))
+    carrier = np.fft.irfft(spectrum * phases, t.size)
+    if direct:
+        width = 0.125 * coda_s
+        envelope = np.exp(-0.5 * ((t - 2 * width) / width) ** 2)
+    else:
+        rise = 0.1 * coda_s
+        envelope = np.where(t < rise, t / rise, np.exp(-(t - rise) / coda_s))
+        envelope *= np.minimum(1.0, (t[-1] - t) / coda_s)  # reach zero at the table's end
     wavelet = carrier * envelope
     return (wavelet / np.abs(wavelet).max()).astype(np.float32)
 
 
+#: Peak of a phase's scattered coda relative to its direct pulse.
+_CODA = 0.5
+
+
 class Earthquake:
-    """Adds the P and S wavelets at their hyperbolic arrival times."""
+    """Adds, for P then S, a direct pulse coherent along the fibre and a coda that differs
+    from patch to patch of fibre, at the hyperbolic arrival times, scaled by spreading,
+    site amplification and the axial pattern."""
 
     stage = Stage.SPARSE
 
@@ -74,20 +112,36 @@ class Earthquake:
         x = (np.arange(context.n_channels) - centre) * context.dx
         r = np.hypot(x, spec.distance_m)
         origin = spec.origin_time - context.start_time_s
-        spreading = spec.distance_m / r
-        self._phases = [
-            (
-                quake_wavelet(
-                    context.prr, spec.f_min, spec.f_max, spec.coda_s, context.seed + salt
-                ),
-                origin + r / velocity,
-                amplitude * spreading,
-            )
-            for salt, velocity, amplitude in (
-                (1, spec.vp, spec.p_amplitude),
-                (2, spec.vs, spec.p_amplitude * spec.s_to_p),
-            )
-        ]
+        cos_theta = x / r  # angle between the ray and the fibre
+        floor = 1 - spec.directivity
+        patterns = (floor + spec.directivity * cos_theta**2,
+                    floor + spec.directivity * np.abs(2 * cos_theta * np.sqrt(1 - cos_theta**2)))
+        rng = context.rng((0x52, context.channel_offset))
+        site = correlated_lognormal(rng, context.n_channels, spec.site_sigma,
+                                    spec.site_length_m / context.dx)
+        patch = ((context.channel_offset + np.arange(context.n_channels)) * context.dx
+                 // spec.patch_m).astype(np.int64) % spec.coda_patches
+        self._phases: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for salt, velocity, amplitude, pattern in (
+            (1, spec.vp, spec.p_amplitude, patterns[0]),
+            (2, spec.vs, spec.p_amplitude * spec.s_to_p, patterns[1]),
+        ):
+            arrival = origin + r / velocity
+            direct = quake_wavelet(context.prr, spec.corner_hz, spec.f_min, spec.f_max,
+                                   spec.coda_s, context.seed + salt, True)
+            codas = [quake_wavelet(context.prr, spec.corner_hz, spec.f_min, spec.f_max,
+                                   spec.coda_s, context.seed + salt + 97 * (k + 1), False)
+                     for k in range(spec.coda_patches)]
+            # The phase peaks at ``amplitude`` (before site and pattern) where the fibre is
+            # closest: the S/P ratio holds there whatever the random coda adds.
+            closest = codas[int(patch[min(max(centre, 0), context.n_channels - 1)])]
+            peak = float(np.abs(direct + _CODA * closest).max())
+            scale = amplitude / peak * spec.distance_m / r * site * pattern
+            self._phases.append((direct, arrival, scale))
+            for k, coda in enumerate(codas):
+                on_patch = np.where(patch == k, _CODA * scale, 0.0)
+                if on_patch.any():
+                    self._phases.append((coda, arrival, on_patch))
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
         for table, arrival, amplitude in self._phases:
@@ -95,7 +149,8 @@ class Earthquake:
 
 
 class MachinerySpec(PlacedSpec):
-    """A stationary machine (pump, generator, HVAC) with a fundamental and harmonics.
+    """A stationary machine (pump, generator, HVAC) with a fundamental and harmonics, its
+    speed wandering slowly (``wander`` of f0 over ``wander_s``).
 
     ``{type: machinery, channel: 1200, f0: 29.5, harmonics: 4, amplitude: 5e-7}``
     """
@@ -107,6 +162,9 @@ class MachinerySpec(PlacedSpec):
     harmonic_decay: float = Field(0.6, gt=0, le=1, description="Amplitude ratio per harmonic.")
     amplitude: float = Field(5e-7, ge=0, description="Fundamental strain rate at the machine.")
     decay_m: PositiveFloat = Field(3.0, description="Spatial decay length (m).")
+    wander: float = Field(
+        0.002, ge=0, le=0.2, description="Slow frequency wander, relative (load, mains drift).")
+    wander_s: PositiveFloat = Field(45.0, description="Period of that wander (s).")
 
     def make(self, context: SynthesisContext) -> Machinery:
         return Machinery(self, context)
@@ -131,16 +189,21 @@ class Machinery:
         keep = order * spec.f0 < 0.45 * context.prr
         self._freqs = (order * spec.f0)[keep]
         self._amps = (spec.amplitude * spec.harmonic_decay ** (order - 1))[keep]
-        self._phases = context.rng((self._SALT, context.channel_offset + centre)).uniform(
-            0, 2 * np.pi, spec.harmonics
-        )[keep]
+        rng = context.rng((self._SALT, context.channel_offset + centre))
+        self._phases = rng.uniform(0, 2 * np.pi, spec.harmonics)[keep]
+        self._wander_phase = float(rng.uniform(0, 2 * np.pi))
+        self._wander, self._wander_s = spec.wander, spec.wander_s
         self._prr = context.prr
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
         if self._lo >= self._hi:
             return
         t = sample_times(first_sample, block.shape[0], self._prr)
-        tones = np.sin(t[:, None] * (2 * np.pi * self._freqs) + self._phases) * self._amps
+        # Frequency f (1 + w cos(2 pi t / T + p)): the phase is the integral, in closed form.
+        period = self._wander_s
+        warped = t + self._wander * period / (2 * np.pi) * (
+            np.sin(2 * np.pi * t / period + self._wander_phase) - np.sin(self._wander_phase))
+        tones = np.sin(warped[:, None] * (2 * np.pi * self._freqs) + self._phases) * self._amps
         series = tones.sum(axis=1).astype(np.float32)  # per row: independent of block size
         block[:, self._lo : self._hi] += series[:, None] * self._profile
 

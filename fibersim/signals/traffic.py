@@ -15,12 +15,14 @@ short wavelet (contact pulse 1-5 Hz plus a heel strike ringing at ~25 Hz) as a s
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import Field, PositiveFloat, model_validator
 
 from fibersim.signals.banks import PowerLaw, unit_bank
@@ -32,7 +34,8 @@ _CUT = 3.5
 
 
 class VehiclesSpec(PlacedSpec):
-    """Cars and trucks driving both ways along the channel range (a road over the fiber).
+    """Cars, vans and trucks driving both ways along the channel range (a road over the
+    fiber), in lanes, changing speed; their tyre noise radiates as surface waves.
 
     ``{type: vehicles, rate_per_hour: 60, speed_min: 10, speed_max: 30, truck_fraction: 0.15}``
     """
@@ -53,6 +56,18 @@ class VehiclesSpec(PlacedSpec):
     tyre_f_min: PositiveFloat = Field(3.0, description="Tyre-road band, low edge (Hz).")
     tyre_f_max: PositiveFloat = Field(20.0, description="Tyre-road band, high edge (Hz).")
     tyre_decay_m: PositiveFloat = Field(6.0, description="Decay length of tyre vibration (m).")
+    tyre_wave_speed: float = Field(
+        0.0, ge=0, description="Surface-wave speed of the tyre noise (m/s, 100-600), a cone in "
+        "f-k; 0 (default): felt at once, no propagation (propagation costs ~2x the traffic's "
+        "render time).")
+    speed_wander: float = Field(
+        0.1, ge=0, lt=0.9, description="Speed changes along the road, relative amplitude.")
+    speed_wander_s: PositiveFloat = Field(20.0, description="Period of those changes (s).")
+    lanes: int = Field(2, ge=1, le=4, description="Lanes per direction.")
+    lane_factor: float = Field(
+        0.6, gt=0, le=1, description="Amplitude in each further lane relative to the nearer.")
+    van_fraction: float = Field(0.25, ge=0, le=1, description="Share of vans (of non-trucks).")
+    van_factor: PositiveFloat = Field(2.0, description="Van/car amplitude.")
 
     @model_validator(mode="after")
     def _ordered(self) -> VehiclesSpec:
@@ -77,9 +92,24 @@ class Vehicle:
     noise_column: int
 
     t_exit: float  # when it has left the range and its footprint
+    wander: float = 0.0  # relative speed change
+    wander_s: float = 1.0
+    wander_phase: float = 0.0
 
     def position(self, t: np.ndarray) -> np.ndarray:
-        return self.x_enter + self.velocity * (t - self.t_enter)
+        """Where it is at ``t``: the integral of ``velocity_at``, in closed form."""
+        drift = self.velocity * (t - self.t_enter)
+        if self.wander:
+            omega = 2 * np.pi / self.wander_s
+            drift += self.velocity * self.wander / omega * (
+                np.sin(omega * (t - self.t_enter) + self.wander_phase) - np.sin(self.wander_phase))
+        return np.asarray(self.x_enter + drift)
+
+    def velocity_at(self, t: np.ndarray) -> np.ndarray:
+        """Signed speed at ``t`` (m/s): speeding up and slowing down along the road."""
+        omega = 2 * np.pi / self.wander_s
+        return np.asarray(self.velocity * (
+            1 + self.wander * np.cos(omega * (t - self.t_enter) + self.wander_phase)))
 
 
 class Vehicles:
@@ -91,6 +121,7 @@ class Vehicles:
     _NOISE_COLS = 64  # vehicles pick a column each: their tyre noises are independent
 
     def __init__(self, spec: VehiclesSpec, context: SynthesisContext) -> None:
+        self._arrivals_until = math.inf  # seconds since sample 0 (``drained``)
         self._spec = spec
         self._context = context
         self._length = (context.n_channels - 1) * context.dx
@@ -103,12 +134,19 @@ class Vehicles:
         self._noise = channel_major_unit_bank(
             colour, context.prr, context.seed, self._NOISE_ROWS, self._NOISE_COLS
         )
+        # Every tile-long run of every column, wrapping: (column, start, tile) views.
+        self._windows = np.zeros((0, 0, 0), dtype=np.float32)
+        if spec.tyre_wave_speed > 0:
+            wrapped = np.concatenate([self._noise, self._noise[:, : self._tile]], axis=1)
+            self._windows = sliding_window_view(wrapped, self._tile, axis=1)[
+                :, : self._NOISE_ROWS]
         directions = {"both": (1, -1), "forward": (1,), "backward": (-1,)}[spec.directions]
         self._span = self._length + 2 * self._radius
         self._processes = [
             EpochProcess(
                 context, self._SALT + 100 * (d < 0), spec.rate_per_hour / 3600,
-                lambda rng, t, d=d: self._draw(rng, t, d), self._span / spec.speed_min,
+                lambda rng, t, d=d: self._draw(rng, t, d),
+                self._span / (spec.speed_min * (1 - spec.speed_wander)),
             )
             for d in directions
         ]
@@ -121,11 +159,24 @@ class Vehicles:
         if rng.random() < spec.truck_fraction:  # the traffic stays the same if the mix changes
             factor *= truck
         start = -self._radius if direction > 0 else self._length + self._radius
+        offset, column = int(rng.integers(0, self._NOISE_ROWS)), int(
+            rng.integers(0, self._NOISE_COLS))
+        # Drawn after the original draws, so traffic keeps its times, speeds and trucks.
+        phase = rng.uniform(0, 2 * np.pi)
+        lane = int(rng.integers(0, spec.lanes))
+        van = rng.random() < spec.van_fraction and factor < spec.truck_factor_min
+        factor *= spec.lane_factor**lane * (spec.van_factor if van else 1.0)
         return Vehicle(
             t, start, direction * speed, spec.strain * factor, spec.tyre_rms * factor,
-            int(rng.integers(0, self._NOISE_ROWS)), int(rng.integers(0, self._NOISE_COLS)),
-            t + self._span / speed,
+            offset, column, t + self._span / (speed * (1 - spec.speed_wander)),
+            spec.speed_wander, spec.speed_wander_s, float(phase),
         )
+
+    def drained(self, stop_sample: int) -> Vehicles:
+        """The same traffic without the vehicles arriving at or after ``stop_sample``."""
+        drained = copy.copy(self)
+        drained._arrivals_until = min(self._arrivals_until, stop_sample / self._context.prr)
+        return drained
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
         n, prr, tile = block.shape[0], self._context.prr, self._tile
@@ -137,7 +188,8 @@ class Vehicles:
         t0, t1 = first_sample / prr, (first_sample + n) / prr
         for process in self._processes:
             for vehicle in process.alive(t0, t1):
-                if vehicle.t_enter <= t1 and vehicle.t_exit >= t0:
+                if (vehicle.t_enter <= t1 and vehicle.t_exit >= t0
+                        and vehicle.t_enter < self._arrivals_until):
                     self._add_vehicle(block, vehicle, tile_t, samples, skip)
 
     def _add_vehicle(
@@ -157,11 +209,25 @@ class Vehicles:
             return
         position = np.rint((np.arange(lo, hi) * dx - x[:, None]) * (1 / _STEP_M)).astype(np.intp)
         index = np.clip(position + self._profiles.shape[1] // 2, 0, self._profiles.shape[1] - 1)
-        quasi_static = self._profiles[0, index] * np.float32(vehicle.velocity * vehicle.strain)
+        speed = (vehicle.velocity_at(tile_t) * vehicle.strain).astype(np.float32)[:, None]
+        quasi_static = self._profiles[0, index] * speed
         tyre = self._profiles[1, index] * np.float32(vehicle.tyre_rms)
         start = (int(samples[0]) + vehicle.noise_offset) % self._NOISE_ROWS
-        noise = _periodic_run(self._noise[vehicle.noise_column], start, len(samples))
-        field = noise.reshape(len(tile_t), self._tile, 1) * tyre[:, None, :]
+        column = self._noise[vehicle.noise_column]
+        if self._spec.tyre_wave_speed > 0:
+            # Tyre noise radiates as a surface wave: a channel hears it |x - x_v| / c late,
+            # which puts it on a cone |f / k| = c in the f-k plane.
+            # Per tile and channel the delayed noise is a contiguous run: index windows of
+            # the (wrapped) column instead of single samples.
+            late = np.rint(np.abs(np.arange(lo, hi) * dx - x[:, None])
+                           * (self._context.prr / self._spec.tyre_wave_speed)).astype(np.int64)
+            first = start + np.arange(len(tile_t))[:, None] * self._tile - late
+            windows = self._windows[vehicle.noise_column]
+            noise = windows[first % self._NOISE_ROWS]  # (tiles, channels, tile)
+            field = noise.transpose(0, 2, 1) * tyre[:, None, :]
+        else:
+            noise = _periodic_run(column, start, len(samples))
+            field = noise.reshape(len(tile_t), self._tile, 1) * tyre[:, None, :]
         field += quasi_static[:, None, :]
         block[:, lo:hi] += field.reshape(-1, hi - lo)[skip : skip + n]
 
@@ -210,9 +276,14 @@ def vehicle_profiles(width: float, decay: float, half_gauge: float) -> np.ndarra
 
 
 def _bowl(xi: np.ndarray, width: float) -> np.ndarray:
-    """Strain profile g(u) = (1 - u^2) exp(-u^2 / 2), u = xi / width, cut beyond 3.5 widths."""
+    """Strain profile g(u) = (1 - u^2) exp(-u^2 / 2), u = xi / width, tapered smoothly
+    (cos^2 over the last width) to zero at 3.5 widths: a cut would be a step in time on
+    every channel the vehicle passes, a broadband click."""
     u2 = np.square(xi * np.float32(1 / width))
-    return (1 - u2) * np.exp(np.float32(-0.5) * u2) * (u2 < _CUT**2)
+    u = np.sqrt(u2)
+    ramp = np.clip(_CUT - u, 0, 1)  # 1 inside 2.5 widths, 0 at the cut
+    taper = np.square(np.sin(np.float32(np.pi / 2) * ramp))
+    return (1 - u2) * np.exp(np.float32(-0.5) * u2) * taper
 
 
 def _decay_integral(xi: np.ndarray, decay: float) -> np.ndarray:

@@ -14,16 +14,24 @@ def open_transport(
     *,
     broker: MemoryBroker | None = None,
     exchange: str = "fibersim",
+    exchange_type: str = "topic",
+    durable: bool = True,
+    persistent: bool = False,
     confirm_window: int = 32,
     ca_file: str | None = None,
     insecure: bool = False,
 ) -> Transport:
-    """An AMQP transport for a URL, else an in-memory one on ``broker`` (or a new broker)."""
+    """An AMQP transport for a URL, else an in-memory one on ``broker`` (or a new broker).
+
+    ``exchange_type``, ``durable`` and ``persistent`` (delivery mode 2) are the dialect's
+    topology; the in-memory broker routes topic and direct exchanges alike.
+    """
     if amqp_url:
         from fibersim.transport.amqp import AmqpTransport
 
         return AmqpTransport(
-            amqp_url, exchange=exchange, confirm_window=confirm_window, ca_file=ca_file,
+            amqp_url, exchange=exchange, exchange_type=exchange_type, durable=durable,
+            persistent=persistent, confirm_window=confirm_window, ca_file=ca_file,
             insecure=insecure,
         )
     return MemoryTransport(broker or MemoryBroker())

@@ -49,7 +49,9 @@ _M_MMAP_THRESHOLD = -3
 
 
 class AmqpTransport(Transport):
-    """Publish and subscribe on a durable topic exchange of a RabbitMQ broker."""
+    """Publish and subscribe on one exchange of a RabbitMQ broker (durable topic by default;
+    a dialect's topology may ask for another type, persistent delivery, or ``auto_delete``
+    for a private exchange that goes once its last queue does)."""
 
     def __init__(
         self,
@@ -59,8 +61,17 @@ class AmqpTransport(Transport):
         ca_file: str | None = None,
         insecure: bool = False,
         outage_grace_s: float = DEFAULT_OUTAGE_GRACE_S,
+        exchange_type: str = "topic",
+        durable: bool = True,
+        persistent: bool = False,
+        auto_delete: bool = False,
     ) -> None:
         super().__init__()
+        self._exchange_options: dict[str, Any] = {
+            "type": aio_pika.ExchangeType(exchange_type), "durable": durable,
+            "auto_delete": auto_delete}
+        self._delivery_mode = (aio_pika.DeliveryMode.PERSISTENT if persistent
+                               else aio_pika.DeliveryMode.NOT_PERSISTENT)
         self._outage_grace_s = outage_grace_s
         self._link_up = asyncio.Event()
         self._outage_started: float | None = None
@@ -97,8 +108,7 @@ class AmqpTransport(Transport):
         )
         self._channel.return_callbacks.add(self._returned)
         self._exchange = await self._channel.declare_exchange(
-            self._exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
-        )
+            self._exchange_name, **self._exchange_options)
         self._link_up.set()
 
     def _link_lost(self, *_: object) -> None:
@@ -162,7 +172,7 @@ class AmqpTransport(Transport):
             envelope.body,
             content_type=envelope.content_type,
             headers=envelope.headers,
-            delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
+            delivery_mode=self._delivery_mode,
         )
         task = asyncio.create_task(self._confirm(routing_key, message, envelope))
         self._in_flight.add(task)
@@ -207,8 +217,7 @@ class AmqpTransport(Transport):
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=64)
         exchange = await channel.declare_exchange(
-            self._exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
-        )
+            self._exchange_name, **self._exchange_options)
         queue = await channel.declare_queue(
             queue_name or "", exclusive=queue_name is None, auto_delete=queue_name is None
         )

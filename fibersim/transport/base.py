@@ -109,6 +109,5 @@ class Transport(abc.ABC):
 
 
 def sequence_of(envelope: Envelope) -> int | None:
-    """The data block sequence number carried in the headers, if any."""
-    value = envelope.headers.get("x-fibersim-sequence")
-    return value if isinstance(value, int) else None
+    """The data block sequence number the dialect's encoder attached, if any."""
+    return envelope.sequence

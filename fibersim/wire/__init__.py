@@ -18,6 +18,7 @@ from fibersim.wire.messages import (
     StatusEvent,
     StatusMessage,
     WireMessage,
+    kind_of,
     routing_key,
 )
 
@@ -37,5 +38,6 @@ __all__ = [
     "WireFormatError",
     "WireMessage",
     "get_codec",
+    "kind_of",
     "routing_key",
 ]

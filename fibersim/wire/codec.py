@@ -1,9 +1,8 @@
 """Codecs turn wire messages into AMQP-ready envelopes and back.
 
-The rest of fibersim only sees ``Codec.encode`` and ``Codec.decode``; adding another wire
-format (the vendor's own, say) means writing one more class with these two methods and
-registering it in ``CODECS``. The layout implemented by ``FibersimCodec`` is specified in
-docs/wire-protocol.md, which is the normative description.
+``FibersimCodec`` is the codec of the ``fibersim`` dialect (``fibersim/dialects/``), whose
+layout docs/wire-protocol.md specifies normatively. Other wire formats are other dialects;
+nothing else in fibersim reads bytes.
 """
 
 from __future__ import annotations
@@ -52,6 +51,9 @@ class Envelope:
     body: bytes
     content_type: str
     headers: dict[str, Any] = field(default_factory=dict)
+    #: data blocks: the block's sequence number, for the transport to report the block lost
+    #: by number whatever the dialect puts on the wire (it is not transmitted as such)
+    sequence: int | None = None
 
 
 class Codec(Protocol):
@@ -78,7 +80,8 @@ class FibersimCodec:
         }
         if isinstance(message, DataBlock):
             headers["x-fibersim-sequence"] = message.sequence
-            return Envelope(kind, _encode_block(message), BLOCK_CONTENT_TYPE, headers)
+            return Envelope(kind, _encode_block(message), BLOCK_CONTENT_TYPE, headers,
+                            message.sequence)
         payload = {"schema_version": SCHEMA_VERSION, "kind": kind.value}
         payload.update(message.model_dump(mode="json"))
         body = json.dumps(payload, separators=(",", ":")).encode()
@@ -193,12 +196,9 @@ def _decode_json(body: bytes) -> WireMessage:
         raise WireFormatError(f"invalid {model.__name__} field {where}: {first['msg']}") from None
 
 
-CODECS: dict[str, Codec] = {FibersimCodec.name: FibersimCodec()}
+_FIBERSIM_CODEC = FibersimCodec()
 
 
-def get_codec(name: str = FibersimCodec.name) -> Codec:
-    """The registered codec called ``name``."""
-    try:
-        return CODECS[name]
-    except KeyError:
-        raise ValueError(f"unknown codec {name!r}; known: {', '.join(CODECS)}") from None
+def get_codec() -> Codec:
+    """The codec of fibersim's own format; other formats are dialects (``fibersim.dialects``)."""
+    return _FIBERSIM_CODEC

@@ -75,10 +75,16 @@ def test_the_acquisition_carries_the_prodml_attributes(float_file: Path) -> None
         assert acquisition["PulseRate"] == 500.0
         assert acquisition["NumberOfLoci"] == 48 and acquisition["StartLocusIndex"] == 50
         assert acquisition["SpatialSamplingInterval"] == 2.0
-        assert acquisition["SpatialSamplingIntervalUnit"] == b"m"
-        assert acquisition["GaugeLength"] == 8.0 and acquisition["GaugeLengthUnit"] == b"m"
+        assert acquisition["SpatialSamplingInterval.uom"] == b"m"
+        assert acquisition["GaugeLength"] == 8.0 and acquisition["GaugeLength.uom"] == b"m"
         assert acquisition["PulseWidth"] == pytest.approx(77.1, abs=0.1)
-        assert {"AcquisitionId", "uuid", "PulseWidthUnit"} <= set(acquisition)
+        assert acquisition["PulseWidth.uom"] == b"ns" and acquisition["PulseRate.uom"] == b"Hz"
+        assert acquisition["FacilityId"] == b"fibersim"
+        assert {"AcquisitionId", "uuid"} <= set(acquisition)
+        assert not [name for name in acquisition if name.endswith("Unit")]  # 2.1 only
+        root = dict(file.attrs)
+        assert root["schemaVersion"] == b"2.1" and root["FacilityId"] == b"fibersim"
+        assert len({root["uuid"], acquisition["uuid"], raw.attrs["uuid"]}) == 3
         assert data["PartEndTime"] == b"2024-05-01T12:00:01.998000000+00:00"
         assert data["Count"] == ROWS and data["RawDataUnit"] == b"1/s"
         assert [name.decode() for name in data["Dimensions"]] == ["time", "locus"]

@@ -45,6 +45,17 @@ def test_a_scenario_is_recorded_offline_with_a_summary(tmp_path: Path) -> None:
         400.0, 1.5, 32, 800, "int16")
 
 
+def test_the_same_scenario_and_seed_give_the_same_file_byte_for_byte(tmp_path: Path) -> None:
+    run = "run: {seed: 3, start_time: '2024-05-01T12:00:00Z'}\n"
+    (tmp_path / "s.yaml").write_text(SCENARIO + run)
+    files = [tmp_path / "a.h5", tmp_path / "b.h5"]
+    for path in files:
+        result = fibersim("record", str(tmp_path / "s.yaml"), "-o", str(path), "--to", "1s")
+        assert result.returncode == 0, result.stderr
+    assert files[0].read_bytes() == files[1].read_bytes()
+    assert open_recording(files[0]).info.start_time_ns == START_NS  # run.start_time
+
+
 @pytest.mark.parametrize("args, complaint", [
     ([], "either a SCENARIO file or --from-amqp"),
     (["--from-amqp", "amqp://127.0.0.1/", "--to", "5s"], "--from/--to are for a SCENARIO"),

@@ -25,10 +25,12 @@ class Completed:
         return self.stdout + self.stderr
 
 
-def fibersim(*args: str | Path, timeout: float = 120.0) -> Completed:
-    """Run ``python -m fibersim ARGS`` in the repo, without the caller's AMQP/Focus env."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("FIBERSIM_")}
+def fibersim(*args: str | Path, timeout: float = 120.0,
+             env: dict[str, str] | None = None) -> Completed:
+    """Run ``python -m fibersim ARGS`` in the repo, without the caller's AMQP/Focus env (plus
+    ``env``, if given)."""
+    env = {**{key: value for key, value in os.environ.items()
+              if not key.startswith("FIBERSIM_")}, **(env or {})}
     process = subprocess.run(
         [sys.executable, "-m", "fibersim", *map(str, args)], capture_output=True, text=True,
         timeout=timeout, cwd=REPO, env=env)

@@ -18,7 +18,8 @@ def _slope(f: np.ndarray, power: np.ndarray, lo: float, hi: float) -> float:
 
 @pytest.mark.parametrize(("corner_hz", "alpha"), [(20.0, 1.0), (40.0, 1.5)])
 def test_incoherent_spectrum_has_the_configured_slopes(corner_hz: float, alpha: float) -> None:
-    ctx = context(n_channels=64, prr=2000.0)
+    # Channels a gauge apart share their noise: 640 of them give ~64 independent spectra.
+    ctx = context(n_channels=640, prr=2000.0, dx=1.0)
     spec = IncoherentNoiseSpec(sigma_phi=0.02, corner_hz=corner_hz, alpha=alpha)
     data = render([spec], ctx, 20.0).astype(np.float64)
     f, psd = signal.welch(data, fs=ctx.prr, nperseg=4096, axis=0)
@@ -54,7 +55,9 @@ def test_common_mode_rms_relative_to_incoherent_below_10_hz(ratio: float) -> Non
 
 
 def test_median_removal_takes_out_the_common_mode() -> None:
-    ctx = context(n_channels=64, prr=500.0, seed=3)
+    # 256 channels: neighbours share their noise over a gauge, so the median of a few dozen
+    # gauges would itself carry noise that its removal adds back.
+    ctx = context(n_channels=256, prr=500.0, seed=3)
     specs = [IncoherentNoiseSpec(), CommonModeNoiseSpec(rms_ratio=3.0)]
     data = render(specs, ctx, 30.0).astype(np.float64)
     common = render(specs[1:], ctx, 30.0).astype(np.float64)[:, 0]
