@@ -14,5 +14,8 @@ COPY scenarios ./scenarios
 RUN useradd --create-home fibersim && mkdir /reports && chown fibersim /reports
 USER fibersim
 
-ENTRYPOINT []
-CMD ["fibersim", "--help"]
+# The image is the fibersim command: `docker run IMAGE run scenarios/zero_prr.yaml`, compose's
+# `command:` and Kubernetes' `args:` are fibersim's own arguments.
+EXPOSE 8500 9108
+ENTRYPOINT ["fibersim"]
+CMD ["--help"]

@@ -5,26 +5,42 @@ from __future__ import annotations
 import math
 import re
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|min|h)?\s*$")
-_UNIT_SECONDS = {"ms": 1e-3, "s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+#: One ``<number><unit>`` term of a duration; a duration is one or more terms (``1h30m``).
+_TERM = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|min|s|m|h|d)?\s*")
+_UNIT_SECONDS = {"ms": 1e-3, "s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0,
+                 "d": 86400.0}
+_EXAMPLES = "e.g. 30s, 250ms, 2m, 1.5h, 1d, 1h30m"
 
-#: Longest duration fibersim accepts anywhere (one year), so typos cannot mean "forever".
+#: Longest duration fibersim accepts anywhere (366 days), so typos cannot mean "forever".
 MAX_DURATION_S = 366 * 24 * 3600.0
 
 
 def parse_duration(text: str | float | int) -> float:
-    """Seconds from ``"30s"``, ``"250ms"``, ``"2m"``, ``"1.5h"`` or a bare number of seconds."""
+    """Seconds from ``"30s"``, ``"250ms"``, ``"2m"``, ``"1.5h"``, ``"1d"``, a compound such as
+    ``"1h30m"`` or ``"1d 12h"``, or a bare number of seconds.
+
+    Compounds are what people write for long runs (a Kubernetes stream that runs ``366d``).
+    Only a lone number may omit its unit: ``"1h30"`` is refused rather than guessed.
+    """
     if isinstance(text, bool):
-        raise ValueError("expected a duration like 30s, 2m or 1.5h")
-    if isinstance(text, (int, float)):
-        seconds = float(text)
-    else:
-        match = _DURATION.match(text)
-        if not match:
-            raise ValueError(f"{text!r} is not a duration (e.g. 30s, 250ms, 2m, 1.5h)")
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        raise ValueError(f"expected a duration ({_EXAMPLES})")
+    seconds = float(text) if isinstance(text, int | float) else _parse_terms(text)
     if not math.isfinite(seconds) or seconds < 0 or seconds > MAX_DURATION_S:
-        raise ValueError(f"duration must be between 0 and {MAX_DURATION_S:.0f} s")
+        raise ValueError(f"duration must be between 0 and {MAX_DURATION_S:.0f} s (366d)")
+    return seconds
+
+
+def _parse_terms(text: str) -> float:
+    position, seconds, terms = len(text) - len(text.lstrip()), 0.0, 0
+    while position < len(text):
+        match = _TERM.match(text, position)
+        unitless = match is not None and match.group(2) is None
+        if match is None or (unitless and (terms > 0 or match.end() < len(text))):
+            raise ValueError(f"{text!r} is not a duration ({_EXAMPLES})")
+        seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        position, terms = match.end(), terms + 1
+    if terms == 0:
+        raise ValueError(f"{text!r} is not a duration ({_EXAMPLES})")
     return seconds
 
 

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 import click
 from pydantic import ValidationError
 
-from fibersim.cli.lifecycle import exit_with, run_until_signal
+from fibersim.cli.lifecycle import exit_with, metrics_served, run_until_signal
 from fibersim.cli.options import (
     DURATION,
+    MetricsAddress,
     amqp_url_option,
     dialect_option,
     exchange_option,
+    metrics_port_option,
     tls_options,
 )
 from fibersim.errors import UnreachableError
@@ -46,13 +48,15 @@ from fibersim.errors import UnreachableError
 @click.option("--control/--no-control", default=False, show_default=True,
               help="Serve the mock-only /_mock routes (status, restart, store down/up)."
                    " Off by default: they let any caller restart the mock.")
+@metrics_port_option
 @click.option("--control-token", envvar="FIBERSIM_CONTROL_TOKEN", default=None, metavar="T",
               help="Require header X-Control-Token: T on /_mock routes; implies --control"
                    " (also FIBERSIM_CONTROL_TOKEN; never printed).")
 @tls_options
 def focus_mock(amqp_url: str | None, exchange: str | None, dialect: str | None, fiber_id: str,
                host: str, port: int, prefix: str, behaviour: str, reconfigure_policy: str,
-               store: str, metadata_timeout: float, control: bool, control_token: str | None,
+               store: str, metadata_timeout: float, control: bool,
+               metrics_port: MetricsAddress | None, control_token: str | None,
                ca_file: str | None, insecure: bool) -> None:
     """Serve a mock Focus Server that consumes a simulated fiber from RabbitMQ.
 
@@ -73,6 +77,7 @@ def focus_mock(amqp_url: str | None, exchange: str | None, dialect: str | None, 
       curl http://127.0.0.1:8500/focus-server/_mock/status
       fibersim focus-mock --behaviour fixed --reconfigure-policy adaptive --store index.db
       fibersim focus-mock --amqp-url amqp://guest:guest@127.0.0.1/ --dialect tagged
+      fibersim focus-mock --amqp-url amqp://guest:guest@127.0.0.1/ --metrics-port 9109
     """
     from fibersim.dialects import DEFAULT_DIALECT, load_dialect
     from fibersim.focus import FocusSettings
@@ -91,7 +96,8 @@ def focus_mock(amqp_url: str | None, exchange: str | None, dialect: str | None, 
         option = "--" + str(first["loc"][0]).replace("_", "-")
         raise click.BadParameter(first["msg"], param_hint=option) from None
     transport = TransportSettings(amqp_url, exchange, ca_file, insecure)
-    exit_with(run_until_signal(_serve(settings, transport, host, port)))
+    with metrics_served(metrics_port):
+        exit_with(run_until_signal(_serve(settings, transport, host, port)))
 
 
 @dataclass(frozen=True)

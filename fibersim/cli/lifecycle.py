@@ -7,12 +7,15 @@ write partial reports; the command then exits 130 (SIGINT) or 143 (SIGTERM) as s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import click
+
+from fibersim.errors import UnreachableError
 
 _EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -53,3 +56,23 @@ def _interrupt(task: asyncio.Task[Any], signum: signal.Signals,
 def exit_with(code: int) -> None:
     """End the command with ``code`` (click's standalone mode is off in ``main``)."""
     sys.exit(code)
+
+
+@contextlib.contextmanager
+def metrics_served(address: tuple[str, int] | None) -> Iterator[None]:
+    """Serve ``--metrics-port`` (if given) for the duration of the command, saying where."""
+    if address is None:
+        yield
+        return
+    from fibersim.metrics import MetricsServer
+
+    try:
+        server = MetricsServer(*address)
+    except OSError as error:
+        raise UnreachableError(f"--metrics-port {address[0]}:{address[1]}: cannot listen:"
+                               f" {error.strerror}") from None
+    click.echo(f"metrics at {server.url}", err=True)
+    try:
+        yield
+    finally:
+        server.close()

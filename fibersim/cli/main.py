@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "record": ("fibersim.cli.record", "record", "Write a scenario or a live stream to PRODML."),
     "replay": ("fibersim.cli.replay", "replay", "Publish a DAS recording file as a live fiber."),
     "bench": ("fibersim.cli.bench", "bench", "Measure throughput against same-run baselines."),
+    "report": ("fibersim.cli.report", "report",
+               "Render JSON run reports as an HTML page, side by side."),
     "dialects": ("fibersim.cli.dialects", "dialects",
                  "List the installed wire dialects and their topology."),
     "conform": ("fibersim.cli.dialects", "conform",
@@ -56,6 +58,10 @@ class LazyGroup(click.Group):
         if entry is None:
             return None
         command: click.Command = getattr(importlib.import_module(entry[0]), entry[1])
+        for param in command.params:
+            if isinstance(param, click.Option):
+                # --help names the variable each option also reads (auto_envvar_prefix)
+                param.show_envvar = True
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -66,11 +72,14 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"],
+                                              "auto_envvar_prefix": "FIBERSIM"})
 @click.version_option(__version__, prog_name="fibersim")
 @click.option("-v", "--verbose", count=True,
               help="More log output: -v fibersim's info, -vv also the AMQP client's.")
-def cli(verbose: int) -> None:
+@click.option("-q", "--quiet", is_flag=True,
+              help="Summaries only: no progress lines, no per-step lines of run.")
+def cli(verbose: int, quiet: bool) -> None:
     """Simulate a DAS interrogator and drive a Focus Server through the "waiting for fiber"
     incident.
 
@@ -79,6 +88,12 @@ def cli(verbose: int) -> None:
       fibersim run scenarios/fiber_lost.yaml
     Stream one fiber into RabbitMQ as fast as possible for 10 simulated seconds:
       fibersim stream --amqp-url amqp://guest:guest@127.0.0.1/ --duration 10s --speed max
+
+    \b
+    Every option can also come from the environment: FIBERSIM_<COMMAND>_<OPTION>, e.g.
+    FIBERSIM_STREAM_DURATION=1h; options that name a variable in their help (FIBERSIM_AMQP_URL,
+    FIBERSIM_FOCUS_URL, ...) use that one. The command line wins over the environment.
+    Shell completion (bash; zsh and fish alike): eval "$(_FIBERSIM_COMPLETE=bash_source fibersim)"
 
     Exit codes: 0 ok, 1 an expectation failed, 2 bad input, 3 broker or Focus Server
     unreachable, 130/143 interrupted.
@@ -91,7 +106,8 @@ def configure_logging(verbose: int) -> None:
 
     aio-pika and aiormq log every failed (re)connection attempt at ERROR with a traceback;
     fibersim reports those outcomes itself in one line, so their loggers stay quiet unless
-    asked.
+    asked. pint warns about DASCore redefining its units each time DASCore is imported
+    (``replay``), which says nothing about the user's file.
     """
     import logging
 
@@ -101,7 +117,7 @@ def configure_logging(verbose: int) -> None:
         datefmt="%Y-%m-%dT%H:%M:%S%z",
     )
     client_level = logging.DEBUG if verbose >= 2 else logging.CRITICAL
-    for name in ("aio_pika", "aiormq"):
+    for name in ("aio_pika", "aiormq", "pint"):
         logging.getLogger(name).setLevel(client_level)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import click
 
@@ -11,7 +13,7 @@ from fibersim.units import parse_duration, parse_speed
 
 
 class DurationType(click.ParamType[float, Any]):
-    """``30s``, ``250ms``, ``2m``, ``1.5h`` or seconds, converted to float seconds."""
+    """``30s``, ``250ms``, ``2m``, ``1.5h``, ``1d``, ``1h30m`` or seconds, as float seconds."""
 
     name = "duration"
 
@@ -38,8 +40,47 @@ class SpeedType(click.ParamType[float, Any]):
             self.fail(str(error), param, ctx)
 
 
+class OutputFileType(click.ParamType[str, Any]):
+    """A file fibersim will write: checked when the command line is parsed, so a run never
+    does its work and then fails to save it.
+
+    Missing parent folders are fine (``make_parents`` creates them just before the run); a
+    path that is a folder, or below a file, or in a folder nobody may write to is refused with
+    exit 2. The value stays a ``str``.
+    """
+
+    name = "file"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> str:
+        path = Path(value)
+        if path.is_dir():
+            self.fail(f"{value}: is a folder, not a file", param, ctx)
+        ancestor = path.absolute().parent
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            self.fail(f"{value}: {ancestor} is not a folder", param, ctx)
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            self.fail(f"{value}: cannot write in {ancestor}", param, ctx)
+        return str(value)
+
+
+def make_parents(*paths: str | Path | None) -> None:
+    """Create the missing parent folders of output files (the ``OUTPUT_FILE`` options)."""
+    for path in paths:
+        if path is not None:
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise click.UsageError(f"{path}: cannot create its folder: {error.strerror}"
+                                       ) from None
+
+
 DURATION = DurationType()
 SPEED = SpeedType()
+OUTPUT_FILE = OutputFileType()
 
 
 def amqp_url_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -61,6 +102,47 @@ def tls_options(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Skip TLS certificate verification (like curl -k).")(func)
     return click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
                         help="CA bundle to verify amqps:// and https:// servers.")(func)
+
+
+class MetricsAddress(NamedTuple):
+    """Where ``--metrics-port`` listens: all interfaces unless a host is given."""
+
+    host: str
+    port: int
+
+    def shifted(self, offset: int) -> str:
+        """The option value for the same host, ``offset`` ports further (worker k)."""
+        return f"{self.host}:{self.port + offset}"
+
+
+class MetricsAddressType(click.ParamType[MetricsAddress, Any]):
+    """``PORT`` (all interfaces, as Prometheus exporters do) or ``HOST:PORT``."""
+
+    name = "[host:]port"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> MetricsAddress:
+        if isinstance(value, MetricsAddress):
+            return value
+        host, _, port = str(value).rpartition(":")
+        if not port.isdigit() or not 0 <= int(port) <= 65535:
+            self.fail(f"{value!r} is not PORT or HOST:PORT (port 0-65535)", param, ctx)
+        return MetricsAddress(host or "0.0.0.0", int(port))
+
+
+def metrics_port_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--metrics-port``: serve Prometheus metrics while the command runs (docs/metrics.md)."""
+    return click.option(
+        "--metrics-port", type=MetricsAddressType(), default=None, metavar="[HOST:]PORT",
+        help="Serve Prometheus metrics (fibersim_* names, docs/metrics.md) at /metrics while"
+        " the command runs: PORT on every interface, or HOST:PORT (127.0.0.1:9108 for this"
+        " machine only); port 0 lets the OS choose.")(func)
+
+
+def is_quiet() -> bool:
+    """Whether the global ``fibersim -q`` was given (commands print their summary only)."""
+    context = click.get_current_context(silent=True)
+    return bool(context is not None and context.find_root().params.get("quiet"))
 
 
 def dialect_option(func: Callable[..., Any]) -> Callable[..., Any]:

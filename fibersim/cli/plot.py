@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fibersim.cli.options import DURATION
+from fibersim.cli.options import DURATION, OUTPUT_FILE, make_parents
 from fibersim.signals import PlacedSpec, SignalSpec, source_labels
 
 if TYPE_CHECKING:
@@ -80,9 +80,9 @@ class _Window:
               help="Start of the window, in simulated time.")
 @click.option("--to", "to_s", type=DURATION, default="30s", show_default=True,
               help="End of the window, in simulated time.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              default="waterfall.png", show_default=True, help="PNG file to write.")
-def plot(scenario: Path, from_s: float, to_s: float, output: Path) -> None:
+@click.option("-o", "--output", type=OUTPUT_FILE, default="waterfall.png", show_default=True,
+              help="PNG file to write (missing folders are created).")
+def plot(scenario: Path, from_s: float, to_s: float, output: str) -> None:
     """Render the fiber signal of SCENARIO (its signals, seed and the timeline's
     start_source/stop_source events; no broker needed).
 
@@ -102,8 +102,9 @@ def plot(scenario: Path, from_s: float, to_s: float, output: Path) -> None:
     if to_s <= from_s:
         raise click.BadParameter(f"must be after --from ({from_s:g} s)", param_hint="--to")
     loaded = load_scenario(scenario)
+    make_parents(output)
     synthesizer = scenario_synthesizer(loaded)
     context = synthesizer.context
-    render_plot(synthesizer, from_s, to_s, output)
+    render_plot(synthesizer, from_s, to_s, Path(output))
     click.echo(f"wrote {output}: {loaded.name}, {from_s:g}-{to_s:g} s, "
                f"{context.n_channels} channels at {context.prr:g} Hz", err=True)

@@ -14,7 +14,15 @@ from pathlib import Path
 import click
 
 from fibersim.cli.lifecycle import exit_with, run_until_signal
-from fibersim.cli.options import DURATION, dialect_option, exchange_option, tls_options
+from fibersim.cli.options import (
+    DURATION,
+    OUTPUT_FILE,
+    dialect_option,
+    exchange_option,
+    is_quiet,
+    make_parents,
+    tls_options,
+)
 from fibersim.cli.progress import ProgressLine, live_progress
 from fibersim.models import SampleDtype
 from fibersim.recording.model import Compression
@@ -25,8 +33,8 @@ COMPRESSIONS: dict[str, Compression] = {"none": None, "gzip": "gzip", "lzf": "lz
 
 @click.command()
 @click.argument("scenario", required=False, type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="PRODML file to write (replaced if it exists).")
+@click.option("-o", "--output", required=True, type=OUTPUT_FILE,
+              help="PRODML file to write (replaced if it exists; missing folders are created).")
 @click.option("--from", "from_s", type=DURATION, default=None,
               help="Scenario: first simulated time to record [default: 0s].")
 @click.option("--to", "to_s", type=DURATION, default=None,
@@ -48,7 +56,7 @@ COMPRESSIONS: dict[str, Compression] = {"none": None, "gzip": "gzip", "lzf": "lz
               " dialect).")
 @click.option("--duration", type=DURATION, default=None,
               help="Tap: stream time to record, gaps included [default: 60s].")
-@click.option("--quiet", is_flag=True, help="No progress line; summary only.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line; summary only.")
 def record(scenario: str | None, output: str, from_s: float | None, to_s: float | None,
            compression: str, dtype: SampleDtype | None, amqp_url: str | None, ca_file: str | None,
            insecure: bool, exchange: str | None, dialect: str | None, fiber_id: str,
@@ -67,7 +75,9 @@ def record(scenario: str | None, output: str, from_s: float | None, to_s: float 
 
     --exchange and --dialect apply to --from-amqp (the tap) only.
     """
+    quiet = quiet or is_quiet()
     chosen = COMPRESSIONS[compression]
+    make_parents(output)
     if (scenario is None) == (amqp_url is None):
         raise click.UsageError("give either a SCENARIO file or --from-amqp URL")
     if scenario is not None:

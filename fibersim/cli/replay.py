@@ -11,13 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from fibersim.cli.lifecycle import exit_with, run_until_signal
+from fibersim.cli.lifecycle import exit_with, metrics_served, run_until_signal
 from fibersim.cli.options import (
     DURATION,
     SPEED,
+    MetricsAddress,
     amqp_url_option,
     dialect_option,
     exchange_option,
+    is_quiet,
+    metrics_port_option,
     tls_options,
 )
 from fibersim.cli.progress import live_progress
@@ -66,11 +69,12 @@ class ChannelRangeType(click.ParamType[tuple[int, int], Any]):
               " count size as scale].")
 @click.option("--original-time", is_flag=True,
               help="Stamp samples with the file's times instead of starting now.")
-@click.option("--quiet", is_flag=True, help="No progress line; summary only.")
+@metrics_port_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress line; summary only.")
 def replay(file: str, amqp_url: str | None, ca_file: str | None, insecure: bool,
            exchange: str | None, dialect: str | None, fiber_id: str, speed: float, loop: bool,
            duration: float | None, channels: tuple[int, int] | None, dtype: SampleDtype | None,
-           original_time: bool, quiet: bool) -> None:
+           original_time: bool, metrics_port: MetricsAddress | None, quiet: bool) -> None:
     """Publish a DAS recording (PRODML, or any format DASCore reads) as a live fiber.
 
     Metadata comes from the file: prr from its time step, dx from its distance step, channel
@@ -82,13 +86,16 @@ def replay(file: str, amqp_url: str | None, ca_file: str | None, insecure: bool,
       fibersim replay quake.h5 --amqp-url amqp://guest:guest@127.0.0.1/ --speed 1
       fibersim replay vendor.hdf5 --channels 100:599 --loop --speed max --duration 10m
       fibersim replay quake.h5 --amqp-url amqp://guest:guest@127.0.0.1/ --dialect tagged
+      fibersim replay quake.h5 --loop --duration 1h --metrics-port 9108
     """
     from fibersim.dialects import load_dialect
 
+    quiet = quiet or is_quiet()
     load_dialect(dialect)  # an unknown dialect is exit 2 before the file is read
-    exit_with(run_until_signal(_replay(Path(file), amqp_url, ca_file, insecure, exchange,
-                                       dialect, fiber_id, speed, loop, duration, channels, dtype,
-                                       original_time, quiet)))
+    with metrics_served(metrics_port):
+        exit_with(run_until_signal(_replay(Path(file), amqp_url, ca_file, insecure, exchange,
+                                           dialect, fiber_id, speed, loop, duration, channels,
+                                           dtype, original_time, quiet)))
 
 
 async def _replay(path: Path, amqp_url: str | None, ca_file: str | None, insecure: bool,

@@ -14,17 +14,23 @@ import math
 import shlex
 import shutil
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
 
-from fibersim.cli.lifecycle import exit_with, run_until_signal
+from fibersim.cli.lifecycle import exit_with, metrics_served, run_until_signal
 from fibersim.cli.options import (
     DURATION,
+    OUTPUT_FILE,
     SPEED,
+    MetricsAddress,
     amqp_url_option,
     dialect_option,
     exchange_option,
+    is_quiet,
+    make_parents,
+    metrics_port_option,
     tls_options,
 )
 from fibersim.errors import InputError, UnreachableError
@@ -35,6 +41,7 @@ from fibersim.units import format_speed
 
 if TYPE_CHECKING:
     from fibersim.runner.focus_target import Endpoints
+    from fibersim.runner.results import RunResult
     from fibersim.runner.scenario_runner import RunSettings
 
 
@@ -48,10 +55,15 @@ if TYPE_CHECKING:
               help="A separately run Focus Server, e.g. https://host/focus-server/ (also"
               " FIBERSIM_FOCUS_URL). Without it: the built-in mock, in this process.")
 @click.option("--focus-control-url", default=None, metavar="URL",
+              envvar="FIBERSIM_FOCUS_CONTROL_URL",
               help="Base URL of a separately run mock's /_mock interface (state, restart,"
-              " store and request-count steps need it with --focus-url).")
-@click.option("--focus-control-token", default=None, envvar="FIBERSIM_FOCUS_CONTROL_TOKEN",
-              metavar="TOKEN", help="X-Control-Token for --focus-control-url (never printed).")
+              " store and request-count steps need it with --focus-url; also"
+              " FIBERSIM_FOCUS_CONTROL_URL).")
+@click.option("--focus-control-token", default=None, metavar="TOKEN",
+              envvar=["FIBERSIM_CONTROL_TOKEN", "FIBERSIM_FOCUS_CONTROL_TOKEN"],
+              help="X-Control-Token for --focus-control-url (never printed). Also"
+              " FIBERSIM_CONTROL_TOKEN, the variable focus-mock reads too"
+              " (FIBERSIM_FOCUS_CONTROL_TOKEN still works but is deprecated).")
 @click.option("--focus-log-file", default=None, metavar="PATH",
               help="Follow this log file of the separately run server (like tail -F) for log"
               " checks.")
@@ -69,10 +81,16 @@ if TYPE_CHECKING:
               help="Override the scenario's speed: simulated s per wall s, or max.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
               help="Override the scenario's random seed.")
-@click.option("--junit", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write JUnit XML: one testsuite per scenario, one testcase per expectation.")
-@click.option("--report", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write the JSON report: seed, file hash, every event, probe and verdict.")
+@click.option("--junit", type=OUTPUT_FILE, default=None,
+              help="Write JUnit XML: one testsuite per scenario, one testcase per expectation"
+              " (missing folders are created).")
+@click.option("--report", "reports", type=OUTPUT_FILE, multiple=True,
+              help="Write a report; repeatable. *.html: one self-contained page with the"
+              " incident as a timeline (docs/reports.md); anything else: the JSON report (seed,"
+              " file hash, every event, probe and verdict).")
+@click.option("--json", "json_summary", is_flag=True,
+              help="Print the JSON report on stdout instead of the console lines.")
+@metrics_port_option
 @click.option("--allow-exec", is_flag=True, help="Allow 'exec' steps to run their commands.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved timelines; run nothing.")
 @click.option("--timeout", type=DURATION, default="5m", show_default=True,
@@ -84,8 +102,9 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
         focus_control_url: str | None, focus_control_token: str | None,
         focus_log_file: str | None, focus_log_cmd: str | None, strict: bool,
         tags: str | None, skip_tags: str | None, speed: float | None, seed: int | None,
-        junit: str | None, report: str | None, allow_exec: bool, dry_run: bool,
-        timeout: float, request_timeout: float) -> None:
+        junit: str | None, reports: tuple[str, ...], json_summary: bool,
+        metrics_port: MetricsAddress | None, allow_exec: bool, dry_run: bool, timeout: float,
+        request_timeout: float) -> None:
     """Run scenario files: stream the fiber, drive the Focus Server, check expectations.
 
     \b
@@ -97,6 +116,8 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
     Examples:
       fibersim run scenarios/fiber_lost.yaml
       fibersim run scenarios/*.yaml --junit junit.xml --report report.json
+      fibersim run scenarios/fiber_lost.yaml --report out/report.html --report out/report.json
+      fibersim run scenarios/healthy.yaml --json > summary.json
       fibersim run scenarios/healthy.yaml --amqp-url amqp://guest:guest@127.0.0.1/
       fibersim run scenarios/fiber_lost.yaml --amqp-url amqp://guest:guest@127.0.0.1/ \
           --dialect tagged
@@ -117,7 +138,7 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
     \b
     Exit codes: 0 all expectations met (or skipped, xfail), 1 an expectation or event
     failed, 2 invalid scenario or arguments, 3 broker or Focus Server unreachable,
-    130 interrupted.
+    130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
     See docs/scenarios.md for the file format and the time semantics.
     """
     from fibersim.dialects import load_dialect
@@ -150,6 +171,7 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
             for values, variant in scenario.variants():
                 click.echo(dry_run_text(path, variant, speed, seed, values))
         return
+    make_parents(junit, *reports)
     endpoints = Endpoints(
         amqp_url=amqp_url, exchange=exchange, dialect=dialect, focus_url=focus_url,
         focus_control_url=focus_control_url, focus_control_token=focus_control_token,
@@ -159,8 +181,10 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
     if focus_control_token:
         secrets.append(focus_control_token)
     settings = RunSettings(speed=speed, seed=seed, allow_exec=allow_exec, strict=strict)
-    exit_with(run_until_signal(_run_all(loaded, endpoints, settings, timeout, junit, report,
-                                        secrets)))
+    outputs = Outputs(junit, reports, json_summary)
+    with metrics_served(metrics_port):
+        exit_with(run_until_signal(_run_all(loaded, endpoints, settings, timeout, outputs,
+                                            secrets)))
 
 
 def _tag_set(text: str | None) -> set[str]:
@@ -172,15 +196,25 @@ def _selected(tags: list[str], wanted: set[str], skipped: set[str]) -> bool:
     return (not wanted or bool(wanted & set(tags))) and not skipped & set(tags)
 
 
+@dataclass(frozen=True)
+class Outputs:
+    """Where ``run`` puts its results besides the console."""
+
+    junit: str | None
+    reports: tuple[str, ...]
+    #: ``--json``: the JSON report on stdout, the console lines on stderr
+    json_summary: bool
+
+
 async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints,
-                   settings: RunSettings, timeout: float, junit: str | None,
-                   report: str | None, secrets: list[str]) -> int:
-    from fibersim.reports import ConsoleReporter, write_json_report, write_junit
-    from fibersim.runner.results import RunResult
+                   settings: RunSettings, timeout: float, outputs: Outputs,
+                   secrets: list[str]) -> int:
+    from fibersim.reports import ConsoleReporter, write_junit
     from fibersim.runner.scenario_runner import ScenarioRunner
 
-    console = ConsoleReporter(sys.stdout)
-    runners = [ScenarioRunner(variant, path, endpoints, settings, console.record, secrets,
+    console = ConsoleReporter(sys.stderr if outputs.json_summary else sys.stdout)
+    on_record = (lambda _: None) if is_quiet() else console.record
+    runners = [ScenarioRunner(variant, path, endpoints, settings, on_record, secrets,
                               matrix=values)
                for path, scenario in loaded for values, variant in scenario.variants()]
     for runner in runners:
@@ -216,10 +250,11 @@ async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints,
             console.summary(results[-1])
         raise
     finally:
-        if junit:
-            write_junit(results, junit)
-        if report:
-            write_json_report(results, report)
+        if outputs.junit:
+            write_junit(results, outputs.junit)
+        write_reports(results, outputs.reports)
+        if outputs.json_summary:
+            click.echo(json_report_text(results))
     for result in results:
         for failed in result.expectations:
             if failed.verdict == "failed":
@@ -230,6 +265,26 @@ async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints,
             click.echo(f"fibersim: {result.name}: event {event.label} failed:"
                        f" {event.detail}", err=True)
     return code
+
+
+def write_reports(results: list[RunResult], paths: tuple[str, ...]) -> None:
+    """Each ``--report`` in the format its name asks for: HTML for ``*.html``, else JSON."""
+    from fibersim.reports import write_json_report
+
+    for path in paths:
+        if path.lower().endswith((".html", ".htm")):
+            from fibersim.reports.html import write_html_report
+
+            write_html_report([json.loads(json_report_text(results))], path)
+        else:
+            write_json_report(results, path)
+
+
+def json_report_text(results: list[RunResult]) -> str:
+    """The JSON report document as text (what ``--report x.json`` writes)."""
+    from fibersim.reports.files import report_document
+
+    return json.dumps(report_document(results), indent=2, default=str)
 
 
 def dry_run_text(path: str, scenario: Scenario, speed: float | None, seed: int | None,
@@ -269,11 +324,42 @@ def dry_run_text(path: str, scenario: Scenario, speed: float | None, seed: int |
                          f" [{describe_anchor(entry)}]")
     for event in scenario.cleanup:
         lines.append(f"  finally      event   {event.describe()}")
-    if not math.isinf(chosen_speed):
-        last = max(entry.nominal_s for entry in resolve_timeline(scenario))
-        lines.append(f"  nominal length {last:g} simulated s = {last / chosen_speed:.1f}s wall"
-                     " plus checkpoint waits")
+    sim_s, wall_s = nominal_length(scenario, chosen_speed)
+    lines.append(f"  nominal length {sim_s:g} simulated s = {wall_s:.1f}s wall"
+                 " plus the Focus Server's reaction times")
     return "\n".join(lines)
+
+
+def nominal_length(scenario: Scenario, speed: float) -> tuple[float, float]:
+    """Simulated and wall seconds a run takes if every expectation is met at once.
+
+    Follows the runner: a step is due when its anchor fired (events and met expectations
+    move the timeline); a ``holds_for`` keeps the stream running for that many wall seconds
+    (at ``--speed max`` simulated time then runs at real-time pace); storms and backoff
+    clients run for their wall ``duration`` and the run waits for them at the end.
+    """
+    from fibersim.scenario.models import BackoffClient, ExpectStep, Storm
+
+    sim = wall = background_end = 0.0
+    fired: dict[str, float] = {}
+    pace = 1.0 if math.isinf(speed) else speed
+    for entry in resolve_timeline(scenario):
+        anchor, step = entry.anchor, entry.step
+        due = (sim if anchor.previous else anchor.offset_s if anchor.label is None
+               else fired[anchor.label] + anchor.offset_s)
+        if due > sim:
+            wall += 0.0 if math.isinf(speed) else (due - sim) / speed
+            sim = due
+        if isinstance(step, ExpectStep) and step.holds_for is not None:
+            wall += step.holds_for
+            sim += step.holds_for * pace
+        if isinstance(step, Storm | BackoffClient):
+            background_end = max(background_end, wall + step.duration)
+        fired[entry.label] = sim
+    if background_end > wall:
+        sim += (background_end - wall) * pace
+        wall = background_end
+    return sim, wall
 
 
 @click.command()

@@ -29,16 +29,22 @@ from typing import TYPE_CHECKING, Any
 import click
 from pydantic import ValidationError
 
-from fibersim.cli.lifecycle import exit_with, run_until_signal
+from fibersim.cli.lifecycle import exit_with, metrics_served, run_until_signal
 from fibersim.cli.options import (
     DURATION,
+    OUTPUT_FILE,
     SPEED,
+    MetricsAddress,
     amqp_url_option,
     dialect_option,
     exchange_option,
+    is_quiet,
+    make_parents,
+    metrics_port_option,
     tls_options,
 )
 from fibersim.cli.progress import live_progress
+from fibersim.cli.series import PerSecond, merge_rows, write_csv
 from fibersim.models import DEFAULT_CHANNELS, FiberConfig
 from fibersim.units import format_speed
 
@@ -78,6 +84,8 @@ class StreamPlan:
     confirm_window: int
     quiet: bool
     stats_json: str | None
+    stats_csv: str | None = None
+    metrics_port: MetricsAddress | None = None
 
     @property
     def fibers(self) -> tuple[str, ...]:
@@ -129,14 +137,20 @@ class StreamPlan:
               show_default=True, help="Sample type on the wire (int16 carries a scale).")
 @click.option("--confirm-window", type=click.IntRange(1, 10_000), default=32, show_default=True,
               help="Publishes awaiting a broker confirm at once (per process).")
-@click.option("--stats-json", type=click.Path(dir_okay=False), default=None,
-              help="Write run statistics (throughput, block publish lateness) as JSON here.")
-@click.option("--quiet", is_flag=True, help="No progress line; summary only.")
+@click.option("--stats-json", type=OUTPUT_FILE, default=None,
+              help="Write run statistics (throughput, block publish lateness, a per-second"
+              " series of rates) as JSON here.")
+@click.option("--stats-csv", type=OUTPUT_FILE, default=None,
+              help="Write the per-second series (messages, blocks, bytes, confirms per s) as"
+              " CSV here, for spreadsheets.")
+@metrics_port_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress line; summary only.")
 def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: str | None,
            dialect: str | None, fiber_id: str | None, fibers: int | None, fiber_ids: str | None,
            fiber_prefix: str, instance: str | None, workers: int, channels: int, prr: float,
            dx: float, duration: float, speed: float, seed: int, dtype: str, confirm_window: int,
-           stats_json: str | None, quiet: bool) -> None:
+           stats_json: str | None, stats_csv: str | None, metrics_port: MetricsAddress | None,
+           quiet: bool) -> None:
     """Publish simulated DAS fibers (metadata, data blocks, heartbeats) to RabbitMQ.
 
     Data blocks of 0.1 simulated s go to das.<fiber>.data, metadata (on connect, every
@@ -150,9 +164,14 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: 
       fibersim stream --fibers 8 --workers 2 --duration 1h         # fiber-0 .. fiber-7
       fibersim stream --fibers 128 --instance 3/8                  # fiber-48 .. fiber-63
       fibersim stream --dialect tagged --duration 10s              # exchange das-tagged
+      fibersim stream --duration 10s --speed max --stats-csv out/rates.csv
+      fibersim stream --duration 1h --metrics-port 9108   # Prometheus at :9108/metrics
+
+    With --workers K and --metrics-port P, worker k serves its fibers' metrics on P+k.
     """
     from fibersim.dialects import load_dialect
 
+    quiet = quiet or is_quiet()
     load_dialect(dialect)  # an unknown dialect is exit 2 before anything starts
     if fiber_id is not None and (fibers, fiber_ids, instance) != (None, None, None):
         raise click.UsageError("--fiber-id names one fiber; use --fiber-ids, --fibers or"
@@ -168,12 +187,14 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: 
         raise click.BadParameter(first["msg"], param_hint=f"--{first['loc'][0]}") from None
     except ValueError as error:
         raise click.UsageError(str(error)) from None
+    make_parents(stats_json, stats_csv)
     plan = StreamPlan(tuple(indices), fiber_prefix, seed, fiber_id, config, amqp_url, ca_file,
                       insecure, exchange, dialect, duration, speed, confirm_window, quiet,
-                      stats_json)
+                      stats_json, stats_csv, metrics_port)
     if workers > 1 and len(indices) > 1:
         exit_with(run_until_signal(_run_workers(plan, workers)))
-    exit_with(run_until_signal(_stream(plan)))
+    with metrics_served(metrics_port):
+        exit_with(run_until_signal(_stream(plan)))
 
 
 # -- choosing fibers ------------------------------------------------------------------------------
@@ -280,8 +301,10 @@ async def _stream(plan: StreamPlan) -> int:
     # Building the synthesizers (and starting render processes) took time that no block
     # should be late for, and that must not appear as an offset between block timestamps and
     # the wall clock: start both clocks once the first blocks are ready.
+    series = PerSecond(lambda: _counters(streamers, transport))
     try:
-        async with live_progress(lambda: _progress_text(streamers), enabled=not plan.quiet):
+        async with series.running(), live_progress(lambda: _progress_text(streamers, series),
+                                                   enabled=not plan.quiet):
             await asyncio.gather(*(streamer.prepare() for streamer in streamers))
             # Everything imported and built so far lives until the end: move it out of the
             # collector's reach. A full collection over it takes 15-30 ms, which would land
@@ -293,6 +316,7 @@ async def _stream(plan: StreamPlan) -> int:
             for streamer in streamers:
                 streamer.interrogator.start_time_ns = start_ns
                 streamer.stats.wall_start = time.monotonic()
+            series.restart()
             for streamer in streamers:
                 await streamer.connect()
             await asyncio.gather(*(streamer.run_until(plan.duration) for streamer in streamers))
@@ -303,7 +327,10 @@ async def _stream(plan: StreamPlan) -> int:
         await asyncio.shield(transport.close())
         click.echo(_summary_text(streamers, transport), err=True)
         if plan.stats_json is not None:
-            Path(plan.stats_json).write_text(json.dumps(_stats(streamers, transport), indent=1))
+            Path(plan.stats_json).write_text(
+                json.dumps(_stats(streamers, transport, series.rows), indent=1))
+        if plan.stats_csv is not None:
+            write_csv(series.rows, plan.stats_csv)
     return 0 if not transport.stats.lost_sequences else 1
 
 
@@ -318,11 +345,22 @@ def _fiber_list(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else f"{len(names)} fibers ({names[0]} .. {names[-1]})"
 
 
-def _progress_text(streamers: Sequence[FiberStreamer]) -> str:
+def _progress_text(streamers: Sequence[FiberStreamer], series: PerSecond) -> str:
     totals = _totals(streamers)
     return (f"t={totals['sim_time']:8.1f} s  blocks={totals['blocks']:7d}  "
+            f"{series.latest('messages_per_s'):8.0f} msg/s  "
             f"{totals['bytes'] / totals['wall_s'] / 1e6:7.1f} MB/s  "
             f"x{totals['sim_time'] / totals['wall_s']:6.1f} real time")
+
+
+def _counters(streamers: Sequence[FiberStreamer], transport: Transport) -> dict[str, float]:
+    """The cumulative counters the per-second series is made of."""
+    blocks = sum(s.stats.blocks for s in streamers)
+    return {"sim_time": min(s.sim_time for s in streamers), "blocks": blocks,
+            "messages": blocks + sum(s.stats.metadata_messages + s.stats.heartbeats
+                                     for s in streamers),
+            "bytes": sum(s.stats.bytes for s in streamers),
+            "confirmed": transport.stats.confirmed}
 
 
 def _totals(streamers: Sequence[FiberStreamer]) -> dict[str, Any]:
@@ -354,7 +392,8 @@ def _summary_text(streamers: Sequence[FiberStreamer], transport: Transport) -> s
     )
 
 
-def _stats(streamers: Sequence[FiberStreamer], transport: Transport) -> dict[str, Any]:
+def _stats(streamers: Sequence[FiberStreamer], transport: Transport,
+           series: list[dict[str, float]]) -> dict[str, Any]:
     """The ``--stats-json`` document of one process."""
     totals = _totals(streamers)
     return {
@@ -364,6 +403,7 @@ def _stats(streamers: Sequence[FiberStreamer], transport: Transport) -> dict[str
         "lateness": lateness_summary(
             [list(s.stats.lateness) for s in streamers]),
         "transport": transport.stats.as_dict(),
+        "series": series,
     }
 
 
@@ -405,13 +445,16 @@ async def _run_workers(plan: StreamPlan, workers: int) -> int:
         stats_files = [str(Path(scratch) / f"worker-{k}.json") for k in range(count)]
         click.echo(f"streaming {_fiber_list(plan.fibers)} with {count} worker processes",
                    err=True)
-        env = dict(os.environ)
+        # the parent hands each worker its share explicitly: the environment must not select
+        # fibers again (FIBERSIM_INSTANCE of a StatefulSet pod, FIBERSIM_STREAM_* options)
+        env = {key: value for key, value in os.environ.items()
+               if key != "FIBERSIM_INSTANCE" and not key.startswith("FIBERSIM_STREAM_")}
         if plan.amqp_url:
             env["FIBERSIM_AMQP_URL"] = plan.amqp_url  # not on the command line: ps shows that
         processes = [
             await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "fibersim", "stream",
-                *_worker_args(plan, indices, stats_files[k]), env=env)
+                *_worker_args(plan, indices, stats_files[k], k), env=env)
             for k, indices in enumerate(shares)
         ]
         try:
@@ -422,12 +465,13 @@ async def _run_workers(plan: StreamPlan, workers: int) -> int:
                     process.terminate()
             for process in processes:
                 await process.wait()
-        if plan.stats_json is not None:
-            _merge_worker_stats(stats_files, plan.stats_json)
+        if plan.stats_json is not None or plan.stats_csv is not None:
+            _merge_worker_stats(stats_files, plan.stats_json, plan.stats_csv)
     return max(codes)
 
 
-def _worker_args(plan: StreamPlan, indices: list[int], stats_json: str) -> list[str]:
+def _worker_args(plan: StreamPlan, indices: list[int], stats_json: str,
+                 worker: int = 0) -> list[str]:
     """Command-line arguments of a worker publishing fibers ``indices`` of the plan's fleet."""
     config = plan.config
     args = ["--fiber-prefix", plan.prefix,
@@ -441,6 +485,8 @@ def _worker_args(plan: StreamPlan, indices: list[int], stats_json: str) -> list[
         args += ["--exchange", plan.exchange]
     if plan.dialect:
         args += ["--dialect", plan.dialect]
+    if plan.metrics_port is not None:
+        args += ["--metrics-port", plan.metrics_port.shifted(worker)]
     if plan.ca_file:
         args += ["--ca-file", plan.ca_file]
     if plan.insecure:
@@ -448,7 +494,7 @@ def _worker_args(plan: StreamPlan, indices: list[int], stats_json: str) -> list[
     return args
 
 
-def _merge_worker_stats(files: list[str], target: str) -> None:
+def _merge_worker_stats(files: list[str], target: str | None, csv_target: str | None) -> None:
     """One stats document for the whole run: sums, the slowest fiber, the worst lateness."""
     parts = [json.loads(Path(path).read_text()) for path in files if Path(path).exists()]
     if not parts:
@@ -462,6 +508,10 @@ def _merge_worker_stats(files: list[str], target: str) -> None:
         "realtime_factor": min(part["realtime_factor"] for part in parts),
         "lateness": {key: (sum if key == "count" else max)(part["lateness"][key] for part in parts)
                      for key in parts[0]["lateness"]},
+        "series": merge_rows(part.get("series", []) for part in parts),
         "workers": parts,
     }
-    Path(target).write_text(json.dumps(merged, indent=1))
+    if target is not None:
+        Path(target).write_text(json.dumps(merged, indent=1))
+    if csv_target is not None:
+        write_csv(merged["series"], csv_target)

@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import json
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -88,6 +89,10 @@ class Core:
     jobs: JobTable = field(default_factory=JobTable)
 
 
+#: Every mock alive in this process, for ``fibersim.metrics`` to read at scrape time.
+LIVE_MOCKS: weakref.WeakSet[FocusMock] = weakref.WeakSet()
+
+
 class FocusMock:
     """Consumes one fiber's wire messages and answers what the HTTP layer asks."""
 
@@ -113,6 +118,7 @@ class FocusMock:
         self._flush_failing = False
         with contextlib.suppress(StoreSelectionTimeoutError):
             self.core = self._boot()
+        LIVE_MOCKS.add(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:

@@ -27,15 +27,23 @@ class ClientTally:
     finished_at: float | None = None
     outcome: str = "running"
 
+    #: answers per wall second since ``started_at``: {answer: [count in second 0, 1, ...]},
+    #: for the request-rate chart of the HTML report
+    per_second: dict[str, list[int]] = field(default_factory=dict)
+
     def record(self, route: str, answer: str) -> None:
         """Count one request and its answer (a status, or "no answer")."""
         self.requests += 1
         self.answers[f"{route} -> {answer}"] += 1
+        second = int(time.monotonic() - self.started_at)
+        counts = self.per_second.setdefault(answer, [])
+        counts.extend([0] * (second + 1 - len(counts)))
+        counts[second] += 1
 
     def as_json(self) -> dict[str, object]:
         """The tally for the JSON report."""
         return {"requests": self.requests, "answers": dict(self.answers),
-                "outcome": self.outcome,
+                "outcome": self.outcome, "per_second": self.per_second,
                 "wall_s": round((self.finished_at or time.monotonic()) - self.started_at, 3)}
 
 

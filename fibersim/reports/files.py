@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from typing import Any
 
 from fibersim.runner.results import ExpectationRecord, RunResult
 from fibersim.units import format_speed
@@ -77,8 +78,13 @@ def _expectation_case(result: RunResult, record: ExpectationRecord) -> ElementTr
     return case
 
 
-def write_json_report(results: list[RunResult], path: str | Path) -> None:
+def report_document(results: list[RunResult]) -> dict[str, Any]:
     """The JSON report: ``{"scenarios": [<RunResult.as_json()>, ...], "passed": bool}``."""
-    document = {"passed": all(result.passed for result in results),
-                "scenarios": [result.as_json() for result in results]}
-    Path(path).write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+    return {"passed": all(result.passed for result in results),
+            "scenarios": [result.as_json() for result in results]}
+
+
+def write_json_report(results: list[RunResult], path: str | Path) -> None:
+    """The JSON report file (``report_document``)."""
+    Path(path).write_text(json.dumps(report_document(results), indent=2, default=str) + "\n",
+                          encoding="utf-8")

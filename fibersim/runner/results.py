@@ -113,6 +113,9 @@ class RunResult:
     broker: str = ""
     focus: str = ""
     started_at: float = field(default_factory=time.time)
+    #: epoch seconds at wall_s 0 of the records (the timeline's start): lines the mock's
+    #: state transitions (epoch stamps) up with events and expectations in reports
+    timeline_started_at: float = 0.0
     wall_s: float = 0.0
     sim_s: float = 0.0
     records: list[StepRecord] = field(default_factory=list)

@@ -294,7 +294,7 @@ class ScenarioRunner:
         driver = StreamDriver(streamer)
         checker = ExpectationChecker(focus.client, logs=focus.logs, context=self.context)
         self._wall_start = self.context.run_start = time.monotonic()
-        self._epoch_start = time.time()
+        self._epoch_start = self.result.timeline_started_at = time.time()
         self.context.moments["start"] = self._wall_start
         self.context.variables.update(self.result.matrix)  # a matrix on run.seed: its value
         self.context.variables.update(focus_url=focus.client.base_url, seed=self.seed,

@@ -13,6 +13,7 @@ import collections
 import logging
 import math
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,10 +81,18 @@ class StreamStats:
     lateness: collections.deque[float] = field(
         default_factory=lambda: collections.deque(maxlen=100_000)
     )
+    #: lateness values ever appended (the deque keeps only the recent ones): lets a metrics
+    #: scrape take exactly the values added since the previous scrape
+    lateness_total: int = 0
 
     def realtime_factor(self) -> float:
         elapsed = time.monotonic() - self.wall_start
         return self.sim_time / elapsed if elapsed > 0 else 0.0
+
+
+#: Every streamer alive in this process, for ``fibersim.metrics`` to read at scrape time
+#: (a weak set: it keeps none of them alive).
+LIVE_STREAMERS: weakref.WeakSet[FiberStreamer] = weakref.WeakSet()
 
 
 class FiberStreamer:
@@ -128,6 +137,7 @@ class FiberStreamer:
         #: sources started (spec) or stopped (None) by events, re-applied after a reconfigure
         self._source_events: list[tuple[str, SignalSpec | None]] = []
         transport.on_reconnect(self._republish_metadata)
+        LIVE_STREAMERS.add(self)
 
     @property
     def fiber_id(self) -> str:
@@ -292,6 +302,7 @@ class FiberStreamer:
         self.sim_time = max(self.sim_time, slot.end_time_s)
         envelope = self._take_ahead(slot) or await self._render_encoded(slot)
         self.stats.lateness.append(self.clock.lateness(slot.end_time_s))
+        self.stats.lateness_total += 1
         await self._send_block(slot, envelope)
         if not self.clock.is_max_speed and self.interrogator.emits_data:
             await self._render_ahead()

@@ -182,10 +182,13 @@ class AmqpTransport(Transport):
         self, routing_key: str, message: aio_pika.Message, envelope: Envelope
     ) -> None:
         assert self._exchange is not None
+        sent_at = asyncio.get_running_loop().time()
         try:
             confirmation = await self._exchange.publish(
                 message, routing_key, mandatory=True
             )
+            self.stats.confirm_latency.append(asyncio.get_running_loop().time() - sent_at)
+            self.stats.confirm_latency_total += 1
         except DeliveryError:  # aio-pika raises on a nack
             self.stats.nacked += 1
             self._declare_lost(envelope)

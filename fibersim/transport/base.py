@@ -8,6 +8,7 @@ above the transport (streamer, mock Focus Server) is written against this interf
 from __future__ import annotations
 
 import abc
+import collections
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -39,6 +40,10 @@ class PublishStats:
     #: time publish() waited for the broker: full confirm window, outage, connection.blocked
     broker_wait_seconds: float = 0.0
     lost_sequences: list[int] = field(default_factory=list)
+    #: recent publish -> confirm times (s), and how many were ever measured (for metrics)
+    confirm_latency: collections.deque[float] = field(
+        default_factory=lambda: collections.deque(maxlen=10_000))
+    confirm_latency_total: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {

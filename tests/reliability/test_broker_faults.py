@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import re
 import time
 from urllib.parse import urlsplit, urlunsplit
 
@@ -75,13 +76,22 @@ async def test_a_broker_outage_loses_nothing_silently(amqp_url: str, exchange_na
     assert max(seen.sequences) == streamer.interrogator.next_sequence - 1, "stream did not resume"
 
 
-def rabbitmqctl(*args: str) -> None:
+def rabbitmqctl(*args: str) -> str:
     import shutil
     import subprocess
 
     if shutil.which("rabbitmqctl") is None:
         pytest.skip("rabbitmqctl not available to raise a memory alarm")
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+    return subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True,
+                          text=True, timeout=60).stdout.strip()
+
+
+def memory_watermark() -> list[str]:
+    """The broker's current memory watermark, as ``set_vm_memory_high_watermark`` arguments,
+    so the test puts back what it found (``0.4``, or ``{absolute,N}`` -> ``absolute N``)."""
+    value = rabbitmqctl("eval", "vm_memory_monitor:get_vm_memory_high_watermark().")
+    absolute = re.fullmatch(r"\{absolute,\s*(\d+)\}", value)
+    return ["absolute", absolute.group(1)] if absolute else [value]
 
 
 async def test_a_blocked_broker_pauses_the_publisher_which_then_resumes(
@@ -96,6 +106,7 @@ async def test_a_blocked_broker_pauses_the_publisher_which_then_resumes(
         async with asyncio.timeout(10):
             while streamer.stats.blocks < 10:
                 await asyncio.sleep(0.01)
+        watermark = memory_watermark()
         try:
             rabbitmqctl("set_vm_memory_high_watermark", "absolute", "1")  # memory alarm
             await asyncio.sleep(1.0)
@@ -103,7 +114,7 @@ async def test_a_blocked_broker_pauses_the_publisher_which_then_resumes(
             await asyncio.sleep(2.0)
             assert streamer.stats.blocks - blocks_when_blocked <= 8, "publisher did not pause"
         finally:
-            rabbitmqctl("set_vm_memory_high_watermark", "0.4")
+            rabbitmqctl("set_vm_memory_high_watermark", *watermark)
         resumed_from = streamer.stats.blocks
         async with asyncio.timeout(30):
             while streamer.stats.blocks < resumed_from + 50:

@@ -42,7 +42,8 @@ def fiber_lost_embedded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     """``fibersim run scenarios/fiber_lost.yaml`` with no broker URL: everything in-process."""
     directory = tmp_path_factory.mktemp("embedded")
     report, junit = directory / "report.json", directory / "junit.xml"
+    html = directory / "not-yet-there" / "report.html"  # run creates missing folders
     completed = fibersim("run", SCENARIOS / "fiber_lost.yaml", "--report", report,
-                         "--junit", junit)
-    return {"completed": completed, "junit": junit, "report": report,
+                         "--junit", junit, "--report", html)
+    return {"completed": completed, "junit": junit, "report": report, "html": html,
             "result": json.loads(report.read_text())["scenarios"][0]}

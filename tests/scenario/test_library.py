@@ -16,14 +16,16 @@ INCIDENT_STATES = {"healthy", "fiber_lost", "never_connected", "zero_prr", "reco
                    "flapping_fiber", "store_outage_restart", "retry_storm", "data_faults"}
 #: The whole incident, every stage, in one file.
 FULL_INCIDENT = "incident_full"
+#: Scenarios that exist for their signal (record/replay sources), not for an incident state.
+SIGNAL_SCENARIOS = {"quake"}
 
 
 def test_the_library_has_one_scenario_per_incident_state_and_the_full_incident() -> None:
-    assert {path.stem for path in LIBRARY} == INCIDENT_STATES | {FULL_INCIDENT}
+    assert {path.stem for path in LIBRARY} == INCIDENT_STATES | SIGNAL_SCENARIOS | {FULL_INCIDENT}
 
 
 @pytest.mark.broker
-@pytest.mark.parametrize("name", sorted(INCIDENT_STATES | {FULL_INCIDENT}))
+@pytest.mark.parametrize("name", sorted(INCIDENT_STATES | SIGNAL_SCENARIOS | {FULL_INCIDENT}))
 def test_scenario_passes_over_rabbitmq_in_under_30_s(
         library_over_rabbitmq: dict[str, Any], name: str) -> None:
     result = library_over_rabbitmq["by_name"][name]
