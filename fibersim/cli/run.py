@@ -121,10 +121,7 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
       fibersim run scenarios/healthy.yaml --amqp-url amqp://guest:guest@127.0.0.1/
       fibersim run scenarios/fiber_lost.yaml --amqp-url amqp://guest:guest@127.0.0.1/ \
           --dialect tagged
-      fibersim run scenarios/incident_full.yaml --amqp-url amqp://guest:guest@127.0.0.1/ \\
-          --focus-url http://127.0.0.1:8500/focus-server/ \\
-          --focus-control-url http://127.0.0.1:8500/focus-server/ \\
-          --focus-log-file mock.log --strict
+      fibersim run scenarios/incident_full.yaml --strict
       fibersim run scenarios/*.yaml --tags smoke --skip-tags slow
     \b
     A real Focus Server consumes its interrogator's format, not fibersim's: give its broker,
@@ -373,7 +370,6 @@ def validate(scenarios: tuple[str, ...]) -> None:
     \b
     Examples:
       fibersim validate scenarios/*.yaml
-      fibersim validate my_incident.yaml && fibersim run my_incident.yaml
     """
     invalid = 0
     for path in scenarios:
