@@ -18,6 +18,8 @@ WAITING_FOR_FIBER = "waiting for fiber"
 
 #: Channel count of the incident's fiber; also the default everywhere.
 DEFAULT_CHANNELS = 2337
+#: Most channels a fiber may have, in a configuration or on the wire (memory is sized by it).
+MAX_CHANNELS = 100_000
 
 SampleDtype = Literal["int16", "float32"]
 
@@ -33,7 +35,7 @@ class FiberConfig(BaseModel):
         description="Identifier used in routing keys; letters, digits, '_' and '-'.",
     )
     number_of_channels: PositiveInt = Field(
-        DEFAULT_CHANNELS, le=100_000, description="Channels (loci) per time sample."
+        DEFAULT_CHANNELS, le=MAX_CHANNELS, description="Channels (loci) per time sample."
     )
     prr: PositiveFloat = Field(
         2000.0, le=200_000.0, description="Pulse repetition rate = time samples per second (Hz)."
@@ -95,14 +97,16 @@ class FiberMetadata(BaseModel):
     must serialise byte-for-byte as in the incident report (see ``live_metadata_json``).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Unknown keys are ignored (a newer interrogator may announce more), non-finite numbers
+    # refused: the metadata is served again as JSON, which has no NaN or Infinity.
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
     dx: float = Field(ge=0.0)
     prr: float = Field(ge=0.0)
     fiber_start_meters: float | None
     fiber_length_meters: float | None
     sw_version: str
-    number_of_channels: int = Field(ge=0)
+    number_of_channels: int = Field(ge=0, le=MAX_CHANNELS)
     fiber_description: str
     num_samples_per_trace: int | None = None
     dtype: SampleDtype | None = None

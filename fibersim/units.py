@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 
 #: One ``<number><unit>`` term of a duration; a duration is one or more terms (``1h30m``).
 _TERM = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|min|s|m|h|d)?\s*")
@@ -59,3 +60,18 @@ def parse_speed(text: str | float | int) -> float:
 
 def format_speed(speed: float) -> str:
     return "max" if math.isinf(speed) else f"{speed:g}x"
+
+
+def format_ranges(indices: Sequence[int]) -> str:
+    """Sorted integers as compact ranges: ``[0, 1, 2, 5]`` -> ``"0-2,5"`` (the inverse of
+    ``fibersim.cli.stream.parse_ranges``; also how lost sequence numbers are printed)."""
+    parts: list[str] = []
+    start = previous = indices[0]
+    for index in [*indices[1:], None]:
+        if index is not None and index == previous + 1:
+            previous = index
+            continue
+        parts.append(f"{start}-{previous}" if previous > start else f"{start}")
+        if index is not None:
+            start = previous = index
+    return ",".join(parts)

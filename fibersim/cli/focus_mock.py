@@ -13,6 +13,7 @@ from fibersim.cli.options import (
     DURATION,
     MetricsAddress,
     amqp_url_option,
+    broker_timeout_options,
     dialect_option,
     exchange_option,
     metrics_port_option,
@@ -53,11 +54,13 @@ from fibersim.errors import UnreachableError
               help="Require header X-Control-Token: T on /_mock routes; implies --control"
                    " (also FIBERSIM_CONTROL_TOKEN; never printed).")
 @tls_options
+@broker_timeout_options
 def focus_mock(amqp_url: str | None, exchange: str | None, dialect: str | None, fiber_id: str,
                host: str, port: int, prefix: str, behaviour: str, reconfigure_policy: str,
                store: str, metadata_timeout: float, control: bool,
                metrics_port: MetricsAddress | None, control_token: str | None,
-               ca_file: str | None, insecure: bool) -> None:
+               ca_file: str | None, insecure: bool, connect_timeout: float,
+               shutdown_timeout: float) -> None:
     """Serve a mock Focus Server that consumes a simulated fiber from RabbitMQ.
 
     It answers the real server's API (GET /live_metadata, POST /configure, ...) at / and
@@ -85,7 +88,7 @@ def focus_mock(amqp_url: str | None, exchange: str | None, dialect: str | None, 
     load_dialect(dialect)  # an unknown dialect is exit 2 before anything starts
     try:
         settings = FocusSettings(
-            behaviour=behaviour, reconfigure_policy=reconfigure_policy,  # type: ignore[arg-type]
+            behaviour=behaviour, reconfigure_policy=reconfigure_policy,
             fiber_id=fiber_id, dialect=dialect or DEFAULT_DIALECT, prefix=prefix.rstrip("/"),
             store=store,
             metadata_timeout_s=max(metadata_timeout, 0.001),
@@ -95,7 +98,8 @@ def focus_mock(amqp_url: str | None, exchange: str | None, dialect: str | None, 
         first = error.errors()[0]
         option = "--" + str(first["loc"][0]).replace("_", "-")
         raise click.BadParameter(first["msg"], param_hint=option) from None
-    transport = TransportSettings(amqp_url, exchange, ca_file, insecure)
+    transport = TransportSettings(amqp_url, exchange, ca_file, insecure, connect_timeout,
+                                  shutdown_timeout)
     with metrics_served(metrics_port):
         exit_with(run_until_signal(_serve(settings, transport, host, port)))
 
@@ -110,6 +114,8 @@ class TransportSettings:
     exchange: str | None
     ca_file: str | None
     insecure: bool
+    connect_timeout_s: float
+    shutdown_timeout_s: float
 
 
 async def _serve(settings: object, source_settings: TransportSettings, host: str,
@@ -124,7 +130,9 @@ async def _serve(settings: object, source_settings: TransportSettings, host: str
     amqp_url = source_settings.amqp_url
     transport = open_dialect_transport(dialect, amqp_url, exchange=source_settings.exchange,
                                        ca_file=source_settings.ca_file,
-                                       insecure=source_settings.insecure)
+                                       insecure=source_settings.insecure,
+                                       connect_timeout_s=source_settings.connect_timeout_s,
+                                       shutdown_timeout_s=source_settings.shutdown_timeout_s)
     await transport.connect()  # UnreachableError (exit 3) if the broker is not there
     source = (transport.description if amqp_url
               else "the embedded in-memory broker (nothing else can publish to it)")

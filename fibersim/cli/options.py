@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -38,6 +41,31 @@ class SpeedType(click.ParamType[float, Any]):
             return parse_speed(value)
         except ValueError as error:
             self.fail(str(error), param, ctx)
+
+
+class StartTimeType(click.ParamType[int, Any]):
+    """An absolute start time, converted to integer nanoseconds since the Unix epoch:
+    ISO 8601 (``2025-01-01T00:00:00Z``; no zone means UTC) or seconds since the epoch."""
+
+    name = "time"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        try:
+            if re.fullmatch(r"\d+(\.\d+)?", text):  # exact: no float rounding
+                return int(decimal.Decimal(text) * 1_000_000_000)
+            moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(f"{text!r} is not a time (e.g. 2025-01-01T00:00:00Z or 1735689600)",
+                      param, ctx)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.UTC)
+        delta = moment - datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
 class OutputFileType(click.ParamType[str, Any]):
@@ -80,6 +108,22 @@ def make_parents(*paths: str | Path | None) -> None:
 
 DURATION = DurationType()
 SPEED = SpeedType()
+START_TIME = StartTimeType()
+OUTPUT_FILE = OutputFileType()
+
+
+def checked_amqp_url(ctx: click.Context, param: click.Parameter, value: str | None
+                      ) -> str | None:
+    """Refuse a URL that cannot name a broker before anything starts (exit 2)."""
+    from fibersim.errors import InputError
+    from fibersim.transport.base import check_amqp_url
+
+    if value is None:
+        return None
+    try:
+        return check_amqp_url(value)
+    except InputError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
 OUTPUT_FILE = OutputFileType()
 
 
@@ -90,10 +134,24 @@ def amqp_url_option(func: Callable[..., Any]) -> Callable[..., Any]:
         envvar="FIBERSIM_AMQP_URL",
         default=None,
         metavar="URL",
+        callback=checked_amqp_url,
         help="RabbitMQ URL, e.g. amqp://user:pass@host:5672/vhost (also FIBERSIM_AMQP_URL)."
         " amqps:// verifies TLS. Without it: the embedded in-memory broker."
         " The password is never printed.",
     )(func)
+
+
+def broker_timeout_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--connect-timeout`` and ``--shutdown-timeout`` for commands that talk to RabbitMQ."""
+    func = click.option(
+        "--shutdown-timeout", type=DURATION, default="10s", show_default=True,
+        help="At the end, or on Ctrl-C/SIGTERM, longest wait for the broker's outstanding"
+        " confirms (also while it blocks publishers); blocks still unconfirmed are then"
+        " reported lost by sequence number.")(func)
+    return click.option(
+        "--connect-timeout", type=DURATION, default="10s", show_default=True,
+        help="Longest wait for the broker to answer when connecting (a host that accepts the"
+        " TCP connection but never speaks AMQP included); then one line and exit 3.")(func)
 
 
 def tls_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +18,8 @@ from fibersim.cli.lifecycle import exit_with, run_until_signal
 from fibersim.cli.options import (
     DURATION,
     OUTPUT_FILE,
+    broker_timeout_options,
+    checked_amqp_url,
     dialect_option,
     exchange_option,
     is_quiet,
@@ -26,6 +29,10 @@ from fibersim.cli.options import (
 from fibersim.cli.progress import ProgressLine, live_progress
 from fibersim.models import SampleDtype
 from fibersim.recording.model import Compression
+
+if TYPE_CHECKING:
+    from fibersim.dialects import Dialect
+    from fibersim.transport import Transport
 
 #: ``--compression`` choices and the HDF5 filter each selects.
 COMPRESSIONS: dict[str, Compression] = {"none": None, "gzip": "gzip", "lzf": "lzf"}
@@ -47,8 +54,10 @@ COMPRESSIONS: dict[str, Compression] = {"none": None, "gzip": "gzip", "lzf": "lz
               help="Sample type in the file [default: float32 for a scenario, the stream's"
               " own for a tap]. int16 stores counts; RawDataUnit gives their size.")
 @click.option("--from-amqp", "amqp_url", metavar="URL", default=None,
+              callback=checked_amqp_url,
               help="Tap a live stream on this RabbitMQ instead of rendering a scenario.")
 @tls_options
+@broker_timeout_options
 @exchange_option
 @dialect_option
 @click.option("--fiber-id", default="fiber-0", show_default=True,
@@ -59,7 +68,8 @@ COMPRESSIONS: dict[str, Compression] = {"none": None, "gzip": "gzip", "lzf": "lz
 @click.option("-q", "--quiet", is_flag=True, help="No progress line; summary only.")
 def record(scenario: str | None, output: str, from_s: float | None, to_s: float | None,
            compression: str, dtype: SampleDtype | None, amqp_url: str | None, ca_file: str | None,
-           insecure: bool, exchange: str | None, dialect: str | None, fiber_id: str,
+           insecure: bool, connect_timeout: float, shutdown_timeout: float,
+           exchange: str | None, dialect: str | None, fiber_id: str,
            duration: float | None,
            quiet: bool) -> None:
     """Write a scenario's fiber, or a live stream, to a PRODML 2.1 HDF5 file that DASCore,
@@ -89,12 +99,15 @@ def record(scenario: str | None, output: str, from_s: float | None, to_s: float 
     if from_s is not None or to_s is not None:
         raise click.UsageError("--from/--to are for a SCENARIO; a tap records --duration")
     assert amqp_url is not None
-    from fibersim.dialects import load_dialect
+    from fibersim.dialects import load_dialect, open_dialect_transport
 
-    load_dialect(dialect)  # an unknown dialect is exit 2 before anything starts
-    exit_with(run_until_signal(_tap(amqp_url, ca_file, insecure, exchange, dialect, fiber_id,
-                                    Path(output), 60.0 if duration is None else duration,
-                                    chosen, dtype, quiet)))
+    chosen_dialect = load_dialect(dialect)  # an unknown one is exit 2 before anything starts
+    transport = open_dialect_transport(
+        chosen_dialect, amqp_url, exchange=exchange, ca_file=ca_file, insecure=insecure,
+        connect_timeout_s=connect_timeout, shutdown_timeout_s=shutdown_timeout)
+    exit_with(run_until_signal(_tap(transport, chosen_dialect, fiber_id, Path(output),
+                                    60.0 if duration is None else duration, chosen, dtype,
+                                    quiet)))
 
 
 def _record_scenario(scenario_path: Path, output: Path, from_s: float, to_s: float,
@@ -136,16 +149,11 @@ def _offline_progress(rows: int, total: int, prr: float, wall_start: float) -> s
             f"x{rows / prr / elapsed:6.1f} real time")
 
 
-async def _tap(amqp_url: str, ca_file: str | None, insecure: bool, exchange: str | None,
-               dialect_spec: str | None, fiber_id: str, output: Path, duration: float,
-               compression: Compression, dtype: SampleDtype | None,
-               quiet: bool) -> int:
-    from fibersim.dialects import load_dialect, open_dialect_transport
+async def _tap(transport: Transport, dialect: Dialect, fiber_id: str, output: Path,
+               duration: float,
+               compression: Compression, dtype: SampleDtype | None, quiet: bool) -> int:
     from fibersim.recording.tap import Tap
 
-    dialect = load_dialect(dialect_spec)
-    transport = open_dialect_transport(dialect, amqp_url, exchange=exchange, ca_file=ca_file,
-                                       insecure=insecure)
     await transport.connect()  # UnreachableError (exit 3) if the broker is not there
     tap = Tap(transport, fiber_id, output, duration_s=duration,
               dtype=dtype, compression=compression, dialect=dialect)

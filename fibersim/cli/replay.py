@@ -17,6 +17,7 @@ from fibersim.cli.options import (
     SPEED,
     MetricsAddress,
     amqp_url_option,
+    broker_timeout_options,
     dialect_option,
     exchange_option,
     is_quiet,
@@ -27,7 +28,9 @@ from fibersim.cli.progress import live_progress
 from fibersim.models import SampleDtype
 
 if TYPE_CHECKING:
+    from fibersim.dialects import Dialect
     from fibersim.runner import FiberStreamer
+    from fibersim.transport import Transport
 from fibersim.units import format_speed
 
 _CHANNELS = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
@@ -52,6 +55,7 @@ class ChannelRangeType(click.ParamType[tuple[int, int], Any]):
 @click.argument("file", type=click.Path(exists=True))
 @amqp_url_option
 @tls_options
+@broker_timeout_options
 @exchange_option
 @dialect_option
 @click.option("--fiber-id", default="fiber-0", show_default=True,
@@ -72,6 +76,7 @@ class ChannelRangeType(click.ParamType[tuple[int, int], Any]):
 @metrics_port_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress line; summary only.")
 def replay(file: str, amqp_url: str | None, ca_file: str | None, insecure: bool,
+           connect_timeout: float, shutdown_timeout: float,
            exchange: str | None, dialect: str | None, fiber_id: str, speed: float, loop: bool,
            duration: float | None, channels: tuple[int, int] | None, dtype: SampleDtype | None,
            original_time: bool, metrics_port: MetricsAddress | None, quiet: bool) -> None:
@@ -88,27 +93,26 @@ def replay(file: str, amqp_url: str | None, ca_file: str | None, insecure: bool,
       fibersim replay quake.h5 --amqp-url amqp://guest:guest@127.0.0.1/ --dialect tagged
       fibersim replay quake.h5 --loop --duration 1h --metrics-port 9108
     """
-    from fibersim.dialects import load_dialect
+    from fibersim.dialects import load_dialect, open_dialect_transport
 
     quiet = quiet or is_quiet()
-    load_dialect(dialect)  # an unknown dialect is exit 2 before the file is read
+    chosen = load_dialect(dialect)  # an unknown dialect is exit 2 before the file is read
+    transport = open_dialect_transport(chosen, amqp_url, exchange=exchange, ca_file=ca_file,
+                                       insecure=insecure, connect_timeout_s=connect_timeout,
+                                       shutdown_timeout_s=shutdown_timeout)
     with metrics_served(metrics_port):
-        exit_with(run_until_signal(_replay(Path(file), amqp_url, ca_file, insecure, exchange,
-                                           dialect, fiber_id, speed, loop, duration, channels,
-                                           dtype, original_time, quiet)))
+        exit_with(run_until_signal(_replay(Path(file), transport, chosen, fiber_id, speed,
+                                           loop, duration, channels, dtype, original_time,
+                                           quiet)))
 
 
-async def _replay(path: Path, amqp_url: str | None, ca_file: str | None, insecure: bool,
-                  exchange: str | None, dialect_spec: str | None, fiber_id: str, speed: float,
-                  loop: bool, duration: float | None, channels: tuple[int, int] | None,
+async def _replay(path: Path, transport: Transport, dialect: Dialect, fiber_id: str,
+                  speed: float, loop: bool, duration: float | None,
+                  channels: tuple[int, int] | None,
                   dtype: SampleDtype | None, original_time: bool, quiet: bool) -> int:
-    from fibersim.dialects import load_dialect, open_dialect_transport
     from fibersim.errors import InputError
     from fibersim.recording.replay import build_replay
 
-    dialect = load_dialect(dialect_spec)
-    transport = open_dialect_transport(dialect, amqp_url, exchange=exchange, ca_file=ca_file,
-                                       insecure=insecure)
     replay = build_replay(path, transport, fiber_id=fiber_id, speed=speed, channels=channels,
                           dtype=dtype, loop=loop, dialect=dialect,
                           start_time_ns=None if original_time else time.time_ns())
@@ -135,7 +139,7 @@ async def _replay(path: Path, amqp_url: str | None, ca_file: str | None, insecur
         if not loop and replay.unsent_rows:
             click.echo(f"note: the last {replay.unsent_rows} samples do not fill a block of "
                        f"{config.samples_per_block} and were not sent", err=True)
-    return 0 if not transport.stats.lost_sequences else 1
+    return 1 if transport.stats.lost_sequences else 0
 
 
 
@@ -150,10 +154,6 @@ def _progress_text(streamer: FiberStreamer, end: float) -> str:
 def _summary_text(streamer: FiberStreamer, path: Path) -> str:
     stats, sent = streamer.stats, streamer.transport.stats
     elapsed = max(1e-9, time.monotonic() - stats.wall_start)
-    lost = sent.lost_sequences
     return (f"summary: replayed {stats.sim_time:.1f} s of {path.name} in {elapsed:.2f} s wall ="
             f" real-time factor {stats.sim_time / elapsed:.1f}x; {stats.blocks} blocks,"
-            f" {stats.bytes / 1e6:.1f} MB, {stats.metadata_messages} metadata; broker:"
-            f" {sent.confirmed} confirmed, {sent.nacked} nacked, {sent.returned} returned"
-            f" (unroutable), {sent.failed} failed; "
-            + (f"lost blocks (sequence numbers): {lost}" if lost else "no block lost"))
+            f" {stats.bytes / 1e6:.1f} MB, {stats.metadata_messages} metadata; {sent.summary()}")

@@ -24,8 +24,10 @@ from fibersim.cli.options import (
     DURATION,
     OUTPUT_FILE,
     SPEED,
+    START_TIME,
     MetricsAddress,
     amqp_url_option,
+    broker_timeout_options,
     dialect_option,
     exchange_option,
     is_quiet,
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 @click.argument("scenarios", nargs=-1, required=True, metavar="SCENARIO...")
 @amqp_url_option
 @tls_options
+@broker_timeout_options
 @exchange_option
 @dialect_option
 @click.option("--focus-url", default=None, metavar="URL", envvar="FIBERSIM_FOCUS_URL",
@@ -81,6 +84,10 @@ if TYPE_CHECKING:
               help="Override the scenario's speed: simulated s per wall s, or max.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
               help="Override the scenario's random seed.")
+@click.option("--start-time", type=START_TIME, default=None, metavar="TIME",
+              help="Timestamp of simulated second 0 (ISO 8601, e.g. 2025-01-01T00:00:00Z, or"
+              " epoch seconds); default: the wall clock. With it every message body the"
+              " stream publishes is the same from run to run.")
 @click.option("--junit", type=OUTPUT_FILE, default=None,
               help="Write JUnit XML: one testsuite per scenario, one testcase per expectation"
               " (missing folders are created).")
@@ -94,17 +101,19 @@ if TYPE_CHECKING:
 @click.option("--allow-exec", is_flag=True, help="Allow 'exec' steps to run their commands.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved timelines; run nothing.")
 @click.option("--timeout", type=DURATION, default="5m", show_default=True,
-              help="Cap on the wall time of the whole run.")
+              help="Cap on the wall time of the whole run (plus at most --request-timeout and"
+              " --shutdown-timeout to write the partial report and close).")
 @click.option("--request-timeout", type=DURATION, default="3s", show_default=True,
-              help="Timeout of each HTTP request to the Focus Server.")
+              help="Cap on each whole HTTP request to the Focus Server (connect, send, the"
+              " full answer), however slowly the server drips its answer.")
 def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, insecure: bool,
-        exchange: str | None, dialect: str | None, focus_url: str | None,
-        focus_control_url: str | None, focus_control_token: str | None,
-        focus_log_file: str | None, focus_log_cmd: str | None, strict: bool,
-        tags: str | None, skip_tags: str | None, speed: float | None, seed: int | None,
-        junit: str | None, reports: tuple[str, ...], json_summary: bool,
-        metrics_port: MetricsAddress | None, allow_exec: bool, dry_run: bool, timeout: float,
-        request_timeout: float) -> None:
+        connect_timeout: float, shutdown_timeout: float, exchange: str | None,
+        dialect: str | None, focus_url: str | None, focus_control_url: str | None,
+        focus_control_token: str | None, focus_log_file: str | None,
+        focus_log_cmd: str | None, strict: bool, tags: str | None, skip_tags: str | None,
+        speed: float | None, seed: int | None, start_time: int | None, junit: str | None,
+        reports: tuple[str, ...], json_summary: bool, metrics_port: MetricsAddress | None,
+        allow_exec: bool, dry_run: bool, timeout: float, request_timeout: float) -> None:
     """Run scenario files: stream the fiber, drive the Focus Server, check expectations.
 
     \b
@@ -173,11 +182,13 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
         amqp_url=amqp_url, exchange=exchange, dialect=dialect, focus_url=focus_url,
         focus_control_url=focus_control_url, focus_control_token=focus_control_token,
         insecure=insecure, ca_file=ca_file, request_timeout_s=request_timeout,
-        focus_log_file=focus_log_file, focus_log_cmd=focus_log_cmd)
+        focus_log_file=focus_log_file, focus_log_cmd=focus_log_cmd,
+        connect_timeout_s=connect_timeout, shutdown_timeout_s=shutdown_timeout)
     secrets = secrets_in(amqp_url, focus_url, focus_control_url)
     if focus_control_token:
         secrets.append(focus_control_token)
-    settings = RunSettings(speed=speed, seed=seed, allow_exec=allow_exec, strict=strict)
+    settings = RunSettings(speed=speed, seed=seed, allow_exec=allow_exec, strict=strict,
+                           start_time_ns=start_time)
     outputs = Outputs(junit, reports, json_summary)
     with metrics_served(metrics_port):
         exit_with(run_until_signal(_run_all(loaded, endpoints, settings, timeout, outputs,

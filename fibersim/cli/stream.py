@@ -34,8 +34,10 @@ from fibersim.cli.options import (
     DURATION,
     OUTPUT_FILE,
     SPEED,
+    START_TIME,
     MetricsAddress,
     amqp_url_option,
+    broker_timeout_options,
     dialect_option,
     exchange_option,
     is_quiet,
@@ -46,11 +48,12 @@ from fibersim.cli.options import (
 from fibersim.cli.progress import live_progress
 from fibersim.cli.series import PerSecond, merge_rows, write_csv
 from fibersim.models import DEFAULT_CHANNELS, FiberConfig
-from fibersim.units import format_speed
+from fibersim.units import format_ranges, format_speed
 
 if TYPE_CHECKING:
+    from fibersim.dialects import Dialect
     from fibersim.runner import FiberStreamer
-    from fibersim.transport import Transport
+    from fibersim.transport import PublishStats, Transport
 
 #: Largest fleet ``--fibers`` accepts; far above what one machine sustains at full rate.
 MAX_FIBERS = 10_000
@@ -58,6 +61,8 @@ MAX_FIBERS = 10_000
 #: default); more render in threads of the one process. A render process holds its own noise
 #: banks (about 150 MB RSS), and with more fibers than cores the processes only take turns.
 RENDER_PROCESSES_MAX = max(1, (os.cpu_count() or 1) - 1)
+#: Seconds between two route probes of ``--wait-for-consumer``.
+CONSUMER_POLL_S = 0.5
 _RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 _ORDINAL = re.compile(r"-(\d+)$")
 
@@ -84,6 +89,12 @@ class StreamPlan:
     confirm_window: int
     quiet: bool
     stats_json: str | None
+    connect_timeout: float = 10.0
+    shutdown_timeout: float = 10.0
+    #: ``--wait-for-consumer``: seconds to wait for a queue bound to each data key, or None
+    wait_for_consumer: float | None = None
+    #: ``--start-time`` (ns since the epoch); None: the wall clock when streaming starts
+    start_time_ns: int | None = None
     stats_csv: str | None = None
     metrics_port: MetricsAddress | None = None
 
@@ -102,6 +113,7 @@ class StreamPlan:
 @click.command()
 @amqp_url_option
 @tls_options
+@broker_timeout_options
 @exchange_option
 @dialect_option
 @click.option("--fiber-id", default=None,
@@ -132,11 +144,20 @@ class StreamPlan:
 @click.option("--speed", type=SPEED, default="1", show_default=True,
               help="Simulated seconds per wall second: 1 is real time, 10, or max.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
-              help="Random seed: the same seed gives the same bytes; fiber <i> uses seed+i.")
+              help="Random seed: the same seed gives the same samples (with --start-time the same"
+              " message bodies); fiber <i> uses seed+i.")
 @click.option("--dtype", type=click.Choice(["int16", "float32"]), default="int16",
               show_default=True, help="Sample type on the wire (int16 carries a scale).")
 @click.option("--confirm-window", type=click.IntRange(1, 10_000), default=32, show_default=True,
               help="Publishes awaiting a broker confirm at once (per process).")
+@click.option("--start-time", type=START_TIME, default=None, metavar="TIME",
+              help="Timestamp of the first sample (ISO 8601, e.g. 2025-01-01T00:00:00Z, or"
+              " epoch seconds); default: the wall clock at the start. With it (and --seed) the"
+              " message bodies are byte-identical from run to run.")
+@click.option("--wait-for-consumer", type=DURATION, default=None, metavar="TIMEOUT",
+              help="Before publishing, wait up to TIMEOUT (e.g. 30s) until a queue is bound to"
+              " every fiber's data routing key; exit 3 if none is. Blocks the broker returns"
+              " as unroutable then also make the exit code 1.")
 @click.option("--stats-json", type=OUTPUT_FILE, default=None,
               help="Write run statistics (throughput, block publish lateness, a per-second"
               " series of rates) as JSON here.")
@@ -145,10 +166,12 @@ class StreamPlan:
               " CSV here, for spreadsheets.")
 @metrics_port_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress line; summary only.")
-def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: str | None,
+def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, connect_timeout: float,
+           shutdown_timeout: float, exchange: str | None,
            dialect: str | None, fiber_id: str | None, fibers: int | None, fiber_ids: str | None,
            fiber_prefix: str, instance: str | None, workers: int, channels: int, prr: float,
            dx: float, duration: float, speed: float, seed: int, dtype: str, confirm_window: int,
+           start_time: int | None, wait_for_consumer: float | None,
            stats_json: str | None, stats_csv: str | None, metrics_port: MetricsAddress | None,
            quiet: bool) -> None:
     """Publish simulated DAS fibers (metadata, data blocks, heartbeats) to RabbitMQ.
@@ -164,10 +187,17 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: 
       fibersim stream --fibers 8 --workers 2 --duration 1h         # fiber-0 .. fiber-7
       fibersim stream --fibers 128 --instance 3/8                  # fiber-48 .. fiber-63
       fibersim stream --dialect tagged --duration 10s              # exchange das-tagged
+      fibersim stream --wait-for-consumer 30s --start-time 2025-01-01T00:00:00Z --seed 7
       fibersim stream --duration 10s --speed max --stats-csv out/rates.csv
       fibersim stream --duration 1h --metrics-port 9108   # Prometheus at :9108/metrics
 
     With --workers K and --metrics-port P, worker k serves its fibers' metrics on P+k.
+
+    Every block is either confirmed by the broker or listed in the summary by fiber and
+    sequence number: lost (nacked, connection lost, unconfirmed at shutdown) or not
+    delivered (returned: no queue bound). Exit 0, 1 if blocks were lost (or, with
+    --wait-for-consumer, not delivered), 2 bad input, 3 broker unreachable, 130/143 on
+    Ctrl-C/SIGTERM.
     """
     from fibersim.dialects import load_dialect
 
@@ -178,7 +208,7 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: 
                                " --instance (not both) for several")
     try:
         config = FiberConfig(fiber_id=fiber_id or f"{fiber_prefix}0", number_of_channels=channels,
-                             prr=prr, dx=dx, dtype=dtype)  # type: ignore[arg-type]
+                             prr=prr, dx=dx, dtype=dtype)
         indices = [0] if fiber_id is not None else select_fibers(fibers, fiber_ids, instance)
         for index in indices[:1] + indices[-1:]:  # the longest name is the largest index
             FiberConfig(fiber_id=fiber_id or f"{fiber_prefix}{index}")
@@ -190,7 +220,8 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, exchange: 
     make_parents(stats_json, stats_csv)
     plan = StreamPlan(tuple(indices), fiber_prefix, seed, fiber_id, config, amqp_url, ca_file,
                       insecure, exchange, dialect, duration, speed, confirm_window, quiet,
-                      stats_json, stats_csv, metrics_port)
+                      stats_json, connect_timeout, shutdown_timeout, wait_for_consumer,
+                      start_time, stats_csv, metrics_port)
     if workers > 1 and len(indices) > 1:
         exit_with(run_until_signal(_run_workers(plan, workers)))
     with metrics_served(metrics_port):
@@ -215,20 +246,6 @@ def parse_ranges(text: str) -> list[int]:
     if len(set(indices)) != len(indices):
         raise ValueError("--fiber-ids: an index appears twice")
     return sorted(indices)
-
-
-def format_ranges(indices: Sequence[int]) -> str:
-    """The inverse of ``parse_ranges``: ``[0, 1, 2, 5]`` -> ``"0-2,5"``."""
-    parts: list[str] = []
-    start = previous = indices[0]
-    for index in [*indices[1:], None]:
-        if index is not None and index == previous + 1:
-            previous = index
-            continue
-        parts.append(f"{start}-{previous}" if previous > start else f"{start}")
-        if index is not None:
-            start = previous = index
-    return ",".join(parts)
 
 
 def parse_instance(spec: str, hostname: str | None = None) -> tuple[int, int]:
@@ -283,8 +300,16 @@ async def _stream(plan: StreamPlan) -> int:
     dialect = load_dialect(plan.dialect)
     transport = open_dialect_transport(dialect, plan.amqp_url, exchange=plan.exchange,
                                        confirm_window=plan.confirm_window, ca_file=plan.ca_file,
-                                       insecure=plan.insecure)
+                                       insecure=plan.insecure,
+                                       connect_timeout_s=plan.connect_timeout,
+                                       shutdown_timeout_s=plan.shutdown_timeout)
     await transport.connect()  # UnreachableError (exit 3) if the broker is not there
+    if plan.wait_for_consumer is not None:
+        try:
+            await _wait_for_consumer(transport, dialect, plan)
+        except BaseException:
+            await asyncio.shield(transport.close())
+            raise
     clock = VirtualClock(plan.speed)
     start_ns = time.time_ns()
     render_process = None if len(plan.fibers) <= RENDER_PROCESSES_MAX else False
@@ -312,7 +337,7 @@ async def _stream(plan: StreamPlan) -> int:
             # few objects each block creates.
             gc.freeze()
             clock.restart()
-            start_ns = time.time_ns()
+            start_ns = time.time_ns() if plan.start_time_ns is None else plan.start_time_ns
             for streamer in streamers:
                 streamer.interrogator.start_time_ns = start_ns
                 streamer.stats.wall_start = time.monotonic()
@@ -331,7 +356,39 @@ async def _stream(plan: StreamPlan) -> int:
                 json.dumps(_stats(streamers, transport, series.rows), indent=1))
         if plan.stats_csv is not None:
             write_csv(series.rows, plan.stats_csv)
-    return 0 if not transport.stats.lost_sequences else 1
+    return _exit_code(transport.stats, plan)
+
+
+def _exit_code(stats: PublishStats, plan: StreamPlan) -> int:
+    """1 if a block was lost, or not delivered although a consumer was required."""
+    undelivered = stats.lost_sequences or (
+        plan.wait_for_consumer is not None and stats.unroutable_sequences)
+    return 1 if undelivered else 0
+
+
+async def _wait_for_consumer(transport: Transport, dialect: Dialect, plan: StreamPlan) -> None:
+    """Return once every fiber's data routing key has a queue bound; exit 3 otherwise."""
+    from fibersim.errors import UnreachableError
+    from fibersim.wire import MessageKind
+
+    assert plan.wait_for_consumer is not None
+    keys = [dialect.routing_key(MessageKind.DATA, fiber) for fiber in plan.fibers]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + plan.wait_for_consumer
+    announced = False
+    while keys:
+        keys = [key for key in keys if not await transport.has_route(key)]
+        if not keys:
+            return
+        if loop.time() >= deadline:
+            raise UnreachableError(f"no consumer: no queue bound to {keys[0]}"
+                                   f"{f' (and {len(keys) - 1} more)' if len(keys) > 1 else ''}"
+                                   f" after {plan.wait_for_consumer:g} s")
+        if not announced:
+            click.echo(f"waiting up to {plan.wait_for_consumer:g} s for a consumer of {keys[0]}",
+                       err=True)
+            announced = True
+        await asyncio.sleep(min(CONSUMER_POLL_S, max(0.0, deadline - loop.time())))
 
 
 def _close(streamers: Sequence[FiberStreamer]) -> None:
@@ -379,16 +436,13 @@ def _totals(streamers: Sequence[FiberStreamer]) -> dict[str, Any]:
 def _summary_text(streamers: Sequence[FiberStreamer], transport: Transport) -> str:
     totals, sent = _totals(streamers), transport.stats
     wall = totals["wall_s"]
-    lost = sent.lost_sequences
-    lost_text = f"lost blocks (sequence numbers): {lost}" if lost else "no block lost"
     fibers = f"{len(streamers)} fibers, " if len(streamers) > 1 else ""
     return (
         f"summary: {fibers}{totals['sim_time']:.1f} simulated s in {wall:.2f} s wall = "
         f"real-time factor {totals['sim_time'] / wall:.1f}x; {totals['blocks']} blocks, "
         f"{totals['bytes'] / 1e6:.1f} MB ({totals['bytes'] / wall / 1e6:.1f} MB/s); "
-        f"{totals['metadata_messages']} metadata, {totals['heartbeats']} heartbeats; broker: "
-        f"{sent.confirmed} confirmed, {sent.nacked} nacked, {sent.returned} returned "
-        f"(unroutable), {sent.failed} failed; {lost_text}"
+        f"{totals['metadata_messages']} metadata, {totals['heartbeats']} heartbeats; "
+        f"{sent.summary()}"
     )
 
 
@@ -480,11 +534,18 @@ def _worker_args(plan: StreamPlan, indices: list[int], stats_json: str,
             "--dx", repr(config.dx), "--dtype", config.dtype,
             "--duration", repr(plan.duration),
             "--speed", "max" if math.isinf(plan.speed) else repr(plan.speed),
-            "--confirm-window", str(plan.confirm_window), "--stats-json", stats_json, "--quiet"]
+            "--confirm-window", str(plan.confirm_window), "--stats-json", stats_json, "--quiet",
+            "--connect-timeout", repr(plan.connect_timeout),
+            "--shutdown-timeout", repr(plan.shutdown_timeout)]
     if plan.exchange:
         args += ["--exchange", plan.exchange]
     if plan.dialect:
         args += ["--dialect", plan.dialect]
+    if plan.wait_for_consumer is not None:
+        args += ["--wait-for-consumer", repr(plan.wait_for_consumer)]
+    if plan.start_time_ns is not None:
+        seconds, nanoseconds = divmod(plan.start_time_ns, 1_000_000_000)
+        args += ["--start-time", f"{seconds}.{nanoseconds:09d}"]
     if plan.metrics_port is not None:
         args += ["--metrics-port", plan.metrics_port.shifted(worker)]
     if plan.ca_file:

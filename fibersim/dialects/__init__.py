@@ -24,13 +24,16 @@ from fibersim.transport import MemoryBroker, Transport, open_transport
 def open_dialect_transport(dialect: Dialect, amqp_url: str | None, *,
                            exchange: str | None = None, broker: MemoryBroker | None = None,
                            confirm_window: int = 32, ca_file: str | None = None,
-                           insecure: bool = False) -> Transport:
+                           insecure: bool = False, connect_timeout_s: float | None = None,
+                           shutdown_timeout_s: float | None = None) -> Transport:
     """A transport on ``exchange`` (default: the dialect's), declared as the dialect says."""
     topology = dialect.topology
     return open_transport(amqp_url, broker=broker, exchange=exchange or topology.exchange,
                           exchange_type=topology.exchange_type, durable=topology.durable,
                           persistent=topology.delivery_mode == 2,
-                          confirm_window=confirm_window, ca_file=ca_file, insecure=insecure)
+                          confirm_window=confirm_window, ca_file=ca_file, insecure=insecure,
+                          connect_timeout_s=connect_timeout_s,
+                          shutdown_timeout_s=shutdown_timeout_s)
 
 
 __all__ = [

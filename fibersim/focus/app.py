@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hmac
 import html
+import json
 import logging
+import math
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -49,6 +51,8 @@ from fibersim.models import FiberMetadata
 CONTROL_PREFIX = "/_mock"
 #: Header fibersim's probes carry (lower case, as ASGI gives header names).
 _PROBE_HEADER = b"x-fibersim-probe"
+#: Largest request body the mock reads (bytes): a configure request is a few hundred.
+MAX_REQUEST_BODY_BYTES = 64 * 1024
 NOT_FOUND = {"detail": "Not Found"}
 INVALID_JOB = {"error": "Invalid job_id"}
 
@@ -82,6 +86,7 @@ def create_app(mock: FocusMock) -> FastAPI:
         async def prefixed_openapi() -> dict[str, Any]:
             return app.openapi()
 
+    app.add_middleware(BodyGuard)
     app.add_middleware(RequestAccounting, mock=mock)
     return app
 
@@ -319,6 +324,86 @@ def _timeline_page(recordings: list[tuple[float, float]]) -> str:
     return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Recordings timeline"
             f"</title></head><body><h1>{title}</h1><svg width=\"1000\" height=\"{height}\">"
             f"{bars}</svg></body></html>")
+
+
+class BodyGuard:
+    """Refuses request bodies the API must never see: over ``MAX_REQUEST_BODY_BYTES`` (413,
+    read no further), or JSON with NaN, Infinity, a number that overflows a float, or nesting
+    deeper than Python's parser takes (422). Python's ``json`` would accept the first ones,
+    and echoing them in a validation error is invalid JSON: the answer was a 500 and a
+    dropped keep-alive connection. The body is checked whole, unknown keys included, then
+    handed on unchanged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        body = await self._read(scope, receive)
+        if body is None:
+            response: Response = _error(413, f"request body over {MAX_REQUEST_BODY_BYTES} bytes")
+            await response(scope, receive, send)
+            return
+        problem = _json_problem(body)
+        if problem is not None:
+            detail = [{"type": "json_invalid", "loc": ["body"], "msg": problem}]
+            await JSONResponse({"detail": detail}, status_code=422)(scope, receive, send)
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _read(scope: Scope, receive: Receive) -> bytes | None:
+        """The whole body, or None as soon as it exceeds the limit."""
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and (
+                    int(value) > MAX_REQUEST_BODY_BYTES):
+                return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(chunks)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_REQUEST_BODY_BYTES:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+def _json_problem(body: bytes) -> str | None:
+    """Why ``body`` (if it parses as JSON at all) must be refused, else None."""
+    def refuse(token: str) -> float:
+        raise ValueError(f"{token} is not a JSON number")
+
+    def finite(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(f"number {text[:40]} is out of range")
+        return value
+
+    try:
+        json.loads(body, parse_constant=refuse, parse_float=finite)
+    except RecursionError:
+        return "JSON nested too deeply"
+    except json.JSONDecodeError:
+        return None  # not JSON: FastAPI answers that itself
+    except ValueError as error:  # NaN/Infinity, overflow, integers over 4300 digits
+        return str(error)
+    return None
 
 
 class RequestAccounting:

@@ -143,6 +143,7 @@ class Counters(BaseModel):
     missing_blocks: int
     duplicates: int
     reordered: int
+    resyncs: int
 
 
 class JobSummary(BaseModel):

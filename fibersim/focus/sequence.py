@@ -14,6 +14,9 @@ from enum import StrEnum
 
 #: Sequence numbers remembered for duplicate detection, and holes remembered for late arrivals.
 WINDOW = 4096
+#: A forward jump larger than this (about 2.8 h of 0.1 s blocks) is not a gap but a publisher
+#: that started over or a corrupt number: the tracker starts afresh instead of counting it.
+MAX_JUMP = 100_000
 
 
 class Arrival(StrEnum):
@@ -31,13 +34,31 @@ class SequenceTracker:
     missing_blocks: int = 0
     duplicates: int = 0
     reordered: int = 0
+    #: times the tracker started afresh: a new publisher session, or an absurd jump
+    resyncs: int = 0
+    _session: str | None = None
     _next: int | None = None
     _seen: collections.OrderedDict[int, None] = field(default_factory=collections.OrderedDict)
     #: missing sequence -> id of the gap it belongs to; gap id -> blocks still missing in it
     _hole_of: collections.OrderedDict[int, int] = field(default_factory=collections.OrderedDict)
     _hole_left: dict[int, int] = field(default_factory=dict)
 
-    def observe(self, sequence: int) -> Arrival:
+    def observe(self, sequence: int, session: str | None = None) -> Arrival:
+        """Classify ``sequence``; ``session`` is the publisher's ``x-fibersim-session``.
+
+        Sequence numbers only compare within one publisher session, so a new session (a
+        restarted publisher, or a second one on the fiber) starts the tracking afresh, as
+        does a number that jumps more than ``MAX_JUMP`` ahead or falls behind everything
+        remembered: one poisoned block cannot make every later one a duplicate.
+        """
+        if session is not None and session != self._session:
+            if self._session is not None:
+                self.resyncs += 1
+            self._session = session
+            self.forget_position()
+        elif self._next is not None and self._absurd(sequence):
+            self.resyncs += 1
+            self.forget_position()
         if self._next is None or sequence == self._next:
             arrival = Arrival.IN_ORDER
         elif sequence > self._next:
@@ -52,6 +73,13 @@ class SequenceTracker:
         self._next = sequence + 1
         self._remember(sequence)
         return arrival
+
+    def _absurd(self, sequence: int) -> bool:
+        assert self._next is not None
+        if sequence > self._next + MAX_JUMP:
+            return True
+        return (sequence < self._next - WINDOW and sequence not in self._seen
+                and sequence not in self._hole_of)
 
     def _open_gap(self, first_missing: int, arrived: int) -> None:
         gap_id = arrived

@@ -41,6 +41,7 @@ from fibersim.focus.store import RecordingIndexer, RecordingStore, StoreSelectio
 from fibersim.models import FiberMetadata
 from fibersim.transport import Delivery, Transport
 from fibersim.wire import (
+    PROBE_CONTENT_TYPE,
     DataBlock,
     Envelope,
     Heartbeat,
@@ -236,15 +237,16 @@ class FocusMock:
         """Transport callback; never raises, so one bad message cannot stop the consumer."""
         try:
             self.ingest(delivery.envelope)
-        except Exception:
-            log.exception("unexpected error while handling a %s message",
-                          delivery.envelope.kind)
+        except Exception as error:  # a decoder gap: still a message refused, and counted
+            self._reject(delivery.envelope, f"unexpected {type(error).__name__}")
+            log.debug("unexpected error while handling a %s message", delivery.envelope.kind,
+                      exc_info=True)
 
     def ingest(self, envelope: Envelope) -> None:
         """Decode and apply one message (dropped while no core runs)."""
         core = self.core
-        if core is None:
-            return
+        if core is None or envelope.content_type == PROBE_CONTENT_TYPE:
+            return  # no server running, or a publisher's route probe (ignored by protocol)
         if len(envelope.body) > self.settings.max_message_bytes:
             self._reject(envelope, f"{len(envelope.body)} bytes exceed the "
                                    f"{self.settings.max_message_bytes}-byte limit")
@@ -262,7 +264,8 @@ class FocusMock:
                                        f" of a fiber of {core.metadata.number_of_channels}")
                 return
             self.messages[MessageKind.DATA] += 1
-            self._on_data(core, message)
+            session = envelope.headers.get("x-fibersim-session")
+            self._on_data(core, message, session if isinstance(session, str) else None)
         elif isinstance(message, MetadataMessage):
             self.messages[MessageKind.METADATA] += 1
             self._on_metadata(core, message)
@@ -279,7 +282,8 @@ class FocusMock:
     def _on_metadata(self, core: Core, message: MetadataMessage) -> None:
         metadata, previous = message.metadata, core.metadata
         core.last_metadata_at = time.monotonic()
-        core.int16_scale = message.int16_scale
+        if message.int16_scale is not None:  # a float32 stream has none
+            core.int16_scale = message.int16_scale
         core.metadata = metadata
         if metadata.number_of_channels > 0:
             self.channels = metadata.number_of_channels
@@ -315,9 +319,9 @@ class FocusMock:
                 and time.monotonic() - core.last_metadata_at > self.settings.metadata_timeout_s):
             self._lose_fiber(core, "metadata_timeout")
 
-    def _on_data(self, core: Core, block: DataBlock) -> None:
+    def _on_data(self, core: Core, block: DataBlock, session: str | None) -> None:
         self.blocks += 1
-        if self.sequence.observe(block.sequence) in (Arrival.DUPLICATE, Arrival.REORDERED):
+        if self.sequence.observe(block.sequence, session) in (Arrival.DUPLICATE, Arrival.REORDERED):
             return  # late or repeated data cannot go back into a live stream
         start_s = block.first_sample_time_ns / 1e9
         core.indexer.on_data(start_s, start_s + block.n_samples / block.sample_rate_hz)
@@ -448,6 +452,7 @@ class FocusMock:
                 "missing_blocks": self.sequence.missing_blocks,
                 "duplicates": self.sequence.duplicates,
                 "reordered": self.sequence.reordered,
+                "resyncs": self.sequence.resyncs,
             },
             "restarts": self.restarts,
             "store": "up" if self.store.reachable else "down",

@@ -204,7 +204,7 @@ class StreamCollector(Collector):
                                          "Publish to broker confirm (RabbitMQ only).",
                                          labels=["connection"])
         for key, stats in numbered:
-            lost.add_metric([key], float(len(stats.lost_sequences)))
+            lost.add_metric([key], float(stats.blocks_lost))
             blocked.add_metric([key], stats.broker_wait_seconds)
             _, histogram = self._connections.track(stats)
             histogram.update(stats.confirm_latency, stats.confirm_latency_total)

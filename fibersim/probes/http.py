@@ -1,7 +1,14 @@
 """An HTTP client for a Focus Server (real or mock) and the mock's control interface.
 
-Every request has its own timeout, so a server that stops answering makes a probe fail fast
-instead of hanging the run. URLs are joined onto the base path the server is deployed under
+Every request has its own timeout, which bounds the whole request (connect, send, and the
+complete answer), not each read: a server that stops answering, or drips its answer a byte at
+a time, makes a probe fail fast instead of hanging the run. Answers are read up to
+``DEFAULT_MAX_RESPONSE_BYTES``; a bigger one fails the probe instead of filling memory, and a
+body that looks like JSON but cannot be decoded (invalid, too deep, a number too long for
+Python's parser) fails the probe with a one-line reason; any other non-JSON body is kept as
+text (an HTML error page is an answer too).
+
+URLs are joined onto the base path the server is deployed under
 (``https://host/focus-server/``), and ``insecure`` skips certificate checks like ``curl -k``.
 """
 
@@ -22,6 +29,8 @@ from fibersim.redact import redact_url
 
 #: Per-request timeout of probes (s): far above a healthy server's answer times.
 DEFAULT_REQUEST_TIMEOUT_S = 3.0
+#: Largest answer a probe reads (bytes): the real server's answers are a few KB.
+DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
 
 #: The incident's two configure requests (section 3), every field sent, unset ones as null,
 #: exactly as the retrying test suites sent them.
@@ -37,6 +46,10 @@ CONFIGURE_REQUESTS: dict[str, dict[str, Any]] = {
         "start_time": None, "end_time": None, "view_type": "0",
     },
 }
+
+
+class _TooLarge(Exception):
+    """An answer over the size cap (internal: becomes a ``ProbeError``)."""
 
 
 class ProbeError(Exception):
@@ -84,7 +97,8 @@ class FocusClient:
     def __init__(self, base_url: str, *, insecure: bool = False, ca_file: str | None = None,
                  timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
                  control_url: str | None = None, control_token: str | None = None,
-                 probe: bool = False) -> None:
+                 probe: bool = False,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         """``probe``: mark every request as fibersim's own check (``PROBE_HEADER``), so the
         mock does not count it among the clients' requests."""
         self.base_url = base_url
@@ -95,6 +109,7 @@ class FocusClient:
             False if insecure else ssl.create_default_context(cafile=ca_file) if ca_file else True)
         self._http = httpx.AsyncClient(timeout=timeout_s, verify=verify)
         self.timeout_s = timeout_s
+        self.max_response_bytes = max_response_bytes
 
     @property
     def has_control(self) -> bool:
@@ -109,7 +124,8 @@ class FocusClient:
                       control: bool = False, root: bool = False,
                       query: dict[str, Any] | None = None,
                       headers: dict[str, str] | None = None) -> Answer:
-        """One request; ``ProbeError`` if no HTTP answer arrives within the timeout.
+        """One request; ``ProbeError`` if no complete HTTP answer arrives within the timeout,
+        or the answer exceeds ``max_response_bytes``.
 
         ``path`` is under the base URL, the control URL (``control``) or the server's root
         (``root``: for paths outside the prefix the server is deployed under)."""
@@ -120,18 +136,45 @@ class FocusClient:
         sent = {**self._headers, **(self._control_headers if control else {}), **(headers or {})}
         started = time.monotonic()
         try:
-            response = await self._http.request(method, url, json=body, headers=sent,
-                                                params=query)
-        except httpx.TimeoutException:
-            raise ProbeError(f"{method} {path}: no answer within {self.timeout_s:g}s") from None
+            async with asyncio.timeout(self.timeout_s):
+                async with self._http.stream(method, url, json=body, headers=sent,
+                                             params=query) as response:
+                    content = await self._read_capped(response)
+        except (TimeoutError, httpx.TimeoutException):
+            raise ProbeError(f"{method} {path}: no complete answer within {self.timeout_s:g}s"
+                             ) from None
         except httpx.HTTPError as error:
             raise ProbeError(f"{method} {path}: {type(error).__name__}") from None
+        except _TooLarge:
+            raise ProbeError(f"{method} {path}: answer larger than {self.max_response_bytes}"
+                             " bytes (not read)") from None
+        text = content.decode(response.encoding or "utf-8", errors="replace")
         try:
-            parsed = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            parsed = None
-        return Answer(response.status_code, parsed, response.text[:2000],
-                      time.monotonic() - started, dict(response.headers))
+            parsed = json.loads(content)
+        except (ValueError, RecursionError) as error:  # also a number of over 4300 digits
+            if content.lstrip()[:1] not in (b"{", b"["):
+                parsed = None  # not meant as JSON (an HTML error page, a bare 503): keep text
+            else:
+                reason = ("nested too deeply" if isinstance(error, RecursionError)
+                          else " ".join(str(error).split())[:160])
+                raise ProbeError(f"{method} {path}: HTTP {response.status_code} with"
+                                 f" undecodable JSON: {reason}") from None
+        return Answer(response.status_code, parsed, text[:2000], time.monotonic() - started,
+                      dict(response.headers))
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        """The body, or ``_TooLarge`` as soon as it (or its announced length) exceeds the cap."""
+        announced = response.headers.get("content-length", "")
+        if announced.isdigit() and int(announced) > self.max_response_bytes:
+            raise _TooLarge
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise _TooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def live_metadata(self) -> Answer:
         """``GET /live_metadata``: the fiber metadata, or the "waiting for fiber" sentinel."""

@@ -66,8 +66,19 @@ class DascoreReader:
                              "separately", file=str(path))
         first = contents.iloc[0]
         step_ns = pd.Timedelta(first["time_step"]).value
-        rows = [round(pd.Timedelta(row.time_max - row.time_min).value / step_ns) + 1
-                for row in contents.itertuples()]
+        self._spool = spool
+        self._cached: tuple[int, Any] | None = None
+        # Rows are counted on the loaded patches, not derived from the scanned time range:
+        # a scan can disagree with what loading yields (Febus files: the scan's time_min
+        # includes an overlap row the loader trims, one row more than the data holds).
+        # Every patch is loaded once here; the last one stays cached for the first read.
+        try:
+            times = [self._patch(index).coords.get_coord("time")
+                     for index in range(len(contents))]
+        except (DASCoreError, OSError, ValueError, KeyError) as error:
+            raise InputError(f"DASCore cannot load it ({type(error).__name__}: {error})",
+                             file=str(path)) from None
+        rows = [len(time) for time in times]
         dx = float(first["distance_step"])
         n_channels = round((float(first["distance_max"]) - float(first["distance_min"])) / dx) + 1
         gauge = contents["gauge_length"].iloc[0] if "gauge_length" in contents else None
@@ -75,7 +86,7 @@ class DascoreReader:
             prr=NS_PER_S / step_ns,
             dx=dx,
             n_channels=n_channels,
-            start_time_ns=pd.Timestamp(first["time_min"]).value,
+            start_time_ns=pd.Timestamp(times[0].min()).value,
             dtype="float32",
             scale=_strain_rate_factor(first.get("data_units")),
             gauge_length_meters=float(gauge) if gauge is not None else None,
@@ -85,9 +96,7 @@ class DascoreReader:
         )
         self._columns = checked_channels(channels, n_channels, str(path))
         self.info = full.select_channels(self._columns)
-        self._spool = spool
         self._starts = np.cumsum([0, *rows])
-        self._cached: tuple[int, Any] | None = None
 
     def read(self, start: int, stop: int) -> np.ndarray:
         out = np.empty((stop - start, self.info.n_channels), dtype=np.float32)
@@ -105,12 +114,16 @@ class DascoreReader:
 
     def _rows(self, index: int, start: int, stop: int) -> np.ndarray:
         """Rows of one patch; only the patch being replayed is held in memory."""
-        if self._cached is None or self._cached[0] != index:
-            self._cached = (index, self._spool[index])
-        patch = self._cached[1]
+        patch = self._patch(index)
         if patch.dims.index("time") == 0:
             return np.asarray(patch.data[start:stop, self._columns])
         return np.asarray(patch.data[self._columns, start:stop]).T
+
+    def _patch(self, index: int) -> Any:
+        """Patch ``index`` of the spool, loaded once while it is the one being read."""
+        if self._cached is None or self._cached[0] != index:
+            self._cached = (index, self._spool[index])
+        return self._cached[1]
 
     def close(self) -> None:
         self._cached = None

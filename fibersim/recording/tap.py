@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fibersim.dialects import Dialect, load_dialect
-from fibersim.models import FiberMetadata, SampleDtype
+from fibersim.models import FiberConfig, FiberMetadata, SampleDtype
 from fibersim.recording.model import Compression, RecordingInfo
 from fibersim.recording.prodml import ProdmlWriter
 from fibersim.runner import quantize_int16
@@ -148,7 +148,8 @@ class Tap:
             n_channels=metadata.number_of_channels,
             start_time_ns=block.first_sample_time_ns,
             dtype=dtype,
-            scale=(block.scale if block.samples.dtype == np.int16 else message.int16_scale)
+            scale=(block.scale if block.samples.dtype == np.int16
+                   else message.int16_scale or FiberConfig().int16_scale)
             if dtype == "int16" else 1.0,
             gauge_length_meters=metadata.gauge_length_meters,
             fiber_start_meters=metadata.fiber_start_meters or 0.0,

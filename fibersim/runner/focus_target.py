@@ -45,6 +45,8 @@ class Endpoints:
     request_timeout_s: float = 3.0
     focus_log_file: str | None = None
     focus_log_cmd: str | None = None
+    connect_timeout_s: float | None = None
+    shutdown_timeout_s: float | None = None
 
     @property
     def mode(self) -> str:
@@ -76,7 +78,9 @@ def open_stream_transport(endpoints: Endpoints, broker: MemoryBroker,
     """The transport the streamer publishes on (and the embedded mock consumes from)."""
     return open_dialect_transport(dialect, endpoints.amqp_url, broker=broker,
                                   exchange=endpoints.exchange, ca_file=endpoints.ca_file,
-                                  insecure=endpoints.insecure)
+                                  insecure=endpoints.insecure,
+                                  connect_timeout_s=endpoints.connect_timeout_s,
+                                  shutdown_timeout_s=endpoints.shutdown_timeout_s)
 
 
 async def connect(transport: Transport, endpoints: Endpoints) -> None:

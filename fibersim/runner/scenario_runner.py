@@ -106,6 +106,8 @@ class RunSettings:
     allow_exec: bool = False
     #: skipped checks and XPASS fail the run
     strict: bool = False
+    #: timestamp (ns) of simulated second 0; None: the wall clock at the start
+    start_time_ns: int | None = None
 
 
 class StreamDriver:
@@ -265,8 +267,10 @@ class ScenarioRunner:
                 self.result.broker = f"{transport.description}, {self.dialect.name} dialect"
                 self.result.focus = focus.description
                 await connect(transport, self.endpoints)
+                start_ns = self.settings.start_time_ns
                 streamer = FiberStreamer(
-                    Interrogator(self.scenario.fiber_config(), time.time_ns()), transport,
+                    Interrogator(self.scenario.fiber_config(),
+                                 time.time_ns() if start_ns is None else start_ns), transport,
                     VirtualClock(self.speed), seed=self.seed,
                     signals=self.scenario.fiber.signals, dialect=self.dialect)
                 try:
@@ -274,6 +278,8 @@ class ScenarioRunner:
                     # once its first block is ready, so the stream is not late from the start
                     await streamer.prepare()
                     await self._run_timeline(focus, streamer)
+                    if streamer.interrogator.emits_metadata:
+                        await streamer.disconnect()  # like `stream`: consumers hear the end
                 finally:
                     streamer.close()
                     await asyncio.shield(transport.close())

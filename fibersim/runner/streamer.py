@@ -136,7 +136,7 @@ class FiberStreamer:
         self._ahead: tuple[BlockSlot, int, Envelope] | None = None
         #: sources started (spec) or stopped (None) by events, re-applied after a reconfigure
         self._source_events: list[tuple[str, SignalSpec | None]] = []
-        transport.on_reconnect(self._republish_metadata)
+        transport.on_reconnect(self._announce_again)
         LIVE_STREAMERS.add(self)
 
     @property
@@ -181,10 +181,14 @@ class FiberStreamer:
     async def connect(self) -> None:
         """Interrogator comes up: announce it, then send metadata before any data."""
         self.interrogator.connect(self.sim_time)
+        await self._announce()
+        self._next_heartbeat = self.sim_time
+
+    async def _announce(self) -> None:
+        """A ``connected`` status, then metadata: what a consumer needs before any data."""
         await self._send(StatusMessage(
             fiber_id=self.fiber_id, event=StatusEvent.CONNECTED, sent_at_ns=self._now_ns()))
         await self._send_metadata("connect")
-        self._next_heartbeat = self.sim_time
 
     async def disconnect(self, clean: bool = True) -> None:
         """Interrogator goes away; a clean disconnect says so, a cut cable says nothing."""
@@ -258,6 +262,7 @@ class FiberStreamer:
                 break
             await self.clock.sleep_until(due)
             await action()
+            self.stats.sim_time = self.sim_time  # for progress lines and interrupted runs
         if not self.clock.is_max_speed:
             await self.clock.sleep_until(sim_end)
         self.sim_time = max(self.sim_time, sim_end)
@@ -293,9 +298,11 @@ class FiberStreamer:
         self.sim_time = max(self.sim_time, self._next_metadata)
         await self._send_metadata("periodic")
 
-    async def _republish_metadata(self) -> None:
+    async def _announce_again(self) -> None:
+        """After the transport reconnected: announce again (the transport publishes this
+        before any other message on the new connection)."""
         if self.interrogator.emits_metadata:
-            await self._send_metadata("connect")
+            await self._announce()
 
     async def _block(self) -> None:
         slot = self.interrogator.take_block()
@@ -417,7 +424,8 @@ class FiberStreamer:
             reason=reason,
             sent_at_ns=self._now_ns(),
             metadata=self.interrogator.metadata(),
-            int16_scale=self.interrogator.config.int16_scale,
+            int16_scale=(self.interrogator.config.int16_scale
+                         if self.interrogator.config.dtype == "int16" else None),
         ))
         self.stats.metadata_messages += 1
 

@@ -98,6 +98,64 @@ class Drainable(Protocol):
         """This source without the events that start at or after ``stop_sample``."""
 
 
+@runtime_checkable
+class Weakening(Protocol):
+    """A source that weakens coherent signals where it acts (Rayleigh fading: a faded
+    channel measures every signal with less than its normal sensitivity)."""
+
+    def weaken(self, field: np.ndarray, first_channel: int, first_sample: int) -> None:
+        """Scale ``field`` in place: rows are samples ``first_sample ..``, columns channels
+        ``first_channel ..`` in the synthesizer context's numbering (``channel_offset`` of
+        the source's context plus its own column)."""
+
+
+class Sensitivity:
+    """The weakening sources active in a synthesizer, each within its sample window.
+
+    The synthesizer keeps it up to date as sources start and stop, and hands it to every
+    ``CoherentSource``; the weakening then depends only on the sample and channel indices,
+    like everything else, so it is independent of the block size.
+    """
+
+    def __init__(self) -> None:
+        #: (source, begin, end): each weakens samples ``[begin, end)``.
+        self.parts: tuple[tuple[Weakening, int, int], ...] = ()
+
+    def weaken(self, field: np.ndarray, first_channel: int, first_sample: int) -> None:
+        """Apply every active weakening to ``field`` (see ``Weakening.weaken``)."""
+        for source, begin, end in self.parts:
+            a = max(0, begin - first_sample)
+            b = min(field.shape[0], end - first_sample)
+            if a < b:
+                source.weaken(field[a:b], first_channel, first_sample + a)
+
+
+class CoherentSource:
+    """Base of the sources of coherent signals (vehicles, walkers, earthquakes, machinery).
+
+    They add what they radiate through ``add_field``, which first weakens it on faded
+    channels: the faded noise is drawn separately, so only the signal must be scaled, and
+    scaling the few faded columns of each small field costs far less than snapshotting
+    the faded columns of the whole block around the signal stage.
+    """
+
+    stage = Stage.SPARSE
+    #: Set by the synthesizer that renders the source; none outside one.
+    sensitivity = Sensitivity()
+
+    def __init__(self, context: SynthesisContext) -> None:
+        self._channel_offset = context.channel_offset
+
+    def add_field(self, block: np.ndarray, first_sample: int, row: int, column: int,
+                  field: np.ndarray) -> None:
+        """``block[row:, column:] += field`` (``field`` is scaled in place first)."""
+        self.sensitivity.weaken(field, self._channel_offset + column, first_sample + row)
+        block[row : row + field.shape[0], column : column + field.shape[1]] += field
+
+    def add_to(self, block: np.ndarray, first_sample: int) -> None:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
 class Placed:
     """A source confined to a channel slice and a window of absolute samples ``[begin, end)``."""
@@ -245,6 +303,7 @@ class Synthesizer:
         self.context = context
         self.next_sample = 0
         self._active: list[tuple[str, SignalSource]] = []
+        self._sensitivity = Sensitivity()
         names = labels if labels is not None else [f"source{i}" for i in range(len(sources))]
         for label, source in zip(names, sources, strict=True):
             self._add(label, source)
@@ -261,6 +320,16 @@ class Synthesizer:
     def _add(self, label: str, source: SignalSource) -> None:
         self._active.extend((label, part) for part in _parts(source))
         self._active.sort(key=lambda item: item[1].stage)  # stable: keeps insertion order
+        self._update_sensitivity()
+
+    def _update_sensitivity(self) -> None:
+        """Point every coherent source at this synthesizer's active weakening sources."""
+        self._sensitivity.parts = tuple(
+            (s.inner, s.begin, s.end) for _, s in self._active
+            if isinstance(s, Placed) and isinstance(s.inner, Weakening))
+        for _, source in self._active:
+            if isinstance(source, Placed) and isinstance(source.inner, CoherentSource):
+                source.inner.sensitivity = self._sensitivity
 
     def start_source(self, label: str, spec: PlacedSpec) -> None:
         """Add ``spec``'s source from the next sample on (its own start/end still apply)."""
@@ -284,6 +353,7 @@ class Synthesizer:
                 drained = dataclasses.replace(source, inner=source.inner.drained(self.next_sample))
                 kept.append((_DRAINING, drained))
         self._active = kept
+        self._update_sensitivity()
 
     def rewind(self, n_samples: int) -> None:
         """Step back so the last ``n_samples`` are rendered again: exact, since every

@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from fibersim.signals.base import SynthesisContext
+from fibersim.signals.base import CoherentSource, SynthesisContext
 from fibersim.signals.physics import gauge_average, gauge_taps
 
 Event = TypeVar("Event")
@@ -70,8 +70,10 @@ def add_wavelets(
     arrival_s: np.ndarray,
     amplitude: np.ndarray,
     first_channel: int,
+    source: CoherentSource,
 ) -> None:
-    """Add ``amplitude[c] * table(t - arrival_s[c])`` on channels ``first_channel ..``.
+    """Add ``amplitude[c] * table(t - arrival_s[c])`` on channels ``first_channel ..``,
+    through ``source.add_field`` (which weakens it on faded channels).
 
     ``table`` is the wavelet sampled at ``OVERSAMPLE * prr`` from its onset; the result is
     averaged over the gauge before it is added. Only rows where some channel is inside its
@@ -99,4 +101,4 @@ def add_wavelets(
     field = gauge_average(values.T, taps)
     d0, d1 = max(0, c0), min(n_channels, c1)
     if d0 < d1:
-        block[lo:hi, d0:d1] += field[:, d0 - c0 : d1 - c0]
+        source.add_field(block, first_sample, lo, d0, field[:, d0 - c0 : d1 - c0])

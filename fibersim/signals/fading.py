@@ -7,11 +7,13 @@ grows as 1/amplitude, 10-100x the normal level, with heavy tails. Temperature dr
 changes the scatterers' phases, so ``z`` of every channel wanders over minutes: here it is
 interpolated smoothly between independent knots every ``drift_s`` seconds, each channel on a
 clock of its own (``FadedNoise``), so ``|z|^2`` stays exponential at all times and no
-transition lines up with a clock.
+transition lines up with a clock. Signals weaken on faded channels as the amplitude
+(``FadedNoise.weaken``, applied by every ``CoherentSource`` to what it adds).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
@@ -56,6 +58,9 @@ class RayleighFadingSpec(PlacedSpec):
         default_factory=list, description="Inclusive channel ranges past a break: noise only."
     )
     dead_gain: float = Field(30.0, ge=0, description="Noise of dead channels relative to normal.")
+    signal_floor: float = Field(
+        0.0, ge=0, le=1, description="Signals on a faded channel keep sqrt(|z|^2 / threshold) "
+        "of their amplitude, at least this share (1: signals unweakened).")
 
     def make(self, context: SynthesisContext) -> SourceGroup:
         """Faded noise over the range, then the internal and dead channels overwritten."""
@@ -177,8 +182,7 @@ class FadedNoise:
         self._stagger = context.rng((self._SALT, context.channel_offset, 2)).uniform(
             0, 1, context.n_channels)
         self._knots: dict[int, np.ndarray] = {}
-        empty = (np.zeros(0, dtype=np.intp), np.zeros((0, 0), dtype=np.float32))
-        self._last: tuple[int, tuple[np.ndarray, np.ndarray]] = (-1, empty)
+        self._ticks: dict[int, _Tick] = {}
 
     def _knot(self, k: int) -> np.ndarray:
         found = self._knots.get(k)
@@ -205,37 +209,82 @@ class FadedNoise:
         return np.asarray(table[row, column] * np.cos(angle)
                           + table[row + 1, column] * np.sin(angle))
 
-    def tick_noise(self, tick: int) -> tuple[np.ndarray, np.ndarray]:
-        """Channels followed during ``tick`` and their extra noise over the whole tick,
-        computed once per tick (the synthesizer asks chunk by chunk)."""
-        if self._last[0] != tick:
-            every = np.arange(self._context.n_channels)
-            checks = tick * self._tick + np.array([0, self._tick // 2, self._tick])
-            power = (np.abs(self.phasor(every, checks)) ** 2).min(axis=0)
-            followed = np.flatnonzero(power < self._MARGIN * self._threshold)
-            if followed.size == 0:
-                self._last = (tick, (followed, np.zeros((self._tick, 0), dtype=np.float32)))
-                return self._last[1]
+    def _tick_state(self, tick: int) -> _Tick:
+        """The channels followed during ``tick`` with their extra noise and signal gains
+        over the whole tick, computed once (the synthesizer asks chunk by chunk, then the
+        coherent sources ask again; a block can straddle two ticks)."""
+        found = self._ticks.get(tick)
+        if found is not None:
+            return found
+        every = np.arange(self._context.n_channels)
+        checks = tick * self._tick + np.array([0, self._tick // 2, self._tick])
+        power = (np.abs(self.phasor(every, checks)) ** 2).min(axis=0)
+        followed = np.flatnonzero(power < self._MARGIN * self._threshold)
+        if followed.size == 0:
+            empty = np.zeros((self._tick, 0), dtype=np.float32)
+            found = _Tick(followed, empty, empty)
+        else:
             # Gains on a grid of _GRID samples, linear in between: the phasor drifts over
             # minutes, and evaluating it at every sample would cost more than all the noise.
             grid = tick * self._tick + np.arange(0, self._tick + self._GRID, self._GRID)
-            coarse = self.gains(np.abs(self.phasor(followed, grid)) ** 2).astype(np.float32)
-            index, weight = _grid_weights(self._tick, self._GRID)
-            gain = coarse[index] + weight * (coarse[index + 1] - coarse[index])
+            power = np.abs(self.phasor(followed, grid)) ** 2
             noise = self._noise.read(followed, tick * self._tick, self._tick)
             noise *= np.abs(noise) * self._tails  # x |x| / sqrt(3): unit rms, kurtosis 11.7
-            self._last = (tick, (followed, (noise * gain).astype(np.float32)))
-        return self._last[1]
+            noise *= self._interpolated(self.gains(power), 0, self._tick)
+            found = _Tick(followed, noise, self.signal_gains(power).astype(np.float32))
+        if len(self._ticks) >= 3:
+            del self._ticks[min(self._ticks)]
+        self._ticks[tick] = found
+        return found
+
+    def _interpolated(self, coarse: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Samples ``start:stop`` of a tick of values given on the ``_GRID`` (rows)."""
+        index, weight = _grid_weights(self._tick, self._GRID)
+        index, weight = index[start:stop], weight[start:stop]
+        coarse = coarse.astype(np.float32)
+        return np.asarray(coarse[index] + weight * (coarse[index + 1] - coarse[index]))
 
     def gains(self, power: np.ndarray) -> np.ndarray:
         """Extra noise gain for fading power ``|z|^2``: 0 above the threshold, rising
         smoothly to ``gain_min`` 10 % below it, then ``gain_min sqrt(threshold / power)``
         up to ``gain_max``."""
         spec = self._spec
-        depth = np.clip((self._threshold - power) / (0.1 * self._threshold), 0, 1)
-        ramp = depth * depth * (3 - 2 * depth)
         inverse = spec.gain_min * np.sqrt(self._threshold / np.maximum(power, 1e-12))
-        return np.asarray(np.minimum(spec.gain_max, inverse) * ramp)
+        return np.asarray(np.minimum(spec.gain_max, inverse) * self._ramp(power))
+
+    def signal_gains(self, power: np.ndarray) -> np.ndarray:
+        """Sensitivity to signals at fading power ``|z|^2``: 1 above the threshold, then
+        ``sqrt(power / threshold)`` (the amplitude relative to the threshold's), entered
+        over the same ramp as the noise: a faded channel's signal-to-noise ratio falls as
+        ``power / threshold``, its signal as the amplitude, down to
+        ``signal_floor`` in the deepest fades."""
+        amplitude = np.sqrt(np.maximum(power, 0) / self._threshold)
+        deep = np.maximum(self._spec.signal_floor, np.minimum(1.0, amplitude))
+        return np.asarray(1 - self._ramp(power) * (1 - deep))
+
+    def _ramp(self, power: np.ndarray) -> np.ndarray:
+        """0 above the threshold, rising smoothly to 1 at 10 % below it."""
+        depth = np.clip((self._threshold - power) / (0.1 * self._threshold), 0, 1)
+        return np.asarray(depth * depth * (3 - 2 * depth))
+
+    def weaken(self, field: np.ndarray, first_channel: int, first_sample: int) -> None:
+        """Scale the signals in ``field`` by each faded channel's sensitivity."""
+        offset = self._context.channel_offset
+        lo, hi = first_channel - offset, first_channel - offset + field.shape[1]
+        if hi <= 0 or lo >= self._context.n_channels:
+            return
+        row = 0
+        while row < field.shape[0]:
+            tick, pos = divmod(first_sample + row, self._tick)
+            stop = min(field.shape[0], row + self._tick - pos)
+            state = self._tick_state(tick)
+            inside = (state.followed >= lo) & (state.followed < hi)
+            if inside.any():
+                if state.signal_samples is None:  # the first signal this tick: interpolate
+                    state.signal_samples = self._interpolated(state.signal, 0, self._tick)
+                columns = state.followed[inside] - lo
+                field[row:stop, columns] *= state.signal_samples[pos : pos + stop - row, inside]
+            row = stop
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
         n = block.shape[0]
@@ -243,14 +292,27 @@ class FadedNoise:
         while row < n:
             tick, pos = divmod(first_sample + row, self._tick)
             stop = min(n, row + self._tick - pos)
-            followed, extra = self.tick_noise(tick)
-            if followed.size:
-                values = block[row:stop, followed]
-                values += extra[pos : pos + stop - row]
+            state = self._tick_state(tick)
+            if state.followed.size:
+                values = block[row:stop, state.followed]
+                values += state.noise[pos : pos + stop - row]
                 if self._wrap is not None:
                     wrap_in_place(values, self._wrap)
-                block[row:stop, followed] = values
+                block[row:stop, state.followed] = values
             row = stop
+
+
+@dataclass
+class _Tick:
+    """What fading does during one tick: the channels followed, their extra noise
+    (samples, channels) and their sensitivity to signals on the grid (points, channels),
+    interpolated to samples when a signal first falls on a followed channel (most ticks
+    of most fading sources carry no signal on them)."""
+
+    followed: np.ndarray
+    noise: np.ndarray
+    signal: np.ndarray
+    signal_samples: np.ndarray | None = None
 
 
 @lru_cache(maxsize=8)

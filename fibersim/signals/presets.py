@@ -2,8 +2,8 @@
 
 ``urban_road`` is the default for a fiber whose scenario names no signals: instrument noise,
 fading (faded channels saturate at the unwrapping limit), a road with traffic both ways along
-the whole fiber, pedestrians and two machines. ``subsea`` replaces the land sources by the
-ocean's.
+the whole fiber (its tyre noise radiating), pedestrians and two machines. ``subsea`` replaces
+the land sources by the ocean's.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ def preset_specs(name: str, n_channels: int, common_mode: float = 1.0) -> list[P
     last: list[PlacedSpec] = [RayleighFadingSpec(internal_channels=internal)]
     if name == "urban_road":
         land: list[PlacedSpec] = [
+            # No traffic light: halting vehicles stay on the road longer, which costs ~10 %
+            # of the synthesis budget; scenarios add ``stops`` where they want them.
             VehiclesSpec(),
             FootstepsSpec(),
             MachinerySpec(channel=int(0.31 * n_channels), f0=29.5, harmonics=4),

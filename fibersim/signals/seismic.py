@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, PositiveFloat
 
-from fibersim.signals.base import PlacedSpec, Stage, SynthesisContext
+from fibersim.signals.base import CoherentSource, PlacedSpec, Stage, SynthesisContext
 from fibersim.signals.events import OVERSAMPLE, add_wavelets
 from fibersim.signals.physics import (
     correlated_lognormal,
@@ -99,14 +99,13 @@ def quake_wavelet(prr: float, corner_hz: float, f_min: float, f_max: float, coda
 _CODA = 0.5
 
 
-class Earthquake:
+class Earthquake(CoherentSource):
     """Adds, for P then S, a direct pulse coherent along the fibre and a coda that differs
     from patch to patch of fibre, at the hyperbolic arrival times, scaled by spreading,
     site amplification and the axial pattern."""
 
-    stage = Stage.SPARSE
-
     def __init__(self, spec: EarthquakeSpec, context: SynthesisContext) -> None:
+        super().__init__(context)
         self._context = context
         centre = context.n_channels // 2 if spec.closest_channel is None else spec.closest_channel
         x = (np.arange(context.n_channels) - centre) * context.dx
@@ -145,7 +144,7 @@ class Earthquake:
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
         for table, arrival, amplitude in self._phases:
-            add_wavelets(block, first_sample, self._context, table, arrival, amplitude, 0)
+            add_wavelets(block, first_sample, self._context, table, arrival, amplitude, 0, self)
 
 
 class MachinerySpec(PlacedSpec):
@@ -170,13 +169,13 @@ class MachinerySpec(PlacedSpec):
         return Machinery(self, context)
 
 
-class Machinery:
+class Machinery(CoherentSource):
     """A sum of harmonics in time times a decaying, gauge-averaged profile in space."""
 
-    stage = Stage.SPARSE
     _SALT = 51
 
     def __init__(self, spec: MachinerySpec, context: SynthesisContext) -> None:
+        super().__init__(context)
         centre = spec.channel if spec.channel is not None else context.n_channels // 2
         radius = round(5 * spec.decay_m / context.dx)
         taps = gauge_taps(context.dx, context.gauge_length_meters)
@@ -205,7 +204,7 @@ class Machinery:
             np.sin(2 * np.pi * t / period + self._wander_phase) - np.sin(self._wander_phase))
         tones = np.sin(warped[:, None] * (2 * np.pi * self._freqs) + self._phases) * self._amps
         series = tones.sum(axis=1).astype(np.float32)  # per row: independent of block size
-        block[:, self._lo : self._hi] += series[:, None] * self._profile
+        self.add_field(block, first_sample, 0, self._lo, series[:, None] * self._profile)
 
 
 class OceanSpec(PlacedSpec):

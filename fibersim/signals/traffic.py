@@ -5,9 +5,11 @@ A vehicle loads the ground: under and around its position ``x_v(t)`` the fiber i
 extension either side); as the load moves at ``v`` a channel sees the strain rate
 ``-dir v A / w g'(u)``, energy below ~0.8 Hz for w of several metres. Tyres on the road surface
 also shake the ground at 3-20 Hz; that vibration is modelled as a band-limited series carried
-by the vehicle, decaying as ``exp(-|x - x_v| / decay)``. Both gauge-averaged profiles are read
-from tables once per tile of a few samples (within which the vehicle moves less than a
-quarter channel) and expanded to samples: a few array passes over the footprint.
+by the vehicle, as loud as it is fast, decaying as ``exp(-|x - x_v| / decay)`` and radiating
+as a surface wave (heard ``|x - x_v| / c`` late). Vehicles brake, halt and pull away at
+traffic lights and stop signs (``TrafficStop``), in closed form. Both gauge-averaged profiles
+are read from tables once per tile of a few samples (within which the vehicle moves less than
+a quarter channel) and expanded to samples: a few array passes over the footprint.
 
 Footsteps are impulses every ~0.6 s at positions advancing at walking speed; each radiates a
 short wavelet (contact pulse 1-5 Hz plus a heel strike ringing at ~25 Hz) as a surface wave.
@@ -16,6 +18,7 @@ short wavelet (contact pulse 1-5 Hz plus a heel strike ringing at ~25 Hz) as a s
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,14 +26,50 @@ from typing import Literal
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from pydantic import Field, PositiveFloat, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
 from fibersim.signals.banks import PowerLaw, unit_bank
-from fibersim.signals.base import PlacedSpec, Stage, SynthesisContext
+from fibersim.signals.base import CoherentSource, PlacedSpec, SynthesisContext
 from fibersim.signals.events import OVERSAMPLE, EpochProcess, add_wavelets
 
 #: Vehicle profiles are cut (to exactly zero) this many widths / decay lengths away.
 _CUT = 3.5
+
+
+class TrafficStop(BaseModel):
+    """Where vehicles brake to a halt: a traffic light (``cycle_s`` > 0: those arriving
+    while it is red wait for green) or a junction with a stop sign (``cycle_s`` 0: every
+    vehicle stops for ``dwell_s``).
+
+    ``{channel: 1300, cycle_s: 90, red_s: 40}`` or ``{channel: 600, cycle_s: 0, dwell_s: 3}``
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channel: int = Field(ge=0, description="Channel of the stop line (range-relative).")
+    cycle_s: float = Field(90.0, ge=0, description="Light cycle (s); 0: a stop sign.")
+    red_s: float = Field(40.0, ge=0, description="Red part of each cycle (s).")
+    offset_s: float = Field(0.0, description="Simulated time (s) at which a red phase starts.")
+    dwell_s: float = Field(2.0, ge=0, description="Halt at a stop sign (s).")
+
+    @model_validator(mode="after")
+    def _red_within_cycle(self) -> TrafficStop:
+        if self.cycle_s > 0 and self.red_s > self.cycle_s:
+            raise ValueError("red_s must not exceed cycle_s")
+        return self
+
+    def longest_dwell(self) -> float:
+        return self.red_s if self.cycle_s > 0 else self.dwell_s
+
+    def dwell(self, t_halt: float, t_line: float) -> float | None:
+        """How long a vehicle that would cross the line at ``t_line`` without braking, and
+        halts there at ``t_halt``, waits; None if it drives through (green)."""
+        if self.cycle_s == 0:
+            return self.dwell_s
+        phase = (t_line - self.offset_s) % self.cycle_s
+        if phase >= self.red_s:
+            return None
+        return max(0.0, t_line - phase + self.red_s - t_halt)
 
 
 class VehiclesSpec(PlacedSpec):
@@ -57,9 +96,8 @@ class VehiclesSpec(PlacedSpec):
     tyre_f_max: PositiveFloat = Field(20.0, description="Tyre-road band, high edge (Hz).")
     tyre_decay_m: PositiveFloat = Field(6.0, description="Decay length of tyre vibration (m).")
     tyre_wave_speed: float = Field(
-        0.0, ge=0, description="Surface-wave speed of the tyre noise (m/s, 100-600), a cone in "
-        "f-k; 0 (default): felt at once, no propagation (propagation costs ~2x the traffic's "
-        "render time).")
+        250.0, ge=0, description="Surface-wave speed of the tyre noise (m/s, 100-600), a cone in "
+        "f-k; 0: felt at once, no propagation (the traffic then renders ~1.5x faster).")
     speed_wander: float = Field(
         0.1, ge=0, lt=0.9, description="Speed changes along the road, relative amplitude.")
     speed_wander_s: PositiveFloat = Field(20.0, description="Period of those changes (s).")
@@ -68,6 +106,10 @@ class VehiclesSpec(PlacedSpec):
         0.6, gt=0, le=1, description="Amplitude in each further lane relative to the nearer.")
     van_fraction: float = Field(0.25, ge=0, le=1, description="Share of vans (of non-trucks).")
     van_factor: PositiveFloat = Field(2.0, description="Van/car amplitude.")
+    stops: list[TrafficStop] = Field(
+        default_factory=list, description="Traffic lights and stop signs (both directions).")
+    brake_decel: PositiveFloat = Field(2.5, description="Braking deceleration (m/s^2).")
+    accel: PositiveFloat = Field(1.5, description="Acceleration away from a stop (m/s^2).")
 
     @model_validator(mode="after")
     def _ordered(self) -> VehiclesSpec:
@@ -95,32 +137,77 @@ class Vehicle:
     wander: float = 0.0  # relative speed change
     wander_s: float = 1.0
     wander_phase: float = 0.0
+    halts: tuple[Halt, ...] = ()
 
-    def position(self, t: np.ndarray) -> np.ndarray:
-        """Where it is at ``t``: the integral of ``velocity_at``, in closed form."""
-        drift = self.velocity * (t - self.t_enter)
+    def cruise_position(self, tau: np.ndarray) -> np.ndarray:
+        """Where it is at ``tau`` if it never stops: the integral of ``cruise_velocity``."""
+        drift = self.velocity * (tau - self.t_enter)
         if self.wander:
             omega = 2 * np.pi / self.wander_s
             drift += self.velocity * self.wander / omega * (
-                np.sin(omega * (t - self.t_enter) + self.wander_phase) - np.sin(self.wander_phase))
+                np.sin(omega * (tau - self.t_enter) + self.wander_phase)
+                - np.sin(self.wander_phase))
         return np.asarray(self.x_enter + drift)
 
-    def velocity_at(self, t: np.ndarray) -> np.ndarray:
-        """Signed speed at ``t`` (m/s): speeding up and slowing down along the road."""
+    def cruise_velocity(self, tau: np.ndarray) -> np.ndarray:
+        """Signed speed at ``tau`` (m/s) if it never stops: speeding up and slowing down
+        along the road."""
         omega = 2 * np.pi / self.wander_s
         return np.asarray(self.velocity * (
-            1 + self.wander * np.cos(omega * (t - self.t_enter) + self.wander_phase)))
+            1 + self.wander * np.cos(omega * (tau - self.t_enter) + self.wander_phase)))
+
+    def progress(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Its cruise time ``tau(t)`` and the rate ``dtau/dt``: each halt brakes the rate
+        linearly from 1 to 0 (constant deceleration), holds it at 0, then raises it
+        linearly back to 1; ``tau`` is the integral, in closed form."""
+        tau = np.array(t, dtype=np.float64)
+        rate = np.ones_like(tau)
+        for halt in self.halts:
+            u = t - halt.t_brake
+            braking = np.clip(u, 0, halt.brake_s)
+            waiting = np.clip(u - halt.brake_s, 0, halt.dwell_s)
+            going = np.clip(u - halt.brake_s - halt.dwell_s, 0, halt.accel_s)
+            tau -= braking**2 / (2 * halt.brake_s) + waiting + going - going**2 / (
+                2 * halt.accel_s)
+            inside = (u > 0) & (u < halt.brake_s + halt.dwell_s + halt.accel_s)
+            rate = np.where(inside, np.where(u < halt.brake_s, 1 - braking / halt.brake_s,
+                                             going / halt.accel_s), rate)
+        return tau, rate
+
+    def position(self, t: np.ndarray) -> np.ndarray:
+        """Where it is at ``t``."""
+        return self.cruise_position(self.progress(t)[0])
+
+    def velocity_at(self, t: np.ndarray) -> np.ndarray:
+        """Signed speed at ``t`` (m/s), braking and halting at stops."""
+        tau, rate = self.progress(t)
+        return np.asarray(self.cruise_velocity(tau) * rate)
 
 
-class Vehicles:
+@dataclass(frozen=True)
+class Halt:
+    """One stop of a vehicle: braking from ``t_brake`` (s) for ``brake_s``, standing for
+    ``dwell_s``, accelerating for ``accel_s``; it is late by ``delay`` afterwards."""
+
+    t_brake: float
+    brake_s: float
+    dwell_s: float
+    accel_s: float
+
+    @property
+    def delay(self) -> float:
+        return self.brake_s / 2 + self.dwell_s + self.accel_s / 2
+
+
+class Vehicles(CoherentSource):
     """Renders every vehicle alive in the block on its own footprint."""
 
-    stage = Stage.SPARSE
     _SALT = 31
     _NOISE_ROWS = 2**15
     _NOISE_COLS = 64  # vehicles pick a column each: their tyre noises are independent
 
     def __init__(self, spec: VehiclesSpec, context: SynthesisContext) -> None:
+        super().__init__(context)
         self._arrivals_until = math.inf  # seconds since sample 0 (``drained``)
         self._spec = spec
         self._context = context
@@ -142,11 +229,14 @@ class Vehicles:
                 :, : self._NOISE_ROWS]
         directions = {"both": (1, -1), "forward": (1,), "backward": (-1,)}[spec.directions]
         self._span = self._length + 2 * self._radius
+        fastest = spec.speed_max * (1 + spec.speed_wander)
+        longest_halts = len(spec.stops) * fastest * (1 / spec.brake_decel + 1 / spec.accel) / 2 \
+            + sum(stop.longest_dwell() for stop in spec.stops)
         self._processes = [
             EpochProcess(
                 context, self._SALT + 100 * (d < 0), spec.rate_per_hour / 3600,
                 lambda rng, t, d=d: self._draw(rng, t, d),
-                self._span / (spec.speed_min * (1 - spec.speed_wander)),
+                self._span / (spec.speed_min * (1 - spec.speed_wander)) + longest_halts,
             )
             for d in directions
         ]
@@ -166,11 +256,32 @@ class Vehicles:
         lane = int(rng.integers(0, spec.lanes))
         van = rng.random() < spec.van_fraction and factor < spec.truck_factor_min
         factor *= spec.lane_factor**lane * (spec.van_factor if van else 1.0)
-        return Vehicle(
+        cruising = Vehicle(
             t, start, direction * speed, spec.strain * factor, spec.tyre_rms * factor,
             offset, column, t + self._span / (speed * (1 - spec.speed_wander)),
             spec.speed_wander, spec.speed_wander_s, float(phase),
         )
+        return self._with_halts(cruising, direction)
+
+    def _with_halts(self, vehicle: Vehicle, direction: int) -> Vehicle:
+        """``vehicle`` braking at the stops it meets at red (every stop sign), in order."""
+        spec, dx = self._spec, self._context.dx
+        lines = sorted(((stop.channel * dx, stop) for stop in spec.stops
+                        if stop.channel < self._context.n_channels), key=lambda line: line[0])
+        halts: list[Halt] = []
+        late = 0.0
+        for x_line, stop in lines if direction > 0 else reversed(lines):
+            tau_line = _crossing_time(vehicle, x_line)
+            speed = abs(float(vehicle.cruise_velocity(np.array(tau_line))))
+            brake_s, accel_s = speed / spec.brake_decel, speed / spec.accel
+            # The rate falls linearly over brake_s: the vehicle covers half the cruise
+            # distance of that time, so it brakes brake_s / 2 of cruise time before the line.
+            t_brake = tau_line - brake_s / 2 + late
+            dwell = stop.dwell(t_brake + brake_s, tau_line + late)
+            if dwell is not None:
+                halts.append(Halt(t_brake, brake_s, dwell, accel_s))
+                late += halts[-1].delay
+        return dataclasses.replace(vehicle, halts=tuple(halts), t_exit=vehicle.t_exit + late)
 
     def drained(self, stop_sample: int) -> Vehicles:
         """The same traffic without the vehicles arriving at or after ``stop_sample``."""
@@ -202,6 +313,9 @@ class Vehicles:
     ) -> None:
         """Add one vehicle: profiles per tile, expanded over the tile's samples."""
         dx, n = self._context.dx, block.shape[0]
+        velocity = vehicle.velocity_at(tile_t)
+        if not velocity.any():
+            return  # standing at a stop all block long: no load change, quiet tyres
         x = vehicle.position(tile_t)
         lo = max(0, math.floor((x.min() - self._radius) / dx))
         hi = min(block.shape[1], math.ceil((x.max() + self._radius) / dx) + 1)
@@ -209,9 +323,11 @@ class Vehicles:
             return
         position = np.rint((np.arange(lo, hi) * dx - x[:, None]) * (1 / _STEP_M)).astype(np.intp)
         index = np.clip(position + self._profiles.shape[1] // 2, 0, self._profiles.shape[1] - 1)
-        speed = (vehicle.velocity_at(tile_t) * vehicle.strain).astype(np.float32)[:, None]
+        speed = (velocity * vehicle.strain).astype(np.float32)[:, None]
         quasi_static = self._profiles[0, index] * speed
-        tyre = self._profiles[1, index] * np.float32(vehicle.tyre_rms)
+        # Tyre-road noise grows with speed: a halted vehicle is quiet.
+        loudness = np.abs(velocity) * (vehicle.tyre_rms / abs(vehicle.velocity))
+        tyre = self._profiles[1, index] * loudness.astype(np.float32)[:, None]
         start = (int(samples[0]) + vehicle.noise_offset) % self._NOISE_ROWS
         column = self._noise[vehicle.noise_column]
         if self._spec.tyre_wave_speed > 0:
@@ -224,12 +340,25 @@ class Vehicles:
             first = start + np.arange(len(tile_t))[:, None] * self._tile - late
             windows = self._windows[vehicle.noise_column]
             noise = windows[first % self._NOISE_ROWS]  # (tiles, channels, tile)
-            field = noise.transpose(0, 2, 1) * tyre[:, None, :]
+            # Written time-major: the reshape below is then a view, not a transposing copy.
+            field = np.empty((len(tile_t), self._tile, hi - lo), dtype=np.float32)
+            np.multiply(noise.transpose(0, 2, 1), tyre[:, None, :], out=field)
         else:
             noise = _periodic_run(column, start, len(samples))
             field = noise.reshape(len(tile_t), self._tile, 1) * tyre[:, None, :]
         field += quasi_static[:, None, :]
-        block[:, lo:hi] += field.reshape(-1, hi - lo)[skip : skip + n]
+        self.add_field(block, int(samples[0]) + skip, 0, lo,
+                       field.reshape(-1, hi - lo)[skip : skip + n])
+
+
+def _crossing_time(vehicle: Vehicle, x_line: float) -> float:
+    """When ``vehicle``, cruising, reaches ``x_line``: Newton's method on its position,
+    which is monotonic (the speed wander stays below the cruise speed)."""
+    tau = vehicle.t_enter + (x_line - vehicle.x_enter) / vehicle.velocity
+    for _ in range(8):
+        error = float(vehicle.cruise_position(np.array(tau))) - x_line
+        tau -= error / float(vehicle.cruise_velocity(np.array(tau)))
+    return tau
 
 
 #: Spacing (m) of the tabulated vehicle profiles.
@@ -336,13 +465,13 @@ def footstep_wavelet(prr: float, contact_s: float) -> np.ndarray:
     return (wavelet / np.abs(wavelet).max()).astype(np.float32)
 
 
-class Footsteps:
+class Footsteps(CoherentSource):
     """Renders each step near the walker as a delayed, decaying wavelet."""
 
-    stage = Stage.SPARSE
     _SALT = 41
 
     def __init__(self, spec: FootstepsSpec, context: SynthesisContext) -> None:
+        super().__init__(context)
         self._spec = spec
         self._context = context
         self._table = footstep_wavelet(context.prr, spec.contact_s)
@@ -383,6 +512,6 @@ class Footsteps:
                 arrival = t_step + distance / spec.wave_speed
                 amplitude = amp * np.exp(-distance / spec.decay_m)
                 add_wavelets(
-                    block, first_sample, self._context, self._table, arrival, amplitude, lo
-                )
+                    block, first_sample, self._context, self._table, arrival, amplitude, lo,
+                    self)
 

@@ -5,7 +5,13 @@
 
 from __future__ import annotations
 
-from fibersim.transport.base import Delivery, DeliveryHandler, PublishStats, Transport
+from fibersim.transport.base import (
+    Delivery,
+    DeliveryHandler,
+    PublishStats,
+    Transport,
+    check_amqp_url,
+)
 from fibersim.transport.memory import MemoryBroker, MemoryTransport
 
 
@@ -20,19 +26,26 @@ def open_transport(
     confirm_window: int = 32,
     ca_file: str | None = None,
     insecure: bool = False,
+    connect_timeout_s: float | None = None,
+    shutdown_timeout_s: float | None = None,
 ) -> Transport:
     """An AMQP transport for a URL, else an in-memory one on ``broker`` (or a new broker).
 
     ``exchange_type``, ``durable`` and ``persistent`` (delivery mode 2) are the dialect's
-    topology; the in-memory broker routes topic and direct exchanges alike.
+    topology; the in-memory broker routes topic and direct exchanges alike. ``None``
+    timeouts mean the AMQP transport's defaults (10 s each).
     """
     if amqp_url:
-        from fibersim.transport.amqp import AmqpTransport
+        from fibersim.transport import amqp
 
-        return AmqpTransport(
+        return amqp.AmqpTransport(
             amqp_url, exchange=exchange, exchange_type=exchange_type, durable=durable,
             persistent=persistent, confirm_window=confirm_window, ca_file=ca_file,
             insecure=insecure,
+            connect_timeout_s=(amqp.DEFAULT_CONNECT_TIMEOUT_S if connect_timeout_s is None
+                               else connect_timeout_s),
+            shutdown_timeout_s=(amqp.DEFAULT_SHUTDOWN_TIMEOUT_S if shutdown_timeout_s is None
+                                else shutdown_timeout_s),
         )
     return MemoryTransport(broker or MemoryBroker())
 
@@ -44,5 +57,6 @@ __all__ = [
     "MemoryTransport",
     "PublishStats",
     "Transport",
+    "check_amqp_url",
     "open_transport",
 ]

@@ -61,6 +61,9 @@ class MemoryBroker:
             await subscription.queue.put(delivery)
         return bool(matched)
 
+    def has_route(self, routing_key: str) -> bool:
+        return any(sub.matches(routing_key) for sub in self._subscriptions)
+
     def add(self, binding_keys: list[str], handler: DeliveryHandler) -> _Subscription:
         queue: asyncio.Queue[Delivery] = asyncio.Queue(SUBSCRIBER_QUEUE_DEPTH)
         task = asyncio.create_task(_drain(queue, handler), name="fibersim-memory-subscriber")
@@ -106,9 +109,14 @@ class MemoryTransport(Transport):
     async def publish(self, routing_key: str, envelope: Envelope) -> None:
         self.stats.published += 1
         self.stats.bytes_published += len(envelope.body)
-        if not await self.broker.route(routing_key, envelope):
+        if await self.broker.route(routing_key, envelope):
+            self.stats.confirmed += 1
+        else:
             self.stats.returned += 1
-        self.stats.confirmed += 1
+            self.stats.declare_lost(envelope, returned=True)
+
+    async def has_route(self, routing_key: str) -> bool:
+        return self.broker.has_route(routing_key)
 
     async def flush(self) -> None:
         """Wait until every subscriber of this transport has handled what it was given."""

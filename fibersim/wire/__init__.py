@@ -3,10 +3,12 @@
 from fibersim.wire.codec import (
     BLOCK_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
+    PROBE_CONTENT_TYPE,
     Codec,
     Envelope,
     FibersimCodec,
     WireFormatError,
+    envelope_headers,
     get_codec,
 )
 from fibersim.wire.messages import (
@@ -25,6 +27,7 @@ from fibersim.wire.messages import (
 __all__ = [
     "BLOCK_CONTENT_TYPE",
     "JSON_CONTENT_TYPE",
+    "PROBE_CONTENT_TYPE",
     "SCHEMA_VERSION",
     "Codec",
     "DataBlock",
@@ -37,6 +40,7 @@ __all__ = [
     "StatusMessage",
     "WireFormatError",
     "WireMessage",
+    "envelope_headers",
     "get_codec",
     "kind_of",
     "routing_key",

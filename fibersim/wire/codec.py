@@ -8,13 +8,16 @@ nothing else in fibersim reads bytes.
 from __future__ import annotations
 
 import json
+import math
 import struct
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 from pydantic import ValidationError
 
+from fibersim.models import MAX_CHANNELS
 from fibersim.wire.messages import (
     SCHEMA_VERSION,
     DataBlock,
@@ -28,9 +31,13 @@ from fibersim.wire.messages import (
 
 JSON_CONTENT_TYPE = "application/json"
 BLOCK_CONTENT_TYPE = "application/vnd.fibersim.block"
+#: A publisher's route probe: an empty message consumers ignore (docs/wire-protocol.md).
+PROBE_CONTENT_TYPE = "application/vnd.fibersim.probe"
 
 #: Largest data block a decoder accepts (bytes); bigger messages are rejected, not allocated.
 MAX_BLOCK_BYTES = 256 * 1024 * 1024
+#: Largest JSON control message a decoder accepts (bytes); real ones are under 1 KB.
+MAX_JSON_BYTES = 64 * 1024
 
 BLOCK_MAGIC = b"FSDB"
 BLOCK_HEADER = struct.Struct("<4sHHBBHIQQqdIIIId")
@@ -38,6 +45,10 @@ BLOCK_HEADER_VERSION = 1
 _DTYPE_CODES: dict[int, np.dtype] = {1: np.dtype("<i2"), 2: np.dtype("<f4")}
 _CODE_OF_DTYPE = {np.dtype(np.int16): 1, np.dtype(np.float32): 2}
 
+
+#: This process's publisher session (docs/wire-protocol.md): new on every start, so a
+#: consumer can tell a restarted publisher, or a second one on the same fiber, from a gap.
+PUBLISHER_SESSION = uuid.uuid4().hex
 
 class WireFormatError(ValueError):
     """A message that does not follow the wire protocol (malformed, truncated, wrong schema)."""
@@ -66,6 +77,16 @@ class Codec(Protocol):
     def decode(self, envelope: Envelope) -> WireMessage: ...
 
 
+def envelope_headers(kind: MessageKind, fiber_id: str) -> dict[str, Any]:
+    """The AMQP headers every fibersim message carries (docs/wire-protocol.md section 3)."""
+    return {
+        "x-fibersim-schema": SCHEMA_VERSION,
+        "x-fibersim-kind": kind.value,
+        "x-fibersim-fiber": fiber_id,
+        "x-fibersim-session": PUBLISHER_SESSION,
+    }
+
+
 class FibersimCodec:
     """fibersim's own protocol: JSON control messages, a 72-byte header + raw samples for data."""
 
@@ -73,11 +94,7 @@ class FibersimCodec:
 
     def encode(self, message: WireMessage) -> Envelope:
         kind = kind_of(message)
-        headers: dict[str, Any] = {
-            "x-fibersim-schema": SCHEMA_VERSION,
-            "x-fibersim-kind": kind.value,
-            "x-fibersim-fiber": message.fiber_id,
-        }
+        headers = envelope_headers(kind, message.fiber_id)
         if isinstance(message, DataBlock):
             headers["x-fibersim-sequence"] = message.sequence
             return Envelope(kind, _encode_block(message), BLOCK_CONTENT_TYPE, headers,
@@ -147,6 +164,8 @@ def _decode_block(body: bytes, fiber_id: str) -> DataBlock:
     dtype = _DTYPE_CODES.get(dtype_code)
     if dtype is None:
         raise WireFormatError(f"unknown dtype code {dtype_code}")
+    if channel_start + n_channels > MAX_CHANNELS:
+        raise WireFormatError(f"channels {channel_start}+{n_channels} exceed {MAX_CHANNELS}")
     expected = n_samples * n_channels * dtype.itemsize
     if len(body) - header_length != expected:
         raise WireFormatError(
@@ -169,6 +188,17 @@ def _decode_block(body: bytes, fiber_id: str) -> DataBlock:
         raise WireFormatError(f"invalid data block header: {error.errors()[0]['msg']}") from None
 
 
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
 _JSON_MODELS: dict[str, type[MetadataMessage | Heartbeat | StatusMessage]] = {
     MessageKind.METADATA.value: MetadataMessage,
     MessageKind.HEARTBEAT.value: Heartbeat,
@@ -177,10 +207,20 @@ _JSON_MODELS: dict[str, type[MetadataMessage | Heartbeat | StatusMessage]] = {
 
 
 def _decode_json(body: bytes) -> WireMessage:
+    """A control message from JSON. Strict where Python's ``json`` is lenient: NaN and
+    Infinity (and numbers too large for a float) are refused, as are bodies over
+    ``MAX_JSON_BYTES``, nesting deeper than the interpreter's recursion limit and integers
+    of more than 4300 digits, all as ``WireFormatError``."""
+    if len(body) > MAX_JSON_BYTES:
+        raise WireFormatError(f"JSON message of {len(body)} bytes exceeds {MAX_JSON_BYTES}")
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise WireFormatError(f"message is not JSON: {error}") from None
+    except RecursionError:
+        raise WireFormatError("JSON message nested too deeply") from None
+    except ValueError as error:  # NaN/Infinity, float overflow, over-long integers
+        raise WireFormatError(f"JSON message refused: {error}") from None
     if not isinstance(payload, dict):
         raise WireFormatError("JSON message is not an object")
     if payload.pop("schema_version", None) != SCHEMA_VERSION:

@@ -27,19 +27,24 @@ class MessageKind(StrEnum):
 
 
 MetadataReason = Literal["connect", "change", "periodic"]
+#: Interrogator states a heartbeat reports (a disconnected interrogator sends none).
+HeartbeatState = Literal["connected", "zero_prr"]
 
 
 class MetadataMessage(BaseModel):
     """Fiber metadata, published on connect, on every change and periodically."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     fiber_id: str
     config_epoch: int = Field(ge=0, description="Increments on every metadata change.")
     reason: MetadataReason
     sent_at_ns: int
     metadata: FiberMetadata
-    int16_scale: float = Field(gt=0, description="Strain rate (1/s) of one int16 count.")
+    #: only int16 streams carry it (a float32 stream omits the key)
+    int16_scale: float | None = Field(
+        default=None, gt=0, exclude_if=lambda value: value is None,
+        description="Strain rate (1/s) of one int16 count.")
 
 
 class DataBlock(BaseModel):
@@ -48,7 +53,7 @@ class DataBlock(BaseModel):
     Physical strain rate (1/s) = ``samples * scale``; ``scale`` is 1.0 for float32.
     """
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False)
 
     fiber_id: str
     config_epoch: int = Field(ge=0)
@@ -87,7 +92,7 @@ class Heartbeat(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     fiber_id: str
-    state: str
+    state: HeartbeatState
     last_sequence: int | None
     next_sample_index: int
     sent_at_ns: int

@@ -18,7 +18,7 @@ STATUS_KEYS = {"state", "state_since", "transitions", "behaviour", "reconfigure_
                "metadata", "counters", "restarts", "store", "requests", "probe_requests", "jobs",
                "settings"}
 COUNTER_KEYS = {"messages", "rejected", "blocks", "gaps", "missing_blocks", "duplicates",
-                "reordered"}
+                "reordered", "resyncs"}
 
 
 def quiet_block() -> np.ndarray:

@@ -61,3 +61,20 @@ def test_files_that_are_not_das_recordings_are_input_errors(tmp_path: Path) -> N
         open_recording(tmp_path / "notes.txt")
     with pytest.raises(InputError, match="no such file"):
         open_recording(tmp_path / "missing.h5")
+
+
+REFERENCE_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference-das"
+
+
+@pytest.mark.skipif(not (REFERENCE_DIR / "febus_2.h5").is_file(),
+                    reason=f"reference recordings not found in {REFERENCE_DIR}")
+def test_a_file_whose_scan_counts_one_row_more_than_it_loads_reads_whole() -> None:
+    """DASCore's scan of a Febus file starts one overlap row before the loaded data."""
+    reader = open_recording(REFERENCE_DIR / "febus_2.h5")
+    patch = dc.spool(REFERENCE_DIR / "febus_2.h5")[0]
+    time = patch.coords.get_coord("time")
+    assert reader.info.n_rows == len(time) == 1049
+    assert reader.info.start_time_ns == np.datetime64(time.min(), "ns").astype(np.int64)
+    rows = reader.read(0, reader.info.n_rows)
+    expected = np.asarray(patch.data, dtype=np.float32) * np.float32(reader.info.scale)
+    np.testing.assert_array_equal(rows, expected)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import re
 import time
 from urllib.parse import urlsplit, urlunsplit
 
@@ -15,7 +14,8 @@ from fibersim.interrogator import Interrogator
 from fibersim.models import FiberConfig
 from fibersim.runner import FiberStreamer, VirtualClock
 from fibersim.transport import Delivery, PublishStats, open_transport
-from fibersim.wire import DataBlock, MetadataMessage, get_codec
+from fibersim.wire import DataBlock, MetadataMessage, StatusMessage, get_codec
+from tests.reliability.ledger import eventually
 from tests.reliability.tcp_proxy import CuttableProxy
 
 pytestmark = pytest.mark.broker
@@ -63,69 +63,22 @@ async def test_a_broker_outage_loses_nothing_silently(amqp_url: str, exchange_na
     async with asyncio.timeout(30):
         await run
     await publisher.close()
-    await asyncio.sleep(0.5)
+    published = set(range(streamer.interrogator.next_sequence))
+    stats = publisher.stats
+    listed = (set(stats.lost_sequences.get(FIBER.fiber_id, []))
+              | set(stats.unroutable_sequences.get(FIBER.fiber_id, [])))
+    with contextlib.suppress(TimeoutError):  # confirmed blocks may still be on their way
+        await eventually(lambda: published <= set(seen.sequences) | listed, 5)
     await observer.close()
     await proxy.close()
 
-    published = set(range(streamer.interrogator.next_sequence))
-    lost = set(publisher.stats.lost_sequences)
-    assert published <= set(seen.sequences) | lost, "a block vanished without being reported"
+    assert published <= set(seen.sequences) | listed, (
+        f"a block vanished without being reported: {published - set(seen.sequences) - listed}"
+        f"; {stats.summary()}")
     assert publisher.stats.reconnects >= 1
     assert any(at > cut_at and reason == "connect" for at, reason in seen.metadata_reasons), (
         "metadata was not re-published after reconnecting")
     assert max(seen.sequences) == streamer.interrogator.next_sequence - 1, "stream did not resume"
-
-
-def rabbitmqctl(*args: str) -> str:
-    import shutil
-    import subprocess
-
-    if shutil.which("rabbitmqctl") is None:
-        pytest.skip("rabbitmqctl not available to raise a memory alarm")
-    return subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True,
-                          text=True, timeout=60).stdout.strip()
-
-
-def memory_watermark() -> list[str]:
-    """The broker's current memory watermark, as ``set_vm_memory_high_watermark`` arguments,
-    so the test puts back what it found (``0.4``, or ``{absolute,N}`` -> ``absolute N``)."""
-    value = rabbitmqctl("eval", "vm_memory_monitor:get_vm_memory_high_watermark().")
-    absolute = re.fullmatch(r"\{absolute,\s*(\d+)\}", value)
-    return ["absolute", absolute.group(1)] if absolute else [value]
-
-
-async def test_a_blocked_broker_pauses_the_publisher_which_then_resumes(
-        amqp_url: str, exchange_name: str) -> None:
-    publisher = open_transport(amqp_url, exchange=exchange_name, confirm_window=8)
-    await publisher.connect()
-    streamer = FiberStreamer(Interrogator(FIBER, time.time_ns()), publisher,
-                             VirtualClock(math.inf))
-    await streamer.connect()
-    run = asyncio.create_task(streamer.run_until(1e6))  # stopped by the test below
-    try:
-        async with asyncio.timeout(10):
-            while streamer.stats.blocks < 10:
-                await asyncio.sleep(0.01)
-        watermark = memory_watermark()
-        try:
-            rabbitmqctl("set_vm_memory_high_watermark", "absolute", "1")  # memory alarm
-            await asyncio.sleep(1.0)
-            blocks_when_blocked = streamer.stats.blocks
-            await asyncio.sleep(2.0)
-            assert streamer.stats.blocks - blocks_when_blocked <= 8, "publisher did not pause"
-        finally:
-            rabbitmqctl("set_vm_memory_high_watermark", *watermark)
-        resumed_from = streamer.stats.blocks
-        async with asyncio.timeout(30):
-            while streamer.stats.blocks < resumed_from + 50:
-                await asyncio.sleep(0.05)
-    finally:
-        run.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await run
-        await publisher.close()
-    assert publisher.stats.lost_sequences == []
-    assert publisher.stats.broker_wait_seconds >= 1.5
 
 
 async def publish_one_second(amqp_url: str, exchange: str) -> PublishStats:
@@ -140,11 +93,14 @@ async def publish_one_second(amqp_url: str, exchange: str) -> PublishStats:
     return publisher.stats
 
 
-async def test_unroutable_blocks_are_counted_as_returned(amqp_url: str,
-                                                         exchange_name: str) -> None:
+async def test_unroutable_blocks_are_reported_by_fiber_and_sequence(
+        amqp_url: str, exchange_name: str) -> None:
     stats = await publish_one_second(amqp_url, exchange_name)
     assert stats.returned == stats.published
-    assert stats.lost_sequences == []
+    assert stats.unroutable_sequences == {FIBER.fiber_id: list(range(10))}
+    assert stats.lost_sequences == {}
+    assert "every block delivered" not in stats.summary()
+    assert f"no queue bound (sequence numbers): {FIBER.fiber_id}: 0-9" in stats.summary()
 
 
 async def test_blocks_the_broker_nacks_are_reported_lost_by_sequence(
@@ -161,4 +117,103 @@ async def test_blocks_the_broker_nacks_are_reported_lost_by_sequence(
         stats = await publish_one_second(amqp_url, exchange_name)
         await exchange.delete()
     assert stats.nacked == 7
-    assert stats.lost_sequences == [3, 4, 5, 6, 7, 8, 9]
+    assert stats.lost_sequences == {FIBER.fiber_id: [3, 4, 5, 6, 7, 8, 9]}
+
+
+class KindRecorder:
+    """Every message of one fiber, in arrival order: (kind, status event or reason)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+
+    async def __call__(self, delivery: Delivery) -> None:
+        message = get_codec().decode(delivery.envelope)
+        if isinstance(message, StatusMessage):
+            self.messages.append(("status", message.event.value))
+        elif isinstance(message, MetadataMessage):
+            self.messages.append(("metadata", message.reason))
+        else:
+            self.messages.append((delivery.envelope.kind.value, ""))
+
+
+async def test_after_a_reconnect_status_and_metadata_precede_every_data_block(
+        amqp_url: str, exchange_name: str) -> None:
+    """Issue 14: data blocks arrived before the re-published metadata in 2 of 5 runs."""
+    target = urlsplit(amqp_url)
+    proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5672)
+    await proxy.start()
+    observer = open_transport(amqp_url, exchange=exchange_name)
+    await observer.connect()
+    seen = KindRecorder()
+    await observer.subscribe([f"das.{FIBER.fiber_id}.#"], seen)
+    publisher = open_transport(via_proxy(amqp_url, proxy.port), exchange=exchange_name)
+    await publisher.connect()
+    streamer = FiberStreamer(Interrogator(FIBER, time.time_ns()), publisher, VirtualClock(10.0))
+    await streamer.connect()
+    run = asyncio.create_task(streamer.run_until(8.0))
+    await asyncio.sleep(0.5)
+    await proxy.cut()
+    await asyncio.sleep(1.0)  # nothing is delivered while the link is down
+    boundary = len(seen.messages)
+    await proxy.restore()
+    async with asyncio.timeout(30):
+        await run
+    await publisher.close()
+    await asyncio.sleep(0.5)
+    await observer.close()
+    await proxy.close()
+
+    assert publisher.stats.reconnects == 1
+    assert seen.messages[boundary:boundary + 2] == [("status", "connected"),
+                                                    ("metadata", "connect")]
+
+
+async def test_lost_blocks_of_several_fibers_are_listed_per_fiber(
+        amqp_url: str, exchange_name: str) -> None:
+    import aio_pika
+
+    fibers = [FIBER.model_copy(update={"fiber_id": f"fleet-{index}"}) for index in range(2)]
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(exchange_name, "topic", durable=True)
+        queue = await channel.declare_queue(
+            "", exclusive=True, arguments={"x-max-length": 3, "x-overflow": "reject-publish"})
+        await queue.bind(exchange, "das.fleet-1.data")  # fleet-0 has no queue at all
+        publisher = open_transport(amqp_url, exchange=exchange_name)
+        await publisher.connect()
+        clock = VirtualClock(math.inf)
+        streamers = [FiberStreamer(Interrogator(fiber, time.time_ns()), publisher, clock)
+                     for fiber in fibers]
+        for streamer in streamers:
+            await streamer.connect()
+            await streamer.run_until(1.0)
+        await publisher.close()
+        await exchange.delete()
+    stats = publisher.stats
+    assert stats.lost_sequences == {"fleet-1": [3, 4, 5, 6, 7, 8, 9]}
+    assert stats.unroutable_sequences == {"fleet-0": list(range(10))}
+    assert "lost blocks (sequence numbers): fleet-1: 3-9" in stats.summary()
+
+
+async def test_publishes_cut_off_by_a_connection_loss_before_they_ran_are_still_counted(
+        amqp_url: str, exchange_name: str) -> None:
+    """Found by the kill test: a publish whose task the connection loss cancelled before its
+    first step was counted by nobody (and kept its slot of the window). The loss is
+    signalled here exactly then, through the transport's close callback, because the race
+    with a real connection loss cannot be timed from outside."""
+    from fibersim.transport.amqp import AmqpTransport
+
+    publisher = AmqpTransport(amqp_url, exchange=exchange_name, confirm_window=8)
+    await publisher.connect()
+    streamer = FiberStreamer(Interrogator(FIBER, time.time_ns()), publisher,
+                             VirtualClock(math.inf))
+    for _ in range(5):
+        await streamer._block()  # handed over; no task has taken its first step yet
+    publisher._link_lost()  # what aio-pika's close callback does on a connection loss
+    await publisher.flush()
+    stats = publisher.stats
+    assert stats.published == stats.confirmed + stats.returned + stats.nacked + stats.failed
+    assert sorted(stats.lost_sequences[FIBER.fiber_id]) == [0, 1, 2, 3, 4]
+    assert publisher._window._value == 8, "the cancelled publishes kept their window slots"
+    await publisher.close()

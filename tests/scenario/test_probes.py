@@ -75,7 +75,7 @@ async def test_a_server_that_never_answers_fails_the_probe_within_its_timeout() 
     port = server.sockets[0].getsockname()[1]
     client = FocusClient(f"http://127.0.0.1:{port}/focus-server/", timeout_s=0.5)
     started = time.monotonic()
-    with pytest.raises(ProbeError, match=r"no answer within 0\.5s"):
+    with pytest.raises(ProbeError, match=r"no complete answer within 0\.5s"):
         await client.live_metadata()
     assert time.monotonic() - started < 2
     await client.close()

@@ -21,6 +21,7 @@ from fibersim.signals import (
     VehiclesSpec,
     build_synthesizer,
 )
+from fibersim.signals.traffic import TrafficStop
 from tests.signals.signal_helpers import context
 
 SPECS = {
@@ -38,6 +39,13 @@ SPECS = {
     "ocean": [OceanSpec()],
     "urban_road": None,
     "subsea": [PresetSpec(name="subsea")],
+    # Signals weakened on faded channels whose sensitivity changes every 50 samples, and
+    # vehicles halting at a stop sign.
+    "faded_signals": [
+        VehiclesSpec(rate_per_hour=2000, stops=[TrafficStop(channel=60, cycle_s=0, dwell_s=0.5)]),
+        EarthquakeSpec(origin_time=0.2, distance_m=500),
+        RayleighFadingSpec(fraction=0.2, tick_s=0.1, wrap=False),
+    ],
 }
 SIZES = [1, 7, 333, 64, 1, 129, 500, 465]  # 1500 samples in odd pieces
 
@@ -128,3 +136,16 @@ def test_a_placed_preset_confines_all_its_parts() -> None:
     data = build_synthesizer([PresetSpec(name="urban_road", channels=(10, 49))], ctx).render(400)
     assert np.all(data[:, :10] == 0) and np.all(data[:, 50:] == 0)
     assert np.all(data[:, 10:50].std(axis=0) > 0)
+
+
+def test_stopping_the_fading_stops_weakening_the_signals() -> None:
+    ctx = context(n_channels=200, prr=500.0, seed=6)
+    quake = EarthquakeSpec(origin_time=0.0, distance_m=1000, p_amplitude=1e-3)
+    fading = RayleighFadingSpec(label="fading", fraction=0.2, wrap=False)
+    synthesizer = build_synthesizer([quake, fading], ctx)
+    faded = synthesizer.render(500)
+    synthesizer.stop_source("fading")
+    after = synthesizer.render(500)
+    alone = build_synthesizer([quake], ctx).render(1000)
+    assert not np.allclose(faded, alone[:500])
+    np.testing.assert_array_equal(after, alone[500:])

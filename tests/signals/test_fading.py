@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fibersim.signals import IncoherentNoiseSpec, MachinerySpec, RayleighFadingSpec
+from fibersim.signals import (
+    EarthquakeSpec,
+    IncoherentNoiseSpec,
+    MachinerySpec,
+    RayleighFadingSpec,
+    SynthesisContext,
+)
 from tests.signals.signal_helpers import context, render
 
 
@@ -80,3 +86,35 @@ def test_internal_and_dead_channels_carry_only_their_noise() -> None:
     assert np.allclose(rms[:10] / normal, 0.2, rtol=0.2)
     assert np.allclose(rms[140:161] / normal, 30, rtol=0.2)
     assert rms[12] > 10 * normal  # the machine is still heard outside the internal stretch
+
+
+def _quake_and_fading(ctx: SynthesisContext, fading: RayleighFadingSpec,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(signal as recorded with fading, faded noise alone, signal alone) of a quake under
+    the whole fiber: rendering the fading with and without the quake separates them."""
+    quake = EarthquakeSpec(origin_time=0.0, distance_m=3000.0, p_amplitude=1e-3)
+    with_quake = render([quake, fading], ctx, 1.5, first_s=0.5)
+    noise = render([fading], ctx, 1.5, first_s=0.5)
+    return with_quake - noise, noise, render([quake], ctx, 1.5, first_s=0.5)
+
+
+def test_signals_weaken_on_faded_channels_as_the_noise_rises() -> None:
+    ctx = context(n_channels=2000, prr=500.0, seed=17)
+    recorded, noise, signal = _quake_and_fading(ctx, RayleighFadingSpec(fraction=0.05,
+                                                                        wrap=False))
+    ratio = np.sqrt(np.sum(recorded**2, axis=0) / np.sum(signal**2, axis=0))
+    faded = noise.std(axis=0) > 0
+    assert np.allclose(ratio[~faded], 1.0, rtol=1e-5)  # unfaded channels: untouched
+    deep = faded & (ratio < 0.9)
+    assert deep.sum() > 0.5 * faded.sum() > 20
+    # Signal ~ amplitude, noise ~ 1 / amplitude: their product is the same on every
+    # deeply faded channel (gain_min times the normal noise), so SNR falls as |z|^2.
+    product = ratio[deep] * noise.std(axis=0)[deep]
+    assert np.percentile(product, 90) < 1.6 * np.percentile(product, 10)
+
+
+def test_signal_floor_one_leaves_signals_unweakened() -> None:
+    ctx = context(n_channels=500, prr=500.0, seed=18)
+    recorded, _, signal = _quake_and_fading(
+        ctx, RayleighFadingSpec(fraction=0.05, wrap=False, signal_floor=1.0))
+    np.testing.assert_allclose(recorded, signal, atol=1e-6 * np.abs(signal).max())
