@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import shlex
+import shutil
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -33,7 +35,7 @@ from fibersim.cli.options import (
     metrics_port_option,
     tls_options,
 )
-from fibersim.errors import UnreachableError
+from fibersim.errors import InputError, UnreachableError
 from fibersim.redact import secrets_in
 from fibersim.scenario import Scenario, load_scenario
 from fibersim.scenario.timeline import describe_anchor, resolve_timeline
@@ -65,6 +67,19 @@ if TYPE_CHECKING:
               help="X-Control-Token for --focus-control-url (never printed). Also"
               " FIBERSIM_CONTROL_TOKEN, the variable focus-mock reads too"
               " (FIBERSIM_FOCUS_CONTROL_TOKEN still works but is deprecated).")
+@click.option("--focus-log-file", default=None, metavar="PATH",
+              help="Follow this log file of the separately run server (like tail -F) for log"
+              " checks.")
+@click.option("--focus-log-cmd", default=None, metavar="COMMAND",
+              help="Follow this command's output for log checks, e.g. \"kubectl logs -f"
+              " deploy/focus-server -n panda\" (run without a shell).")
+@click.option("--strict", is_flag=True,
+              help="Checks that could not be made (skipped) and unexpected passes (XPASS)"
+              " fail the run.")
+@click.option("--tags", default=None, metavar="T1,T2",
+              help="Run only scenarios with one of these tags.")
+@click.option("--skip-tags", default=None, metavar="T1,T2",
+              help="Do not run scenarios with any of these tags.")
 @click.option("--speed", type=SPEED, default=None,
               help="Override the scenario's speed: simulated s per wall s, or max.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
@@ -94,10 +109,11 @@ if TYPE_CHECKING:
 def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, insecure: bool,
         connect_timeout: float, shutdown_timeout: float, exchange: str | None,
         dialect: str | None, focus_url: str | None, focus_control_url: str | None,
-        focus_control_token: str | None, speed: float | None, seed: int | None,
-        start_time: int | None, junit: str | None, reports: tuple[str, ...],
-        json_summary: bool, metrics_port: MetricsAddress | None, allow_exec: bool,
-        dry_run: bool, timeout: float, request_timeout: float) -> None:
+        focus_control_token: str | None, focus_log_file: str | None,
+        focus_log_cmd: str | None, strict: bool, tags: str | None, skip_tags: str | None,
+        speed: float | None, seed: int | None, start_time: int | None, junit: str | None,
+        reports: tuple[str, ...], json_summary: bool, metrics_port: MetricsAddress | None,
+        allow_exec: bool, dry_run: bool, timeout: float, request_timeout: float) -> None:
     """Run scenario files: stream the fiber, drive the Focus Server, check expectations.
 
     \b
@@ -114,15 +130,21 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
       fibersim run scenarios/healthy.yaml --amqp-url amqp://guest:guest@127.0.0.1/
       fibersim run scenarios/fiber_lost.yaml --amqp-url amqp://guest:guest@127.0.0.1/ \
           --dialect tagged
+      fibersim run scenarios/incident_full.yaml --strict
+      fibersim run scenarios/*.yaml --tags smoke --skip-tags slow
     \b
     A real Focus Server consumes its interrogator's format, not fibersim's: give its broker,
     the dialect that speaks that format (docs/dialects.md) and usually its exchange:
       fibersim run scenarios/fiber_lost.yaml --amqp-url amqps://u:p@broker/ \
           --dialect prisma --exchange prisma --focus-url https://host/focus-server/
     \b
-    Exit codes: 0 all expectations met, 1 an expectation or event failed, 2 invalid
-    scenario or arguments, 3 broker or Focus Server unreachable, 130 interrupted (Ctrl-C),
-    143 terminated (SIGTERM).
+    A check that cannot be made (a log check against a separately run server with no
+    --focus-log-file/--focus-log-cmd) is reported as skipped ("N not checked", JUnit
+    <skipped>), never as met; --strict makes it a failure.
+    \b
+    Exit codes: 0 all expectations met (or skipped, xfail), 1 an expectation or event
+    failed, 2 invalid scenario or arguments, 3 broker or Focus Server unreachable,
+    130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
     See docs/scenarios.md for the file format and the time semantics.
     """
     from fibersim.dialects import load_dialect
@@ -133,26 +155,53 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
         raise click.BadParameter("timeouts must be positive", param_hint="--timeout")
     if dialect:
         load_dialect(dialect)  # an unknown --dialect is exit 2, also for --dry-run
+    if focus_log_file and focus_log_cmd:
+        raise click.BadParameter("give one of --focus-log-file, --focus-log-cmd",
+                                 param_hint="--focus-log-cmd")
+    if focus_log_cmd is not None:
+        try:
+            argv = shlex.split(focus_log_cmd)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--focus-log-cmd") from None
+        if not argv or shutil.which(argv[0]) is None:
+            raise click.BadParameter(f"no program {argv[0] if argv else ''!r} to run",
+                                     param_hint="--focus-log-cmd")
     loaded = [(path, load_scenario(path)) for path in scenarios]
+    loaded = [(path, scenario) for path, scenario in loaded
+              if _selected(scenario.tags, _tag_set(tags), _tag_set(skip_tags))]
+    if not loaded:
+        click.echo("fibersim: no scenario has the selected tags", err=True)
+        return
     if dry_run:
         for path, scenario in loaded:
-            click.echo(dry_run_text(path, scenario, speed, seed))
+            for values, variant in scenario.variants():
+                click.echo(dry_run_text(path, variant, speed, seed, values))
         return
     make_parents(junit, *reports)
     endpoints = Endpoints(
         amqp_url=amqp_url, exchange=exchange, dialect=dialect, focus_url=focus_url,
         focus_control_url=focus_control_url, focus_control_token=focus_control_token,
         insecure=insecure, ca_file=ca_file, request_timeout_s=request_timeout,
+        focus_log_file=focus_log_file, focus_log_cmd=focus_log_cmd,
         connect_timeout_s=connect_timeout, shutdown_timeout_s=shutdown_timeout)
     secrets = secrets_in(amqp_url, focus_url, focus_control_url)
     if focus_control_token:
         secrets.append(focus_control_token)
-    settings = RunSettings(speed=speed, seed=seed, allow_exec=allow_exec,
+    settings = RunSettings(speed=speed, seed=seed, allow_exec=allow_exec, strict=strict,
                            start_time_ns=start_time)
     outputs = Outputs(junit, reports, json_summary)
     with metrics_served(metrics_port):
         exit_with(run_until_signal(_run_all(loaded, endpoints, settings, timeout, outputs,
                                             secrets)))
+
+
+def _tag_set(text: str | None) -> set[str]:
+    return {tag.strip() for tag in (text or "").split(",") if tag.strip()}
+
+
+def _selected(tags: list[str], wanted: set[str], skipped: set[str]) -> bool:
+    """``--tags``: at least one of them; ``--skip-tags``: none of them."""
+    return (not wanted or bool(wanted & set(tags))) and not skipped & set(tags)
 
 
 @dataclass(frozen=True)
@@ -174,8 +223,9 @@ async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints,
 
     console = ConsoleReporter(sys.stderr if outputs.json_summary else sys.stdout)
     on_record = (lambda _: None) if is_quiet() else console.record
-    runners = [ScenarioRunner(scenario, path, endpoints, settings, on_record, secrets)
-               for path, scenario in loaded]
+    runners = [ScenarioRunner(variant, path, endpoints, settings, on_record, secrets,
+                              matrix=values)
+               for path, scenario in loaded for values, variant in scenario.variants()]
     for runner in runners:
         runner.preflight()
     freeze_startup_objects()  # the session layer's opt-in, as for stream (session.tuning)
@@ -186,7 +236,7 @@ async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints,
         async with asyncio.timeout(timeout):
             for current in runners:
                 results.append(current.result)
-                console.start(current.scenario.name, current.scenario.description.strip())
+                console.start(current.result, current.scenario.description.strip())
                 await current.run()
                 console.summary(current.result)
                 code = max(code, 0 if current.result.passed else 1)
@@ -194,14 +244,14 @@ async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints,
         if not current.focus_reached:
             unreachable = UnreachableError(
                 f"Focus Server unreachable: no answer within --timeout {timeout:g}s")
-            current.result.error = str(unreachable)
+            current.result.error, current.result.unreachable = str(unreachable), True
             console.summary(current.result)
             raise unreachable from None
         current.result.error = f"the run took longer than --timeout {timeout:g}s"
         console.summary(current.result)
         code = 1
-    except UnreachableError as error:
-        results[-1].error = str(error)
+    except UnreachableError:
+        # the summary says what was reached; main() prints the error itself, once
         console.summary(results[-1])
         raise
     except asyncio.CancelledError:
@@ -219,10 +269,10 @@ async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints,
         for failed in result.expectations:
             if failed.verdict == "failed":
                 named = f" ({failed.name})" if failed.name != failed.label else ""
-                click.echo(f"fibersim: {result.scenario}: expectation {failed.label}{named}"
+                click.echo(f"fibersim: {result.name}: expectation {failed.label}{named}"
                            f" failed: {failed.failure}", err=True)
         for event in result.failed_events:
-            click.echo(f"fibersim: {result.scenario}: event {event.label} failed:"
+            click.echo(f"fibersim: {result.name}: event {event.label} failed:"
                        f" {event.detail}", err=True)
     return code
 
@@ -247,18 +297,21 @@ def json_report_text(results: list[RunResult]) -> str:
     return json.dumps(report_document(results), indent=2, default=str)
 
 
-def dry_run_text(path: str, scenario: Scenario, speed: float | None, seed: int | None) -> str:
+def dry_run_text(path: str, scenario: Scenario, speed: float | None, seed: int | None,
+                 matrix: dict[str, object] | None = None) -> str:
     """The resolved timeline: nominal simulated times, anchors, events and expectations.
 
     Times after the first expectation are lower bounds (">="): a checkpoint may hold the
     timeline back while it waits for the Focus Server.
     """
-    from fibersim.runner.scenario_runner import describe_expectation
-    from fibersim.scenario.models import ExpectStep
+    from fibersim.runner.scenario_runner import describe_expectation, describe_watch
+    from fibersim.scenario.models import ExpectStep, WatchStep
 
     config = scenario.fiber_config()
     chosen_speed = scenario.run.speed if speed is None else speed
-    lines = [f"scenario {scenario.name} ({path}): fiber {config.fiber_id}, "
+    named = scenario.name + (
+        "[" + ",".join(f"{key}={value}" for key, value in matrix.items()) + "]" if matrix else "")
+    lines = [f"scenario {named} ({path}): fiber {config.fiber_id}, "
              f"{config.number_of_channels} channels at {config.prr:g} Hz, dx {config.dx:g} m; "
              f"speed {format_speed(chosen_speed)}, seed "
              f"{scenario.run.seed if seed is None else seed}"]
@@ -272,9 +325,15 @@ def dry_run_text(path: str, scenario: Scenario, speed: float | None, seed: int |
             lines.append(f"  sim {when}  expect  {entry.label}: {describe_expectation(step)}"
                          f" within {step.within:g}s wall{hold} [{describe_anchor(entry)}]")
             held = True
+        elif isinstance(step, WatchStep):
+            until = step.until or "the end"
+            lines.append(f"  sim {when}  watch   {entry.label}: {describe_watch(step)}"
+                         f" until {until} [{describe_anchor(entry)}]")
         else:
             lines.append(f"  sim {when}  event   {entry.label}: {step.describe()}"
                          f" [{describe_anchor(entry)}]")
+    for event in scenario.cleanup:
+        lines.append(f"  finally      event   {event.describe()}")
     sim_s, wall_s = nominal_length(scenario, chosen_speed)
     lines.append(f"  nominal length {sim_s:g} simulated s = {wall_s:.1f}s wall"
                  " plus the Focus Server's reaction times")
@@ -318,11 +377,26 @@ def nominal_length(scenario: Scenario, speed: float) -> tuple[float, float]:
 def validate(scenarios: tuple[str, ...]) -> None:
     """Check scenario files (YAML, fields, timeline references) without running them.
 
-    Prints one line per file; exit 2 at the first invalid one (``file:line: field: message``).
+    Prints one line per file: ``ok``, or ``file:line: field: message`` on stderr for each
+    invalid file; exit 2 if any file is invalid.
+
+    \b
+    Examples:
+      fibersim validate scenarios/*.yaml
     """
+    invalid = 0
     for path in scenarios:
-        scenario = load_scenario(path)
-        click.echo(f"{path}: ok ({scenario.name}, {len(scenario.timeline)} steps)")
+        try:
+            scenario = load_scenario(path)
+        except InputError as error:
+            invalid += 1
+            click.echo(f"fibersim: error: {error}", err=True)
+            continue
+        runs = len(scenario.variants())
+        matrix = f", {runs} matrix runs" if runs > 1 else ""
+        click.echo(f"{path}: ok ({scenario.name}, {len(scenario.timeline)} steps{matrix})")
+    if invalid:
+        exit_with(2)
 
 
 @click.command()

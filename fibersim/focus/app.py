@@ -32,6 +32,7 @@ from fibersim.focus.schemas import (
     DeletedJob,
     ErrorBody,
     JobLines,
+    MockSettingsChange,
     MockStatus,
     NotReadyBody,
     SensorsResponse,
@@ -48,6 +49,8 @@ from fibersim.focus.store import StoreSelectionTimeoutError
 from fibersim.models import FiberMetadata
 
 CONTROL_PREFIX = "/_mock"
+#: Header fibersim's probes carry (lower case, as ASGI gives header names).
+_PROBE_HEADER = b"x-fibersim-probe"
 #: Largest request body the mock reads (bytes): a configure request is a few hundred.
 MAX_REQUEST_BODY_BYTES = 64 * 1024
 NOT_FOUND = {"detail": "Not Found"}
@@ -122,7 +125,10 @@ def _add_error_handlers(app: FastAPI, mock: FocusMock) -> None:
 def _api_router(mock: FocusMock) -> APIRouter:
     """The real server's API, in the configured behaviour."""
     router = APIRouter()
-    fixed = mock.settings.behaviour is Behaviour.FIXED
+
+    def fixed() -> bool:
+        """Read at every request: ``POST /_mock/set`` may switch the behaviour at run time."""
+        return mock.settings.behaviour is Behaviour.FIXED
 
     @router.get("/ack", response_model=AckResponse, responses=_responses(503))
     async def ack() -> AckResponse:
@@ -138,7 +144,7 @@ def _api_router(mock: FocusMock) -> APIRouter:
     @router.get("/live_metadata", response_model=FiberMetadata, responses=_responses(404, 503))
     async def live_metadata() -> Response:
         """The fiber metadata, or the "waiting for fiber" sentinel, as compact JSON."""
-        if fixed and mock.transport is None:
+        if fixed() and mock.transport is None:
             return _error(404, "no fiber metadata source: isolated system")
         return Response(mock.live_metadata_bytes(), media_type="application/json")
 
@@ -147,20 +153,20 @@ def _api_router(mock: FocusMock) -> APIRouter:
     async def configure(body: ConfigureRequest) -> ConfigureResponse:
         """Create a job; 503 while the fiber has no prr (the incident)."""
         job = mock.configure(_job_request(body), _summary(body))
-        return _configure_response(job, fixed)
+        return _configure_response(job, fixed())
 
     @router.get("/metadata/{job_id}", response_model=ConfigureResponse,
                 responses=_responses(404, 503))
     async def job_metadata(job_id: str) -> Response | ConfigureResponse:
         job = mock.job(job_id)
-        if job is None or not (fixed or job.consumer_attached):
+        if job is None or not (fixed() or job.consumer_attached):
             return JSONResponse(INVALID_JOB, status_code=404)
-        return _configure_response(job, fixed)
+        return _configure_response(job, fixed())
 
     @router.delete("/job/{job_id}", response_model=DeletedJob, responses=_responses(404, 503))
     async def delete_job(job_id: str) -> Response | DeletedJob:
         """Fixed behaviour only; the real server has no such route (404)."""
-        if not fixed:
+        if not fixed():
             return JSONResponse(NOT_FOUND, status_code=404)
         if not mock.delete_job(job_id):
             return JSONResponse(INVALID_JOB, status_code=404)
@@ -181,7 +187,7 @@ def _api_router(mock: FocusMock) -> APIRouter:
     async def sensors() -> Response | SensorsResponse:
         """The older API's sensor list (fixed behaviour); the real server answers 404."""
         mock.running_core()
-        if not fixed:
+        if not fixed():
             return JSONResponse(NOT_FOUND, status_code=404)
         return SensorsResponse(sensors=list(range(mock.channels)))
 
@@ -224,6 +230,14 @@ def _control_router(mock: FocusMock) -> APIRouter:
     @router.post("/requests/reset", response_model=MockStatus)
     async def reset_requests() -> dict[str, Any]:
         mock.requests.clear()
+        mock.probe_requests.clear()
+        return mock.status()
+
+    @router.post("/set", response_model=MockStatus, responses=_responses(422))
+    async def set_settings(body: MockSettingsChange) -> dict[str, Any]:
+        """The backdoor: change running settings (behaviour, metadata timeout, reconfigure
+        policy, crash-loop back-off, message size limit) without restarting the mock."""
+        mock.update_settings(body.model_dump(exclude_none=True))
         return mock.status()
 
     @router.get("/jobs/{job_id}/lines", response_model=JobLines, responses=_responses(404, 503))
@@ -427,7 +441,8 @@ class RequestAccounting:
         if self.prefix and path.startswith(self.prefix + "/"):
             path = path[len(self.prefix):]
         if not path.startswith(CONTROL_PREFIX):
-            self.mock.record_request(f"{scope['method']} {path}", status)
+            probe = any(name == _PROBE_HEADER for name, _ in scope.get("headers", ()))
+            self.mock.record_request(f"{scope['method']} {path}", status, probe=probe)
         if access_log.isEnabledFor(logging.INFO):
             query = scope.get("query_string", b"").decode("latin-1")
             target = scope["path"] + (f"?{query}" if query else "")

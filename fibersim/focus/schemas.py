@@ -167,7 +167,25 @@ class MockStatus(BaseModel):
     restarts: int
     store: Literal["up", "down"]
     requests: dict[str, dict[str, int]]
+    probe_requests: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="Requests marked X-Fibersim-Probe (fibersim's own"
+        " checks), counted apart so they do not inflate the clients' counts.")
     jobs: list[JobSummary]
+    settings: dict[str, object] = Field(
+        default_factory=dict, description="The settings POST /_mock/set can change.")
+
+
+class MockSettingsChange(BaseModel):
+    """POST /_mock/set: the mock settings that can change while it runs (the backdoor)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    behaviour: Literal["incident", "fixed"] | None = None
+    metadata_timeout_s: float | None = Field(None, gt=0, le=3600)
+    reconfigure_policy: Literal["legacy", "adaptive"] | None = None
+    restart_backoff_initial_s: float | None = Field(None, gt=0, le=600)
+    restart_backoff_max_s: float | None = Field(None, gt=0, le=3600)
+    max_message_bytes: int | None = Field(None, ge=1, le=1024**3)
 
 
 class JobLines(BaseModel):

@@ -110,6 +110,8 @@ class FocusMock:
         self.restarts = 0
         self.requests: collections.defaultdict[str, collections.Counter[str]] = (
             collections.defaultdict(collections.Counter))
+        self.probe_requests: collections.defaultdict[str, collections.Counter[str]] = (
+            collections.defaultdict(collections.Counter))
         self.channels = settings.channels
         self.core: Core | None = None
         self._crash_loop: asyncio.Task[None] | None = None
@@ -413,8 +415,22 @@ class FocusMock:
     def delete_job(self, job_id: str) -> bool:
         return self.running_core().jobs.jobs.pop(job_id, None) is not None
 
-    def record_request(self, route: str, status: int) -> None:
-        self.requests[route][str(status)] += 1
+    def record_request(self, route: str, status: int, *, probe: bool = False) -> None:
+        """Count one request; fibersim's own probes apart from the clients' requests."""
+        (self.probe_requests if probe else self.requests)[route][str(status)] += 1
+
+    #: Settings ``POST /_mock/set`` may change at run time (the others shape the app).
+    SETTABLE = ("behaviour", "metadata_timeout_s", "reconfigure_policy",
+                "restart_backoff_initial_s", "restart_backoff_max_s", "max_message_bytes")
+
+    def update_settings(self, changes: dict[str, Any]) -> None:
+        """Change running settings (validated like at start-up) without a restart."""
+        unknown = set(changes) - set(self.SETTABLE)
+        if unknown:
+            raise ValueError(f"not settable at run time: {', '.join(sorted(unknown))}")
+        self.settings = FocusSettings.model_validate({**self.settings.model_dump(), **changes})
+        log.warning("mock settings changed at run time: %s",
+                    ", ".join(f"{key}={value}" for key, value in sorted(changes.items())))
 
     def status(self) -> dict[str, Any]:
         """The GET /_mock/status body (shape documented in docs/focus-mock.md)."""
@@ -441,7 +457,10 @@ class FocusMock:
             "restarts": self.restarts,
             "store": "up" if self.store.reachable else "down",
             "requests": {route: dict(counts) for route, counts in self.requests.items()},
+            "probe_requests": {route: dict(counts)
+                               for route, counts in self.probe_requests.items()},
             "jobs": [_job_summary(job) for job in core.jobs.jobs.values()] if core else [],
+            "settings": {name: getattr(self.settings, name) for name in self.SETTABLE},
         }
 
 

@@ -1,45 +1,54 @@
 """Evaluating one scenario expectation against a Focus Server, once.
 
 ``ExpectationChecker.evaluate`` runs every check of an expectation (state, live metadata,
-configure, channels, mock counters, request counts, client comparison) and returns one
-``Verdict``: ok only if all hold, with what was seen for each. Polling, windows and holds are
-the runner's business; this module only answers "does it hold right now?".
+configure, generic HTTP, channels, mock counters, request counts, client comparison, log
+lines) and returns one ``Verdict``: ok only if all hold, with what was seen for each and
+"(want ...)" after everything that did not match. A check that cannot be made here (a log
+check with no log source) is reported as unchecked, never as held. Polling, windows and holds
+are the runner's business; this module only answers "does it hold right now?".
 """
 
 from __future__ import annotations
 
-import collections
-import logging
+import json
+import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fibersim.probes.clients import ClientTally
-from fibersim.probes.http import CONFIGURE_REQUESTS, FocusClient, ProbeError
-from fibersim.probes.matching import Verdict, describe, lookup, match_fields, match_value
+from fibersim.probes.http import CONFIGURE_REQUESTS, Answer, FocusClient, ProbeError
+from fibersim.probes.logs import LogLines
+from fibersim.probes.matching import (
+    MISSING,
+    Verdict,
+    describe,
+    lookup,
+    match_fields,
+    match_value,
+    short,
+)
+from fibersim.probes.variables import MissingVariable, substitute, substitute_matcher
 from fibersim.scenario.models import (
+    AnswerCheck,
     BackoffVersusStorm,
+    Comparison,
     ConfigureCheck,
     Expectation,
+    HttpCheck,
+    LogCheck,
+    LogMatch,
     RequestsCheck,
 )
+from fibersim.scenario.timeline import VARIABLE
 
+PatternT = TypeVar("PatternT", bound=LogMatch)
 
-class LogCapture(logging.Handler):
-    """Keeps recent ``pz.focus_server`` records of an in-process mock, stamped with
-    ``time.monotonic()`` so a check can ask "which lines did my request cause?"."""
-
-    def __init__(self, capacity: int = 5000) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: collections.deque[tuple[float, str]] = collections.deque(maxlen=capacity)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Keep the record as ``LEVEL message``, the part of the real format checks look at."""
-        self.lines.append((time.monotonic(), f"{record.levelname} {record.getMessage()}"))
-
-    def since(self, moment: float) -> list[str]:
-        """Lines logged at or after ``moment`` (``time.monotonic()``)."""
-        return [line for stamp, line in self.lines if stamp >= moment]
+#: What a log check without ``count`` wants: at least one line.
+AT_LEAST_ONE = Comparison(ge=1)
+#: Why log checks are skipped without a log source.
+NO_LOG_SOURCE = ("no log source for a separately run server"
+                 " (--focus-log-file or --focus-log-cmd)")
 
 
 @dataclass
@@ -50,31 +59,51 @@ class RequestBaseline:
     requests: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
+@dataclass
+class Context:
+    """What checks refer to besides the server: when labelled steps happened
+    (``time.monotonic()``), the variables captured so far, client tallies and baselines."""
+
+    run_start: float = field(default_factory=time.monotonic)
+    moments: dict[str, float] = field(default_factory=dict)
+    variables: dict[str, Any] = field(default_factory=dict)
+    tallies: dict[str, ClientTally] = field(default_factory=dict)
+    baselines: dict[str | None, RequestBaseline] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A verdict and the variables its answers would capture if it is the one that met."""
+
+    verdict: Verdict
+    captured: dict[str, Any]
+
+
 class ExpectationChecker:
     """Evaluates expectations against one Focus Server."""
 
-    def __init__(self, client: FocusClient, *, logs: LogCapture | None,
-                 tallies: dict[str, ClientTally],
-                 baselines: dict[str | None, RequestBaseline]) -> None:
+    def __init__(self, client: FocusClient, *, logs: LogLines | None, context: Context) -> None:
         self.client = client
         self.logs = logs
-        self.tallies = tallies
-        self.baselines = baselines
+        self.context = context
 
-    async def evaluate(self, expectation: Expectation) -> Verdict:
-        """Every check of ``expectation`` now; ok only if all hold."""
+    async def evaluate(self, expectation: Expectation, due: float) -> Evaluation:
+        """Every check of ``expectation`` now (``due``: when it became due, monotonic)."""
         verdicts: list[Verdict] = []
+        captured: dict[str, Any] = {}
         status: dict[str, Any] | None = None
         if expectation.state is not None or expectation.mock or expectation.requests:
-            fetched = await self._mock_status()
-            if isinstance(fetched, Verdict):
-                return fetched
-            status = fetched
+            answer = await self._mock_status()
+            if isinstance(answer, Verdict):
+                return Evaluation(answer, {})
+            status = answer
         if expectation.state is not None:
             wanted = ([expectation.state] if isinstance(expectation.state, str)
                       else expectation.state)
             state = status.get("state") if isinstance(status, dict) else None
-            verdicts.append(Verdict(state in wanted, f"state={state}"))
+            holds = state in wanted
+            verdicts.append(Verdict(holds, f"state={state}" + (
+                "" if holds else f" (want {' or '.join(wanted)})")))
         if expectation.live_metadata:
             verdicts.append(await self._fields("live_metadata", expectation.live_metadata))
         if expectation.live_metadata_exact is not None:
@@ -82,15 +111,19 @@ class ExpectationChecker:
                                                exact=True))
         if expectation.channels:
             verdicts.append(await self._fields("channels", expectation.channels))
-        if expectation.configure is not None:
-            verdicts.append(await self._configure(expectation.configure))
+        for check in expectation.as_list("configure"):
+            verdicts.append(await self._configure(check, captured))
+        for check in expectation.as_list("http"):
+            verdicts.append(await self._http(check, captured))
         if expectation.mock:
-            verdicts.append(match_fields(status, expectation.mock))
+            verdicts.append(match_fields(status, self._matchers(expectation.mock)))
         if expectation.requests is not None:
             verdicts.append(self._requests(expectation.requests, status))
         if expectation.backoff_vs_storm is not None:
             verdicts.append(self._versus(expectation.backoff_vs_storm))
-        return Verdict(all(v.ok for v in verdicts), "; ".join(v.seen for v in verdicts))
+        for check in expectation.as_list("log"):
+            verdicts.append(await self._log(check, due))
+        return Evaluation(Verdict.combine(verdicts), captured)
 
     async def _mock_status(self) -> dict[str, Any] | Verdict:
         try:
@@ -98,7 +131,7 @@ class ExpectationChecker:
         except ProbeError as error:
             return Verdict(False, f"mock status: {error}")
         if answer.status != 200 or not isinstance(answer.body, dict):
-            return Verdict(False, f"mock status: HTTP {answer.status}")
+            return Verdict(False, f"mock status: HTTP {answer.status} (want 200)")
         return answer.body
 
     async def _fields(self, path: str, matchers: dict[str, Any], *,
@@ -109,47 +142,125 @@ class ExpectationChecker:
         except ProbeError as error:
             return Verdict(False, str(error))
         if answer.status != 200:
-            return Verdict(False, f"GET /{path}: HTTP {answer.status} {answer.error_text[:120]}")
-        verdict = match_fields(answer.body, matchers)
+            return Verdict(False, f"GET /{path}: HTTP {answer.status} (want 200)"
+                                  f" {answer.error_text[:120]!r}")
+        verdict = match_fields(answer.body, self._matchers(matchers))
         extra = sorted(set(answer.body) - set(matchers)) if (
             exact and isinstance(answer.body, dict)) else []
-        unexpected = f"; unexpected keys {extra}" if extra else ""
+        unexpected = f"; unexpected keys {extra} (want none)" if extra else ""
         return Verdict(verdict.ok and not extra, f"{path}: {verdict.seen}{unexpected}")
 
-    async def _configure(self, check: ConfigureCheck) -> Verdict:
-        body = (CONFIGURE_REQUESTS[check.request] if isinstance(check.request, str)
-                else check.request)
+    def _matchers(self, matchers: dict[str, Any]) -> dict[str, Any]:
+        return {path: substitute_matcher(matcher, self.context.variables)
+                for path, matcher in matchers.items()}
+
+    async def _configure(self, check: ConfigureCheck, captured: dict[str, Any]) -> Verdict:
+        try:
+            body = substitute(CONFIGURE_REQUESTS[check.request] if isinstance(check.request, str)
+                              else check.request, self.context.variables)
+        except MissingVariable as error:
+            return Verdict(False, f"configure: {error}")
+        if self.logs is not None and check.log is not None:
+            await self.logs.refresh()  # lines written before the request are not its lines
         sent_at = time.monotonic()
         try:
             answer = await self.client.configure(body)
         except ProbeError as error:
             return Verdict(False, str(error))
-        parts = [f"configure: HTTP {answer.status}"]
-        ok = answer.status == check.status
-        if check.body:
-            fields = match_fields(answer.body, check.body)
-            ok = ok and fields.ok
-            parts.append(fields.seen)
+        parts = [self._answer("configure", answer, check, captured)]
         if check.error is not None:
             found = check.error in answer.error_text
-            ok = ok and found
-            parts.append(f"error text {answer.error_text[:160]!r}")
+            parts.append(Verdict(found, f"error text {answer.error_text[:160]!r}" + (
+                "" if found else f" (want containing {check.error!r})")))
         if check.log is not None:
-            logged = self._log_line(check.log, sent_at)
-            ok = ok and logged.ok
-            parts.append(logged.seen)
-        return Verdict(ok, ", ".join(parts))
+            parts.append(await self._log_line(check.log, sent_at))
+        return Verdict.combine(parts, ", ")
 
-    def _log_line(self, text: str, since: float) -> Verdict:
-        if self.logs is None:
-            return Verdict(True, "log not checked (Focus Server not in this process)")
-        for line in self.logs.since(since):
-            if text in line:
+    async def _http(self, check: HttpCheck, captured: dict[str, Any]) -> Verdict:
+        try:
+            path = str(substitute(check.path, self.context.variables))
+            query = substitute(check.query, self.context.variables)
+            body = substitute(check.json_body, self.context.variables)
+            headers = {name: value if isinstance(value, str) else json.dumps(value)
+                       for name, value in substitute(check.headers or {},
+                                                     self.context.variables).items()}
+        except MissingVariable as error:
+            return Verdict(False, f"{check.method} {check.path}: {error}")
+        shown = f"{check.method} {path if check.prefix else '(root) ' + path}"
+        try:
+            answer = await self.client.request(check.method, path, body, root=not check.prefix,
+                                               query=query, headers=headers)
+        except ProbeError as error:
+            return Verdict(False, str(error))
+        return self._answer(shown, answer, check, captured)
+
+    def _answer(self, shown: str, answer: Answer, check: AnswerCheck,
+                captured: dict[str, Any]) -> Verdict:
+        """Status, body matchers and text of one answer; captures when all of it holds."""
+        statuses = check.statuses()
+        status_ok = statuses is None or answer.status in statuses
+        seen = f"{shown}: HTTP {answer.status}"
+        if not status_ok:
+            assert statuses is not None
+            seen += (f" (want {' or '.join(map(str, statuses))})"
+                     f" {answer.error_text[:120]!r}")
+        parts = [Verdict(status_ok, seen)]
+        if check.body:
+            parts.append(match_fields(answer.body, self._matchers(check.body)))
+        if check.text is not None:
+            parts.append(_text(answer.text, check.text, self.context.variables))
+        verdict = Verdict.combine(parts, ", ")
+        if verdict.ok and check.capture:
+            values = {name: _capture(answer, source) for name, source in check.capture.items()}
+            missing = sorted(name for name, value in values.items() if value is MISSING)
+            if missing:
+                return Verdict(False, f"{verdict.seen}, capture {', '.join(missing)}: absent"
+                                      " in the answer (want present)")
+            captured.update(values)
+            verdict = Verdict(True, verdict.seen + ", captured " + ", ".join(
+                f"{name}={short(value)}" for name, value in values.items()))
+        return verdict
+
+    async def _log_line(self, pattern: LogMatch, since: float) -> Verdict:
+        """A line matching ``pattern`` arrived at or after ``since`` (a request's line)."""
+        logs = self.logs
+        if logs is None or logs.broken is not None:
+            return Verdict.skipped("log", NO_LOG_SOURCE if logs is None else str(logs.broken))
+        try:
+            pattern = _with_variables(pattern, self.context.variables)
+        except MissingVariable as error:
+            return Verdict(False, f"log: {error}")
+        await logs.refresh()
+        for _, line in logs.since(since):
+            if _log_matches(pattern, line):
                 return Verdict(True, f"log {line[:200]!r}")
-        return Verdict(False, f"no log line containing {text!r}")
+        return Verdict(False, f"no log line since the request (want {pattern.describe()})")
+
+    async def _log(self, check: LogCheck, due: float) -> Verdict:
+        """How many lines matching ``check`` arrived since its ``since`` step (or ``due``)."""
+        logs = self.logs
+        if logs is None or logs.broken is not None:
+            return Verdict.skipped("log", NO_LOG_SOURCE if logs is None else str(logs.broken))
+        try:
+            check = _with_variables(check, self.context.variables)
+        except MissingVariable as error:
+            return Verdict(False, f"log: {error}")
+        await logs.refresh()
+        since_name = check.since or "due"
+        since = (self.context.run_start if check.since == "start"
+                 else self.context.moments.get(check.since, due) if check.since else due)
+        matched = [(stamp, line) for stamp, line in logs.since(since)
+                   if _log_matches(check, line)]
+        wanted = check.count if check.count is not None else AT_LEAST_ONE
+        ok = match_value(len(matched), wanted)
+        seen = f"log {check.describe()}: {len(matched)} line(s) since {since_name}"
+        if matched:
+            stamp, line = matched[-1]
+            seen += f", last at {stamp - self.context.run_start:.2f}s: {line[:200]!r}"
+        return Verdict(ok, seen + ("" if ok else f" (want {describe(wanted)})"))
 
     def _requests(self, check: RequestsCheck, status: dict[str, Any] | None) -> Verdict:
-        baseline = self.baselines.get(check.since)
+        baseline = self.context.baselines.get(check.since)
         if baseline is None:
             return Verdict(False, f"no request counters recorded at {check.since or 'start'}")
         now = _route_count(lookup(status, "requests"), check.route, check.status)
@@ -163,19 +274,69 @@ class ExpectationChecker:
                           if matcher is not None)
         answer = f" {check.status}" if check.status else ""
         return Verdict(ok, f"{check.route}{answer}: {count} requests in {elapsed:.1f}s"
-                           f" ({rate:.2f}/s){'' if ok else f' (want {wanted})'}")
+                           f" ({rate:.2f}/s, fibersim's own probes not counted)"
+                           f"{'' if ok else f' (want {wanted})'}")
 
     def _versus(self, check: BackoffVersusStorm) -> Verdict:
-        backoff, storm = self.tallies.get(check.backoff), self.tallies.get(check.storm)
+        tallies = self.context.tallies
+        backoff, storm = tallies.get(check.backoff), tallies.get(check.storm)
         if backoff is None or storm is None:
             return Verdict(False, "backoff client or storm not started")
         if backoff.finished_at is None or storm.finished_at is None:
             return Verdict(False, f"still running (storm {storm.requests} requests, backoff"
-                                  f" {backoff.requests})")
+                                  f" {backoff.requests}; want both finished)")
         ratio = storm.requests / max(1, backoff.requests)
         return Verdict(ratio >= check.fewer_by,
                        f"storm {storm.requests} requests, backoff client {backoff.requests}"
                        f" ({backoff.outcome}): {ratio:.1f}x fewer (want >= {check.fewer_by:g}x)")
+
+
+def _log_matches(pattern: LogMatch, line: str) -> bool:
+    if pattern.regex is not None:
+        return re.search(pattern.regex, line) is not None
+    assert pattern.contains is not None
+    return pattern.contains in line
+
+
+def _with_variables(pattern: PatternT, variables: dict[str, Any]) -> PatternT:
+    """The pattern with ``${name}`` replaced: as text in ``contains``, escaped in ``regex``."""
+    if pattern.contains is not None:
+        return pattern.model_copy(update={"contains": str(substitute(pattern.contains,
+                                                                      variables))})
+    assert pattern.regex is not None
+    escaped = {name: re.escape(value if isinstance(value, str) else str(value))
+               for name, value in variables.items()}
+    return pattern.model_copy(update={"regex": VARIABLE.sub(
+        lambda match: _escaped(match.group(1), escaped), pattern.regex)})
+
+
+def _escaped(name: str, escaped: dict[str, str]) -> str:
+    if name not in escaped:
+        raise MissingVariable(f"${{{name}}} is not set: the step that captures it was not met")
+    return escaped[name]
+
+
+def _text(text: str, pattern: LogMatch, variables: dict[str, Any]) -> Verdict:
+    try:
+        wanted = _with_variables(pattern, variables)
+    except MissingVariable as error:
+        return Verdict(False, f"text: {error}")
+    ok = _log_matches(wanted, text)
+    return Verdict(ok, f"text {text[:160]!r}" + ("" if ok else f" (want {wanted.describe()})"))
+
+
+def _capture(answer: Answer, source: str) -> Any:
+    if source == "status":
+        return answer.status
+    if source == "text":
+        return answer.text
+    if source == "body":
+        return answer.body
+    if source.startswith("headers."):
+        name = source.removeprefix("headers.").lower()
+        return next((value for key, value in answer.headers.items() if key.lower() == name),
+                    MISSING)
+    return lookup(answer.body, source.removeprefix("body."))
 
 
 def _route_count(requests: Any, route: str, status: int | None) -> int:
@@ -187,4 +348,3 @@ def _route_count(requests: Any, route: str, status: int | None) -> int:
         return sum(value for value in by_status.values() if isinstance(value, int))
     value = by_status.get(str(status), 0)
     return value if isinstance(value, int) else 0
-

@@ -18,8 +18,9 @@ import asyncio
 import json
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -63,6 +64,7 @@ class Answer:
     body: Any
     text: str
     elapsed_s: float
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def error_text(self) -> str:
@@ -74,9 +76,19 @@ class Answer:
         return self.text
 
 
+#: Header marking fibersim's own probes: the mock counts them apart from clients' requests.
+PROBE_HEADER = "X-Fibersim-Probe"
+
+
 def join_url(base_url: str, path: str) -> str:
     """``base_url`` (with or without a trailing slash) plus ``path``."""
     return base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def root_url(base_url: str) -> str:
+    """The server's root (scheme and host) of a base URL deployed under a path."""
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc}/"
 
 
 class FocusClient:
@@ -85,10 +97,14 @@ class FocusClient:
     def __init__(self, base_url: str, *, insecure: bool = False, ca_file: str | None = None,
                  timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
                  control_url: str | None = None, control_token: str | None = None,
+                 probe: bool = False,
                  max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
+        """``probe``: mark every request as fibersim's own check (``PROBE_HEADER``), so the
+        mock does not count it among the clients' requests."""
         self.base_url = base_url
         self.control_url = control_url
         self._control_headers = {"X-Control-Token": control_token} if control_token else {}
+        self._headers = {PROBE_HEADER: "1"} if probe else {}
         verify: bool | ssl.SSLContext = (
             False if insecure else ssl.create_default_context(cafile=ca_file) if ca_file else True)
         self._http = httpx.AsyncClient(timeout=timeout_s, verify=verify)
@@ -105,19 +121,24 @@ class FocusClient:
         await self._http.aclose()
 
     async def request(self, method: str, path: str, body: Any = None, *,
-                      control: bool = False) -> Answer:
+                      control: bool = False, root: bool = False,
+                      query: dict[str, Any] | None = None,
+                      headers: dict[str, str] | None = None) -> Answer:
         """One request; ``ProbeError`` if no complete HTTP answer arrives within the timeout,
-        or the answer exceeds ``max_response_bytes``."""
+        or the answer exceeds ``max_response_bytes``.
+
+        ``path`` is under the base URL, the control URL (``control``) or the server's root
+        (``root``: for paths outside the prefix the server is deployed under)."""
         base = self.control_url if control else self.base_url
         if base is None:
             raise ProbeError("the mock control interface is not available")
-        url = join_url(base, path)
-        headers = self._control_headers if control else {}
+        url = join_url(root_url(base) if root else base, path)
+        sent = {**self._headers, **(self._control_headers if control else {}), **(headers or {})}
         started = time.monotonic()
         try:
             async with asyncio.timeout(self.timeout_s):
-                async with self._http.stream(method, url, json=body,
-                                             headers=headers) as response:
+                async with self._http.stream(method, url, json=body, headers=sent,
+                                             params=query) as response:
                     content = await self._read_capped(response)
         except (TimeoutError, httpx.TimeoutException):
             raise ProbeError(f"{method} {path}: no complete answer within {self.timeout_s:g}s"
@@ -138,7 +159,8 @@ class FocusClient:
                           else " ".join(str(error).split())[:160])
                 raise ProbeError(f"{method} {path}: HTTP {response.status_code} with"
                                  f" undecodable JSON: {reason}") from None
-        return Answer(response.status_code, parsed, text[:2000], time.monotonic() - started)
+        return Answer(response.status_code, parsed, text[:2000], time.monotonic() - started,
+                      dict(response.headers))
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         """The body, or ``_TooLarge`` as soon as it (or its announced length) exceeds the cap."""

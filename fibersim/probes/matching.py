@@ -1,12 +1,15 @@
 """Comparing what a Focus Server answered with what a scenario expects.
 
-Every check returns a ``Verdict``: whether it holds and a short description of what was seen,
-so a failure message can say exactly which value was wrong.
+Every check returns a ``Verdict``: whether it holds, a short description of what was seen
+(with ``(want ...)`` after every value that did not match), and the checks that could not be
+made at all (``unchecked``): those are never counted as held, the runner reports them as
+skipped.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,34 +18,51 @@ from fibersim.scenario.models import Comparison, Matcher
 #: Relative tolerance for numeric equality (JSON numbers go through float).
 _REL_TOL = 1e-9
 
-_MISSING = object()
+MISSING: Any = object()
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether a check holds, and what was seen (for the console and reports)."""
+    """Whether a check holds, what was seen, and which parts could not be checked."""
 
     ok: bool
     seen: str
+    unchecked: tuple[str, ...] = ()
+
+    @classmethod
+    def skipped(cls, what: str, why: str) -> Verdict:
+        """A check that cannot be made here: holds nothing, fails nothing, is reported."""
+        return cls(True, f"{what} not checked: {why}", (f"{what} not checked: {why}",))
+
+    @classmethod
+    def combine(cls, verdicts: list[Verdict], separator: str = "; ") -> Verdict:
+        """All of ``verdicts``: ok if each is, with every seen text and unchecked reason."""
+        return cls(all(verdict.ok for verdict in verdicts),
+                   separator.join(verdict.seen for verdict in verdicts if verdict.seen),
+                   tuple(why for verdict in verdicts for why in verdict.unchecked))
 
 
 def lookup(document: Any, dotted: str) -> Any:
-    """``document["a"]["b"]`` for ``"a.b"``; ``_MISSING`` when a key is absent."""
+    """``document["a"][0]["b"]`` for ``"a.0.b"``; ``MISSING`` when a key or index is absent."""
     current = document
     for part in dotted.split("."):
-        if not isinstance(current, dict) or part not in current:
-            return _MISSING
-        current = current[part]
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and part.lstrip("-").isdigit() and (
+                -len(current) <= int(part) < len(current)):
+            current = current[int(part)]
+        else:
+            return MISSING
     return current
 
 
 def match_value(seen: Any, expected: Matcher) -> bool:
-    """Whether one seen value satisfies a matcher (bare value = equality)."""
-    if seen is _MISSING:
-        return False
+    """Whether one seen value (``MISSING`` if absent) satisfies a matcher."""
     if isinstance(expected, Comparison):
-        return _compare(seen, expected)
-    return _equal(seen, expected)
+        if seen is MISSING:
+            return bool(expected.absent)
+        return not expected.absent and _compare(seen, expected)
+    return seen is not MISSING and _equal(seen, expected)
 
 
 def match_fields(document: Any, matchers: dict[str, Matcher]) -> Verdict:
@@ -53,33 +73,58 @@ def match_fields(document: Any, matchers: dict[str, Matcher]) -> Verdict:
         value = lookup(document, path)
         holds = match_value(value, expected)
         ok = ok and holds
-        shown = "absent" if value is _MISSING else _short(value)
+        shown = "absent" if value is MISSING else short(value)
         seen_parts.append(f"{path}={shown}" + ("" if holds else f" (want {describe(expected)})"))
     return Verdict(ok, ", ".join(seen_parts))
 
 
+_SYMBOLS = {"eq": "==", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<=",
+            "contains": "contains", "regex": "regex"}
+
+
 def describe(expected: Matcher) -> str:
-    """A matcher as text: ``2000``, ``null``, ``> 0``, ``>= 1 and <= 3``."""
+    """A matcher as text: ``2000``, ``null``, ``> 0``, ``>= 1 and <= 3``, ``len == 2``."""
     if not isinstance(expected, Comparison):
-        return _short(expected)
-    symbols = {"eq": "==", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<=",
-               "contains": "contains"}
-    return " and ".join(f"{symbols[key]} {_short(value)}" for key, value
-                        in expected.model_dump(exclude_unset=True).items())
+        return short(expected)
+    parts: list[str] = []
+    for key in expected.model_fields_set:
+        value = getattr(expected, key)
+        if key in ("absent", "present"):
+            parts.append(key)
+        elif key == "len":
+            parts.append(f"len {describe(value) if isinstance(value, Comparison) else value}")
+        else:
+            parts.append(f"{_SYMBOLS[key]} {short(value)}")
+    return " and ".join(sorted(parts))
 
 
 def _compare(seen: Any, expected: Comparison) -> bool:
-    bounds = expected.model_dump(exclude_unset=True)
-    for key, bound in bounds.items():
+    for key in expected.model_fields_set:
+        bound = getattr(expected, key)
         if key == "eq" and not _equal(seen, bound):
             return False
         if key == "ne" and _equal(seen, bound):
             return False
-        if key == "contains" and not (isinstance(seen, str) and bound in seen):
+        if key == "contains" and not _contains(seen, bound):
+            return False
+        if key == "regex" and not (isinstance(seen, str) and re.search(bound, seen)):
+            return False
+        if key == "len" and not (isinstance(seen, (str, list, dict))
+                                 and match_value(len(seen), bound)):
             return False
         if key in ("gt", "ge", "lt", "le") and not _ordered(seen, key, bound):
             return False
     return True
+
+
+def _contains(seen: Any, part: Any) -> bool:
+    if isinstance(seen, str):
+        return isinstance(part, str) and part in seen
+    if isinstance(seen, list):
+        return any(_equal(item, part) for item in seen)
+    if isinstance(seen, dict):
+        return isinstance(part, str) and part in seen
+    return False
 
 
 def _ordered(seen: Any, key: str, bound: float) -> bool:
@@ -97,7 +142,8 @@ def _equal(seen: Any, expected: Any) -> bool:
     return type(seen) is type(expected) and seen == expected
 
 
-def _short(value: Any) -> str:
+def short(value: Any) -> str:
+    """A seen or wanted value as compact text (strings quoted, long ones cut)."""
     if value is None:
         return "null"
     text = repr(value) if isinstance(value, str) else str(value)

@@ -80,8 +80,10 @@ def _scenario_view(result: dict[str, Any]) -> dict[str, Any]:
         "clients": [{"label": label, **tally}
                     for label, tally in (result.get("clients") or {}).items()],
         "counters": _flatten(status.get("counters", {})),
-        "requests": [(route, status_code, count)
-                     for route, counts in (status.get("requests") or {}).items()
+        # clients' requests, then fibersim's own probes (counted apart by the mock)
+        "requests": [(route, status_code, count, source)
+                     for key, source in (("requests", "clients"), ("probe_requests", "probes"))
+                     for route, counts in (status.get(key) or {}).items()
                      for status_code, count in sorted(counts.items())],
         "restarts": status.get("restarts"),
     }

@@ -1,9 +1,11 @@
 """Where a scenario's Focus Server is: the built-in mock in this process, or a separate server.
 
 The three run modes differ only here: with no ``focus_url`` the mock is started in-process on
-the same broker (embedded in-memory, or the real RabbitMQ of ``amqp_url``) and its logs are
-captured for log expectations; with a ``focus_url`` the scenario talks to that server, and the
-mock's status/control interface is available only through ``focus_control_url``.
+the same broker (embedded in-memory, or the real RabbitMQ of ``amqp_url``) and its log lines
+are captured, formatted exactly as the server writes them, for log checks; with a
+``focus_url`` the scenario talks to that server, the mock's status/control interface is
+available only through ``focus_control_url``, and log lines only from a followed file
+(``focus_log_file``) or command (``focus_log_cmd``).
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from fibersim.dialects import Dialect, load_dialect, open_dialect_transport
-from fibersim.errors import UnreachableError
-from fibersim.probes.expectations import LogCapture
+from fibersim.errors import InputError, UnreachableError
 from fibersim.probes.http import FocusClient
+from fibersim.probes.logs import CommandFollower, FileFollower, LogCapture, LogLines
 from fibersim.redact import redact_url, scrub, secrets_in
 from fibersim.scenario.models import Scenario
 from fibersim.transport import MemoryBroker, Transport
@@ -41,6 +43,8 @@ class Endpoints:
     insecure: bool = False
     ca_file: str | None = None
     request_timeout_s: float = 3.0
+    focus_log_file: str | None = None
+    focus_log_cmd: str | None = None
     connect_timeout_s: float | None = None
     shutdown_timeout_s: float | None = None
 
@@ -62,8 +66,11 @@ class FocusTarget:
     """An open connection to the scenario's Focus Server."""
 
     client: FocusClient
-    logs: LogCapture | None
+    logs: LogLines | None
     description: str
+    #: the base URL of the control interface, for exec steps (None without one)
+    control_url: str | None = None
+    control_token: str | None = None
 
 
 def open_stream_transport(endpoints: Endpoints, broker: MemoryBroker,
@@ -95,11 +102,15 @@ async def open_focus(scenario: Scenario, endpoints: Endpoints, broker: MemoryBro
     if endpoints.focus_url:
         client = _client(endpoints, endpoints.focus_url, endpoints.focus_control_url,
                          endpoints.focus_control_token)
+        logs = await _follow_logs(endpoints)
         try:
             await client.wait_reachable(REACHABLE_WITHIN_S)
-            yield FocusTarget(client, None, f"Focus Server {redact_url(endpoints.focus_url)}")
+            yield FocusTarget(client, logs, f"Focus Server {redact_url(endpoints.focus_url)}",
+                              endpoints.focus_control_url, endpoints.focus_control_token)
         finally:
             await client.close()
+            if logs is not None:
+                await logs.close()
         return
     async with _embedded_mock(scenario, endpoints, broker, dialect) as target:
         yield target
@@ -109,6 +120,7 @@ async def open_focus(scenario: Scenario, endpoints: Endpoints, broker: MemoryBro
 async def _embedded_mock(scenario: Scenario, endpoints: Endpoints, broker: MemoryBroker,
                          dialect: str) -> AsyncIterator[FocusTarget]:
     from fibersim.focus import FocusSettings, serve_focus_mock
+    from fibersim.focus.logs import FocusServerFormatter
 
     mock_settings = scenario.focus_mock
     control_token = secrets.token_urlsafe(16)  # only this run may restart its mock
@@ -125,10 +137,12 @@ async def _embedded_mock(scenario: Scenario, endpoints: Endpoints, broker: Memor
     )
     transport = open_stream_transport(endpoints, broker, load_dialect(dialect))
     await connect(transport, endpoints)
-    logs = LogCapture()
+    logs = LogLines("the built-in mock's log")
+    capture = LogCapture(logs)
+    capture.setFormatter(FocusServerFormatter())
     logger = logging.getLogger("pz.focus_server")
     previous = logger.level, logger.propagate
-    logger.addHandler(logs)
+    logger.addHandler(capture)
     # Capture INFO lines for log expectations, but show the mock's lines on the console only
     # when the user asked for info logs (-v): a storm would otherwise bury the step lines.
     logger.propagate = logging.getLogger().getEffectiveLevel() <= logging.INFO
@@ -138,18 +152,36 @@ async def _embedded_mock(scenario: Scenario, endpoints: Endpoints, broker: Memor
             client = _client(endpoints, base_url, base_url, control_token)
             try:
                 await client.wait_reachable(REACHABLE_WITHIN_S)
-                yield FocusTarget(client, logs, f"built-in mock Focus Server {base_url}")
+                yield FocusTarget(client, logs, f"built-in mock Focus Server {base_url}",
+                                  base_url, control_token)
             finally:
                 await client.close()
     finally:
-        logger.removeHandler(logs)
+        logger.removeHandler(capture)
         logger.setLevel(previous[0])
         logger.propagate = previous[1]
         await transport.close()
+
+
+async def _follow_logs(endpoints: Endpoints) -> LogLines | None:
+    """The separately run server's log lines, if a source was given."""
+    if endpoints.focus_log_file:
+        follower = FileFollower(endpoints.focus_log_file)
+        follower.start()
+        return follower
+    if endpoints.focus_log_cmd:
+        command = CommandFollower(endpoints.focus_log_cmd)
+        try:
+            await command.start()
+        except OSError as error:  # a program that is not there: bad input, exit 2
+            raise InputError(f"cannot run {command.argv[0] if command.argv else 'it'}:"
+                             f" {error.strerror or error}", field="--focus-log-cmd") from None
+        return command
+    return None
 
 
 def _client(endpoints: Endpoints, base_url: str, control_url: str | None,
             control_token: str | None) -> FocusClient:
     return FocusClient(base_url, insecure=endpoints.insecure, ca_file=endpoints.ca_file,
                        timeout_s=endpoints.request_timeout_s, control_url=control_url,
-                       control_token=control_token)
+                       control_token=control_token, probe=True)

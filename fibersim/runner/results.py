@@ -12,7 +12,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 EventOutcome = Literal["fired", "failed", "refused"]
-ExpectationVerdict = Literal["pending", "met", "failed"]
+#: ``skipped``: held as far as it could be checked, but part of it could not be checked here
+#: (see ``unchecked``); ``xfail``/``xpass``: an expectation marked ``xfail`` failed / held.
+ExpectationVerdict = Literal["pending", "met", "failed", "skipped", "xfail", "xpass"]
 
 
 @dataclass
@@ -36,6 +38,12 @@ class EventRecord:
     wall_s: float = 0.0
     outcome: EventOutcome = "fired"
     detail: str = ""
+    #: wall s when the event took effect on the wire (e.g. the new metadata was published)
+    effect_wall_s: float | None = None
+    #: wall s between the event's scheduled time and ``effect_wall_s`` (late = positive)
+    delay_s: float | None = None
+    #: True for the ``finally:`` cleanup events
+    cleanup: bool = False
 
     kind: Literal["event"] = "event"
 
@@ -59,11 +67,26 @@ class ExpectationRecord:
     seen: str = ""
     failure: str = ""
     probes: list[Probe] = field(default_factory=list)
+    #: wall s since run start when the verdict was reached
+    resolved_wall_s: float | None = None
+    #: checks that could not be made in this run, and why
+    unchecked: list[str] = field(default_factory=list)
+    #: the ``xfail`` reason: a known bug this expectation documents
+    xfail: str = ""
+    #: variables captured when it was met
+    captured: dict[str, Any] = field(default_factory=dict)
+    #: True for a ``watch:`` step (judged over a window, not polled until met)
+    watch: bool = False
 
     kind: Literal["expectation"] = "expectation"
 
     #: Probes kept per expectation in reports; a long hold polls hundreds of times.
     MAX_PROBES = 100
+
+    @property
+    def want(self) -> str:
+        """What was wanted (the expectation's checks as one line)."""
+        return self.what
 
     def add_probe(self, probe: Probe) -> None:
         """Keep the first probes and, once full, the latest (replacing the last kept)."""
@@ -100,6 +123,16 @@ class RunResult:
     interrupted: bool = False
     clients: dict[str, dict[str, object]] = field(default_factory=dict)
     focus_status: dict[str, Any] | None = None
+    #: ``--strict``: skipped checks and XPASS fail the run
+    strict: bool = False
+    #: the matrix values of this run (``{"behaviour": "fixed"}``); part of its name
+    matrix: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    #: the broker or Focus Server could not be reached (exit 3); ``error`` says which
+    unreachable: bool = False
+    #: where log checks read the server's lines ("" when there is no source)
+    log_source: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def expectations(self) -> list[ExpectationRecord]:
@@ -113,14 +146,34 @@ class RunResult:
                 if isinstance(record, EventRecord) and record.outcome != "fired"]
 
     @property
+    def name(self) -> str:
+        """The scenario's name, with its matrix values: ``incident_full[behaviour=fixed]``."""
+        if not self.matrix:
+            return self.scenario
+        values = ",".join(f"{key}={value}" for key, value in self.matrix.items())
+        return f"{self.scenario}[{values}]"
+
+    def count(self, verdict: ExpectationVerdict) -> int:
+        """How many expectations have this verdict."""
+        return sum(1 for record in self.expectations if record.verdict == verdict)
+
+    @property
     def passed(self) -> bool:
-        """Every expectation met, no event failed, nothing cut short."""
+        """No expectation failed or pending, no event failed, nothing cut short; with
+        ``strict``, nothing skipped and no unexpected pass either."""
+        accepted = {"met", "xfail"} if self.strict else {"met", "xfail", "skipped", "xpass"}
         return (not self.error and not self.interrupted and not self.failed_events
-                and all(record.verdict == "met" for record in self.expectations))
+                and all(record.verdict in accepted for record in self.expectations))
 
     def as_json(self) -> dict[str, Any]:
         """The run for the JSON report, with its verdict; speed ``max`` spelled out."""
         data = asdict(self)
+        data["name"] = self.name
         data["passed"] = self.passed
         data["speed"] = "max" if math.isinf(self.speed) else self.speed
+        data["counts"] = {verdict: self.count(verdict) for verdict in
+                          ("met", "failed", "skipped", "xfail", "xpass", "pending")}
+        for record, dumped in zip(self.records, data["records"], strict=True):
+            if isinstance(record, ExpectationRecord):
+                dumped["want"] = record.want
         return data

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import math
 import os
 import random
 import shlex
@@ -28,12 +29,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fibersim.dialects import DEFAULT_DIALECT, Dialect, DialectError, load_dialect
 from fibersim.errors import InputError, UnreachableError
 from fibersim.interrogator import Interrogator
 from fibersim.probes.clients import ClientTally, run_backoff_client, run_storm
-from fibersim.probes.expectations import ExpectationChecker, RequestBaseline
+from fibersim.probes.expectations import (
+    Context,
+    Evaluation,
+    ExpectationChecker,
+    RequestBaseline,
+)
 from fibersim.probes.http import FocusClient, ProbeError
 from fibersim.probes.matching import Verdict
 from fibersim.redact import scrub
@@ -47,6 +54,7 @@ from fibersim.runner.focus_target import (
 )
 from fibersim.runner.results import EventRecord, ExpectationRecord, Probe, RunResult, StepRecord
 from fibersim.runner.streamer import FiberStreamer
+from fibersim.runner.watches import StateWatcher
 from fibersim.scenario.loader import parse_yaml, step_line
 from fibersim.scenario.models import (
     CONTROL_EVENTS,
@@ -54,17 +62,20 @@ from fibersim.scenario.models import (
     Corrupt,
     Disconnect,
     Duplicate,
+    Event,
     Exec,
     ExpectStep,
     Gap,
     Reconfigure,
     Reorder,
     Scenario,
+    Set,
     StartSource,
     StopSource,
     Storm,
+    WatchStep,
 )
-from fibersim.scenario.timeline import ResolvedStep, resolve_timeline
+from fibersim.scenario.timeline import Anchor, ResolvedStep, resolve_timeline
 from fibersim.transport import MemoryBroker
 from fibersim.wire import MessageKind
 
@@ -72,6 +83,14 @@ from fibersim.wire import MessageKind
 POLL_INTERVAL_S = 0.2
 #: Simulated seconds the driver advances per step at finite speed (events wait at most this).
 DRIVER_STEP_S = 0.1
+#: Wall seconds between two reads of the mock's history by a watch.
+WATCH_POLL_S = 0.5
+#: Wall seconds the ``finally:`` events may take (they also run after Ctrl-C).
+CLEANUP_TIMEOUT_S = 60.0
+#: Key of the holds and watches that last until the end of the run (not a possible label).
+END_OF_RUN = " end"
+#: Checks that may be given as a list.
+LIST_CHECKS = ("configure", "http", "log")
 
 
 class EventFailed(Exception):
@@ -85,6 +104,8 @@ class RunSettings:
     speed: float | None = None
     seed: int | None = None
     allow_exec: bool = False
+    #: skipped checks and XPASS fail the run
+    strict: bool = False
     #: timestamp (ns) of simulated second 0; None: the wall clock at the start
     start_time_ns: int | None = None
 
@@ -150,11 +171,11 @@ class StreamDriver:
 
 
 class ScenarioRunner:
-    """One run of one scenario file."""
+    """One run of one scenario file (one matrix combination of it)."""
 
     def __init__(self, scenario: Scenario, path: str, endpoints: Endpoints,
                  settings: RunSettings, on_record: Callable[[StepRecord], None],
-                 secrets: list[str]) -> None:
+                 secrets: list[str], matrix: dict[str, Any] | None = None) -> None:
         self.scenario = scenario
         self.path = path
         self.endpoints = endpoints
@@ -169,18 +190,22 @@ class ScenarioRunner:
         self.dialect = self._load_dialect()
         self.result = RunResult(
             scenario=scenario.name, file=path, sha256=_sha256(path), seed=self.seed,
-            speed=self.speed, mode=endpoints.mode)
+            speed=self.speed, mode=endpoints.mode, strict=settings.strict,
+            matrix=dict(matrix or {}), tags=list(scenario.tags))
         self._rng = random.Random(self.seed)
         self._wall_start = time.monotonic()
+        self._epoch_start = time.time()
         self._fired_sim: dict[str, float] = {}
+        #: when each event took effect on the wire (monotonic): reaction times count from it
+        self._effects: dict[str, float] = {}
         self._previous_sim = 0.0
-        self._tallies: dict[str, ClientTally] = {}
-        self._baselines: dict[str | None, RequestBaseline] = {}
+        self.context = Context()
         self._background: list[asyncio.Task[None]] = []
         self._holds_until: dict[str, list[tuple[asyncio.Event, asyncio.Task[None]]]] = {}
         self._extra_clients: list[FocusClient] = []
         #: False until the Focus Server answered: a timeout before that means "unreachable"
         self.focus_reached = False
+        self.result.warnings.extend(_warnings(scenario, endpoints))
 
     # -- preflight ----------------------------------------------------------------------------
     def _load_dialect(self) -> Dialect:
@@ -212,6 +237,13 @@ class ScenarioRunner:
                 self._refuse(entry, "needs the mock's status/control interface; pass"
                                     " --focus-control-url (and --focus-control-token) or use"
                                     " the built-in mock")
+        for position, event in enumerate(self.scenario.cleanup):
+            if isinstance(event, Exec) and not self.settings.allow_exec:
+                raise InputError("exec steps run commands; refused without --allow-exec",
+                                 file=self.path, field=f"finally[{position}]")
+            if not self.endpoints.has_control and _needs_control(event):
+                raise InputError("needs the mock's control interface (--focus-control-url)",
+                                 file=self.path, field=f"finally[{position}]")
 
     def _refuse(self, entry: ResolvedStep, message: str) -> None:
         raise InputError(message, file=self.path, line=step_line(self.path, entry.index),
@@ -219,7 +251,10 @@ class ScenarioRunner:
 
     # -- the run ----------------------------------------------------------------------------
     async def run(self) -> RunResult:
-        """Run the timeline; ``self.result`` is filled in live, also if cancelled."""
+        """Run the timeline; ``self.result`` is filled in live, also if cancelled.
+
+        ``UnreachableError`` (exit 3) names what could not be reached: the Focus Server, the
+        broker at the start, or the broker lost during the run."""
         self.preflight()
         broker = MemoryBroker()
         started = time.monotonic()
@@ -227,6 +262,7 @@ class ScenarioRunner:
             async with open_focus(self.scenario, self.endpoints, broker,
                                   self.dialect_spec) as focus:
                 self.focus_reached = True
+                self.result.log_source = focus.logs.description if focus.logs else ""
                 transport = open_stream_transport(self.endpoints, broker, self.dialect)
                 self.result.broker = f"{transport.description}, {self.dialect.name} dialect"
                 self.result.focus = focus.description
@@ -247,20 +283,28 @@ class ScenarioRunner:
                 finally:
                     streamer.close()
                     await asyncio.shield(transport.close())
+        except UnreachableError as error:
+            self.result.unreachable, self.result.error = True, str(error)
+            raise
         except (ConnectionError, OSError) as error:
             # the broker went away mid-run (the transport's text hides the password)
             reason = scrub(" ".join(str(error).split()), self.secrets) or type(error).__name__
-            raise UnreachableError(f"lost the broker during the run: {reason}") from None
+            self.result.unreachable = True
+            self.result.error = f"lost the broker during the run: {reason}"
+            raise UnreachableError(self.result.error) from None
         finally:
             self.result.wall_s = time.monotonic() - started
         return self.result
 
     async def _run_timeline(self, focus: FocusTarget, streamer: FiberStreamer) -> None:
         driver = StreamDriver(streamer)
-        checker = ExpectationChecker(focus.client, logs=focus.logs, tallies=self._tallies,
-                                     baselines=self._baselines)
-        self._wall_start = time.monotonic()
-        self.result.timeline_started_at = time.time()
+        checker = ExpectationChecker(focus.client, logs=focus.logs, context=self.context)
+        self._wall_start = self.context.run_start = time.monotonic()
+        self._epoch_start = self.result.timeline_started_at = time.time()
+        self.context.moments["start"] = self._wall_start
+        self.context.variables.update(self.result.matrix)  # a matrix on run.seed: its value
+        self.context.variables.update(focus_url=focus.client.base_url, seed=self.seed,
+                                      scenario=self.scenario.name)
         if focus.client.has_control:
             # without this baseline, request-count checks say so instead of failing the run
             with contextlib.suppress(ProbeError):
@@ -271,24 +315,43 @@ class ScenarioRunner:
                 await driver.reach(self._due(entry))
                 if isinstance(entry.step, ExpectStep):
                     await self._expectation(entry, entry.step, driver, checker)
+                elif isinstance(entry.step, WatchStep):
+                    self._start_watch(entry, entry.step, driver, focus)
                 else:
-                    await self._event(entry, driver, focus)
+                    await self._event(entry, entry.step, driver, focus, self._scheduled(entry,
+                                                                                       driver))
             await self._finish_background()
         finally:
-            for task in self._background:
-                task.cancel()
-            await asyncio.gather(*self._background, return_exceptions=True)
-            await driver.stop()
-            self.result.sim_s = streamer.sim_time
-            self.result.clients = {label: tally.as_json()
-                                   for label, tally in self._tallies.items()}
-            for client in self._extra_clients:
-                await client.close()
-            if focus.client.has_control:
-                with contextlib.suppress(ProbeError):
-                    answer = await focus.client.mock_status()
-                    if isinstance(answer.body, dict):
-                        self.result.focus_status = answer.body
+            try:
+                await asyncio.wait_for(self._cleanup(driver, focus), CLEANUP_TIMEOUT_S)
+            except TimeoutError:
+                self.result.warnings.append(f"finally: not done within {CLEANUP_TIMEOUT_S:g}s")
+            finally:
+                await self._stop(driver, streamer, focus)
+
+    async def _cleanup(self, driver: StreamDriver, focus: FocusTarget) -> None:
+        """The ``finally:`` events, whatever ended the timeline (failure, timeout, Ctrl-C)."""
+        for position, event in enumerate(self.scenario.cleanup):
+            entry = ResolvedStep(len(self.steps) + position, event,
+                                 Anchor(None, 0.0, previous=True), driver.sim_time)
+            await self._event(entry, event, driver, focus, time.monotonic(), cleanup=True)
+
+    async def _stop(self, driver: StreamDriver, streamer: FiberStreamer,
+                    focus: FocusTarget) -> None:
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await driver.stop()
+        self.result.sim_s = streamer.sim_time
+        self.result.clients = {label: tally.as_json()
+                               for label, tally in self.context.tallies.items()}
+        for client in self._extra_clients:
+            await client.close()
+        if focus.client.has_control:
+            with contextlib.suppress(ProbeError):
+                answer = await focus.client.mock_status()
+                if isinstance(answer.body, dict):
+                    self.result.focus_status = answer.body
 
     def _due(self, entry: ResolvedStep) -> float:
         anchor = entry.anchor
@@ -298,40 +361,58 @@ class ScenarioRunner:
             return anchor.offset_s
         return self._fired_sim[anchor.label] + anchor.offset_s
 
+    def _scheduled(self, entry: ResolvedStep, driver: StreamDriver) -> float:
+        """When the event should have happened (monotonic): the wall time its simulated due
+        time mapped to, or now at ``--speed max`` (where simulated time jumps)."""
+        if math.isinf(self.speed):
+            return time.monotonic()
+        return min(time.monotonic(), driver.streamer.clock.wall_deadline(self._due(entry)))
+
     def _done(self, entry: ResolvedStep, sim_s: float, record: StepRecord) -> None:
         self._previous_sim = sim_s
         self._fired_sim[entry.label] = sim_s
         self.on_record(record)
 
-    def _wall(self) -> float:
-        return time.monotonic() - self._wall_start
+    def _wall(self, moment: float | None = None) -> float:
+        return (time.monotonic() if moment is None else moment) - self._wall_start
 
     # -- events -------------------------------------------------------------------------------
-    async def _event(self, entry: ResolvedStep, driver: StreamDriver, focus: FocusTarget) -> None:
-        step = entry.step
-        assert not isinstance(step, ExpectStep)
+    async def _event(self, entry: ResolvedStep, step: Event, driver: StreamDriver,
+                     focus: FocusTarget, scheduled: float, *, cleanup: bool = False) -> None:
         await self._end_holds(self._holds_until.pop(entry.label, []))
-        record = EventRecord(entry.index, entry.label, step.describe(), entry.nominal_s)
+        label = f"finally-{entry.index - len(self.steps) + 1}" if cleanup else entry.label
+        record = EventRecord(entry.index, step.label or label, step.describe(), entry.nominal_s,
+                             cleanup=cleanup)
         self.result.records.append(record)
         async with driver.lock:
             record.sim_s, record.wall_s = driver.sim_time, self._wall()
+            # log checks count from the start of the event: with the embedded broker the
+            # mock reacts (and logs) while the event is still being carried out
+            self.context.moments[record.label] = time.monotonic()
             try:
-                record.detail = await self._apply(entry, driver.streamer, focus)
+                record.detail = await self._apply(entry, step, driver.streamer, focus)
             except (EventFailed, ProbeError) as error:
                 record.outcome, record.detail = "failed", str(error)
-        self._done(entry, record.sim_s, record)
+            effect = time.monotonic()
+        record.effect_wall_s = self._wall(effect)
+        record.delay_s = max(0.0, effect - scheduled)
+        self._effects[record.label] = effect
+        if cleanup:
+            self.on_record(record)
+        else:
+            self._done(entry, record.sim_s, record)
 
-    async def _apply(self, entry: ResolvedStep, streamer: FiberStreamer,
+    async def _apply(self, entry: ResolvedStep, step: Event, streamer: FiberStreamer,
                      focus: FocusTarget) -> str:
         """Do what the event says; returns a detail line for the reports."""
-        step = entry.step
-        assert not isinstance(step, ExpectStep)
         faults = streamer.faults
         match step:
             case Disconnect(clean=clean):
                 await streamer.disconnect(clean=clean)
             case Reconfigure():
                 await streamer.reconfigure(**step.changes())
+            case Set():
+                await self._set(step, streamer, focus)
             case Gap(blocks=blocks):
                 faults.skip_blocks += blocks
             case Duplicate(blocks=blocks):
@@ -358,18 +439,30 @@ class ScenarioRunner:
             case BackoffClient():
                 self._start_backoff(entry.label, step, focus)
             case Exec():
-                return await self._exec(entry, step, focus)
+                return await self._exec(step, focus)
             case _ if step.do in CONTROL_EVENTS:
                 action = {"focus_restart": "restart", "store_down": "store/down",
                           "store_up": "store/up"}[step.do]
                 answer = await focus.client.control(action)
                 if answer.status >= 300:
-                    raise EventFailed(f"POST /_mock/{action}: HTTP {answer.status}")
+                    raise EventFailed(f"POST /_mock/{action}: HTTP {answer.status} (want 2xx)")
             case _:
                 await self._streamer_call(step.do, streamer)
         if self._is_since_label(entry.label) and focus.client.has_control:
             await self._snapshot_requests(focus.client, entry.label)
         return ""
+
+    @staticmethod
+    async def _set(step: Set, streamer: FiberStreamer, focus: FocusTarget) -> None:
+        """The backdoor: mock settings over its control interface, interrogator settings
+        published at once (like reconfigure)."""
+        if step.mock is not None and (changes := step.mock.as_settings()):
+            answer = await focus.client.request("POST", "_mock/set", changes, control=True)
+            if answer.status >= 300:
+                raise EventFailed(f"POST /_mock/set: HTTP {answer.status} (want 200)"
+                                  f" {answer.error_text[:200]!r}")
+        if interrogator := step.interrogator_changes():
+            await streamer.reconfigure(**interrogator)
 
     @staticmethod
     async def _streamer_call(name: str, streamer: FiberStreamer) -> None:
@@ -389,7 +482,7 @@ class ScenarioRunner:
     async def _snapshot_requests(self, client: FocusClient, label: str | None) -> None:
         answer = await client.mock_status()
         requests = answer.body.get("requests", {}) if isinstance(answer.body, dict) else {}
-        self._baselines[label] = RequestBaseline(time.monotonic(), requests)
+        self.context.baselines[label] = RequestBaseline(time.monotonic(), requests)
 
     def _new_client(self, focus: FocusTarget) -> FocusClient:
         client = FocusClient(focus.client.base_url, insecure=self.endpoints.insecure,
@@ -399,21 +492,31 @@ class ScenarioRunner:
         return client
 
     def _start_storm(self, label: str, step: Storm, focus: FocusTarget) -> None:
-        tally = self._tallies[label] = ClientTally()
+        tally = self.context.tallies[label] = ClientTally()
         clients = [self._new_client(focus) for _ in range(step.clients)]
         self._background.append(asyncio.create_task(run_storm(
             clients, tally, step.duration, (step.interval_min, step.interval_max),
             random.Random(self._rng.random()))))
 
     def _start_backoff(self, label: str, step: BackoffClient, focus: FocusTarget) -> None:
-        tally = self._tallies[label] = ClientTally()
+        tally = self.context.tallies[label] = ClientTally()
         self._background.append(asyncio.create_task(run_backoff_client(
             self._new_client(focus), tally, step.duration, step.base, step.cap,
             random.Random(self._rng.random()))))
 
-    async def _exec(self, entry: ResolvedStep, step: Exec, focus: FocusTarget) -> str:
-        """Run the command (no shell unless asked), with a timeout; output is scrubbed."""
+    def _exec_environment(self, focus: FocusTarget) -> dict[str, str]:
+        """The command's environment: the Focus Server and its control interface, in every
+        mode (the token only here, never on a command line)."""
         env = dict(os.environ, FIBERSIM_FOCUS_URL=focus.client.base_url)
+        if focus.control_url:
+            env["FIBERSIM_FOCUS_CONTROL_URL"] = focus.control_url
+        if focus.control_token:
+            env["FIBERSIM_FOCUS_CONTROL_TOKEN"] = focus.control_token
+        return env
+
+    async def _exec(self, step: Exec, focus: FocusTarget) -> str:
+        """Run the command (no shell unless asked), with a timeout; output is scrubbed."""
+        env = self._exec_environment(focus)
         if step.shell:
             assert isinstance(step.command, str)
             process = await asyncio.create_subprocess_shell(
@@ -433,55 +536,90 @@ class ScenarioRunner:
             process.kill()
             await process.wait()
             raise EventFailed(f"exec: no exit within {step.timeout:g}s (killed)") from None
-        tail = scrub(output.decode("utf-8", "replace")[-300:], self.secrets).strip()
+        secrets = [*self.secrets, *([focus.control_token] if focus.control_token else [])]
+        tail = scrub(output.decode("utf-8", "replace")[-300:], secrets).strip()
         detail = f"exit {process.returncode}" + (f": {' '.join(tail.split())}" if tail else "")
         if step.check and process.returncode != 0:
-            raise EventFailed(detail)
+            raise EventFailed(detail + " (want exit 0)")
         return detail
 
     # -- expectations ---------------------------------------------------------------------------
+    def _reaction_base(self, entry: ResolvedStep) -> float:
+        """Reaction times count from when the event the expectation follows took effect on
+        the wire (not when the timeline got to the expectation)."""
+        anchor = entry.anchor
+        reference = (self.steps[entry.index - 1] if anchor.previous and entry.index > 0
+                     else next((step for step in self.steps if step.label == anchor.label),
+                               None) if anchor.offset_s == 0 else None)
+        if reference is not None and not reference.is_expectation:
+            moment = self._effects.get(reference.label)
+            if moment is not None:
+                return moment
+        return time.monotonic()
+
     async def _expectation(self, entry: ResolvedStep, step: ExpectStep, driver: StreamDriver,
                            checker: ExpectationChecker) -> None:
+        base = self._reaction_base(entry)
         record = ExpectationRecord(
             entry.index, entry.label, step.name or entry.label, describe_expectation(step),
             entry.nominal_s, step.within, _hold_text(step), due_sim_s=driver.sim_time,
-            due_wall_s=self._wall())
+            due_wall_s=self._wall(base), xfail=step.xfail or "")
         self.result.records.append(record)
         due = time.monotonic()
-        verdict = await self._poll_until_met(step, checker, record, due + step.within)
+        evaluation = await self._poll_until_met(step, checker, record, due, due + step.within)
+        verdict = evaluation.verdict
         record.seen = verdict.seen
+        _note_unchecked(record, verdict)
         if not verdict.ok:
-            record.verdict = "failed"
-            record.failure = (f"not met within {step.within:g}s wall; last seen: {verdict.seen}")
+            self._resolve(record, ok=False, failure=f"not met within {step.within:g}s wall;"
+                                                    f" last seen: {verdict.seen}")
             self._done(entry, driver.sim_time, record)
             return
         record.reaction_s = record.probes[-1].wall_s - record.due_wall_s
         record.met_sim_s = driver.sim_time
+        record.captured = evaluation.captured
+        self.context.variables.update(evaluation.captured)
+        self.context.moments[entry.label] = time.monotonic()
         if step.holds_for is not None:
-            await self._hold(step, checker, record, time.monotonic() + step.holds_for, None)
+            await self._hold(step, checker, record, due, time.monotonic() + step.holds_for, None)
             self._done(entry, driver.sim_time, record)
         elif step.until is not None:
             release = asyncio.Event()
-            task = asyncio.create_task(self._hold_then_report(step, checker, record, release))
+            task = asyncio.create_task(self._hold_then_report(step, checker, record, due,
+                                                              release))
             self._holds_until.setdefault(step.until, []).append((release, task))
             self._background.append(task)
             self._previous_sim = record.met_sim_s
             self._fired_sim[entry.label] = record.met_sim_s
         else:
-            record.verdict = "met"
+            self._resolve(record, ok=True)
             self._done(entry, record.met_sim_s, record)
 
+    def _resolve(self, record: ExpectationRecord, *, ok: bool, failure: str = "") -> None:
+        """The final verdict: failed/xfail, or met/xpass, or skipped when part of it could
+        not be checked (never "met" for what was not seen)."""
+        record.resolved_wall_s = self._wall()
+        if not ok:
+            record.verdict = "xfail" if record.xfail else "failed"
+            record.failure = failure
+        elif record.unchecked:
+            record.verdict = "skipped"
+        else:
+            record.verdict = "xpass" if record.xfail else "met"
+
     async def _poll_until_met(self, step: ExpectStep, checker: ExpectationChecker,
-                              record: ExpectationRecord, deadline: float) -> Verdict:
+                              record: ExpectationRecord, due: float,
+                              deadline: float) -> Evaluation:
         while True:
-            verdict = await checker.evaluate(step.expect)
+            evaluation = await checker.evaluate(step.expect, due)
+            verdict = evaluation.verdict
             record.add_probe(Probe(self._wall(), verdict.ok, verdict.seen))
             if verdict.ok or time.monotonic() >= deadline:
-                return verdict
+                return evaluation
             await asyncio.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
 
     async def _hold(self, step: ExpectStep, checker: ExpectationChecker,
-                    record: ExpectationRecord, deadline: float | None,
+                    record: ExpectationRecord, due: float, deadline: float | None,
                     release: asyncio.Event | None) -> None:
         """Keep evaluating until ``deadline`` or ``release``; the first miss fails the hold."""
         met_wall = self._wall()
@@ -492,56 +630,118 @@ class ScenarioRunner:
             else:
                 assert deadline is not None
                 await asyncio.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
-            verdict = await checker.evaluate(step.expect)
+            verdict = (await checker.evaluate(step.expect, due)).verdict
             record.add_probe(Probe(self._wall(), verdict.ok, verdict.seen))
             record.seen = verdict.seen
+            _note_unchecked(record, verdict)
             if not verdict.ok:
-                record.verdict = "failed"
-                record.failure = (f"met, then stopped holding after {self._wall() - met_wall:.1f}s"
-                                  f" wall; seen: {verdict.seen}")
+                self._resolve(record, ok=False, failure=(
+                    f"met, then stopped holding after {self._wall() - met_wall:.1f}s wall;"
+                    f" seen: {verdict.seen}"))
                 return
             if (release is not None and release.is_set()) or (
                     deadline is not None and time.monotonic() >= deadline):
-                record.verdict = "met"
+                self._resolve(record, ok=True)
                 return
 
-    async def _hold_then_report(self, step: ExpectStep,
-                                checker: ExpectationChecker, record: ExpectationRecord,
+    async def _hold_then_report(self, step: ExpectStep, checker: ExpectationChecker,
+                                record: ExpectationRecord, due: float,
                                 release: asyncio.Event) -> None:
-        await self._hold(step, checker, record, None, release)
+        await self._hold(step, checker, record, due, None, release)
+        self.on_record(record)
+
+    # -- watches ----------------------------------------------------------------------------
+    def _start_watch(self, entry: ResolvedStep, step: WatchStep, driver: StreamDriver,
+                     focus: FocusTarget) -> None:
+        """Observe the mock's state in the background until ``until`` fires (or the end)."""
+        record = ExpectationRecord(
+            entry.index, entry.label, step.name or entry.label, describe_watch(step),
+            entry.nominal_s, 0.0, f"until {step.until}" if step.until else "until the end",
+            due_sim_s=driver.sim_time, due_wall_s=self._wall(), xfail=step.xfail or "",
+            watch=True)
+        self.result.records.append(record)
+        release = asyncio.Event()
+        watcher = StateWatcher(focus.client, step.watch, self._epoch_start)
+        task = asyncio.create_task(self._watch(watcher, record, release))
+        self._holds_until.setdefault(step.until or END_OF_RUN, []).append((release, task))
+        self._background.append(task)
+        self.context.moments[entry.label] = time.monotonic()
+        self._previous_sim = self._fired_sim[entry.label] = driver.sim_time
+
+    async def _watch(self, watcher: StateWatcher, record: ExpectationRecord,
+                     release: asyncio.Event) -> None:
+        await watcher.start()
+        while not release.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(release.wait(), WATCH_POLL_S)
+            await watcher.poll()
+            record.add_probe(Probe(self._wall(), watcher.error is None, watcher.progress()))
+        verdict = watcher.verdict()
+        record.seen = verdict.seen
+        self._resolve(record, ok=verdict.ok, failure=verdict.seen)
         self.on_record(record)
 
     @staticmethod
     async def _end_holds(holds: list[tuple[asyncio.Event, asyncio.Task[None]]]) -> None:
-        """Release holds and wait for their final evaluation, so that they judge the state
-        just before the event they hold until, never its effect."""
+        """Release holds and watches and wait for their final evaluation, so that they judge
+        the state just before the event they hold until, never its effect."""
         for release, _ in holds:
             release.set()
         await asyncio.gather(*(task for _, task in holds))
 
     async def _finish_background(self) -> None:
-        """Wait for storms, backoff clients and holds still running at the end."""
+        """Wait for storms, backoff clients, holds and watches still running at the end."""
         for holds in self._holds_until.values():
             await self._end_holds(holds)
         await asyncio.gather(*self._background)
 
 
+def _warnings(scenario: Scenario, endpoints: Endpoints) -> list[str]:
+    """Settings of this run that cannot do what they say (the run goes on)."""
+    warnings: list[str] = []
+    if endpoints.focus_url and scenario.focus_mock.model_fields_set:
+        warnings.append("focus_mock: settings do not apply to a separately run server"
+                        " (--focus-url); start it with the settings you need (fibersim"
+                        " focus-mock --help) or use do: set")
+    if not endpoints.focus_url and (endpoints.focus_log_file or endpoints.focus_log_cmd):
+        warnings.append("--focus-log-file/--focus-log-cmd apply only with --focus-url; log"
+                        " checks read the built-in mock's own log")
+    if endpoints.focus_url and endpoints.focus_log_file and not Path(
+            endpoints.focus_log_file).exists():
+        warnings.append(f"--focus-log-file {endpoints.focus_log_file} does not exist (yet):"
+                        " log checks see its lines once it is created")
+    return warnings
+
+
+def _note_unchecked(record: ExpectationRecord, verdict: Verdict) -> None:
+    for why in verdict.unchecked:
+        if why not in record.unchecked:
+            record.unchecked.append(why)
+
+
 def describe_expectation(step: ExpectStep) -> str:
     """The expectation's checks as one compact line: ``state=ready; live_metadata prr=2000``."""
     parts: list[str] = []
-    for check, value in step.expect.model_dump(exclude_none=True).items():
-        if isinstance(value, dict):
-            fields = " ".join(f"{key}={_compact(item)}" for key, item in value.items())
-            parts.append(f"{check} {fields}")
-        else:
-            parts.append(f"{check}={_compact(value)}")
+    for check, value in step.expect.model_dump(exclude_none=True, by_alias=True).items():
+        for item in value if isinstance(value, list) and check in LIST_CHECKS else [value]:
+            if isinstance(item, dict):
+                fields = " ".join(f"{key}={_compact(inner)}" for key, inner in item.items())
+                parts.append(f"{check} {fields}")
+            else:
+                parts.append(f"{check}={_compact(item)}")
     return "; ".join(parts)
+
+
+def describe_watch(step: WatchStep) -> str:
+    """The watch as one line: ``watch state waiting_for_fiber sometime; transitions ...``."""
+    return "watch " + " ".join(f"{key}={_compact(value)}" for key, value
+                               in step.watch.model_dump(exclude_none=True, by_alias=True).items())
 
 
 def _compact(value: object) -> str:
     if isinstance(value, dict):
         return "{" + ",".join(f"{key}:{_compact(item)}" for key, item in value.items()) + "}"
-    text = "null" if value is None else str(value)
+    text = "null" if value is None else " ".join(str(value).split("\n"))
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -556,6 +756,10 @@ def _needs_control(step: object) -> bool:
         expect = step.expect
         return (expect.state is not None or expect.mock is not None
                 or expect.requests is not None)
+    if isinstance(step, WatchStep):
+        return True
+    if isinstance(step, Set):
+        return step.mock is not None
     return getattr(step, "do", None) in CONTROL_EVENTS
 
 

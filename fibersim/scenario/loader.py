@@ -8,6 +8,7 @@ the nodes composed (keeping their line numbers) and constructed with ``SafeLoade
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,12 @@ def load_scenario(path: str | Path) -> Scenario:
     except TimelineError as error:
         raise InputError(str(error), file=name, line=_line_of(error.path, lines),
                          field=_dotted(error.path) or None) from None
+    try:
+        for _, variant in scenario.variants():
+            resolve_timeline(variant)
+    except (ValueError, TimelineError) as error:
+        raise InputError(" ".join(str(error).split())[:300], file=name,
+                         line=_line_of(("matrix",), lines), field="matrix") from None
     return scenario
 
 
@@ -95,6 +102,7 @@ def parse_yaml(text: str, name: str) -> tuple[Any, dict[Path_, int]]:
                 raise InputError("the file is empty", file=name, line=1)
             lines: dict[Path_, int] = {}
             _index_lines(node, (), lines, name)
+            lines.update(_key_lines(node, ()))
             data = loader.construct_document(node)
         finally:
             loader.dispose()
@@ -151,6 +159,20 @@ def _index_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], name: st
             _index_lines(item, (*path, position), lines, name)
 
 
+def _key_lines(node: yaml.Node, path: Path_) -> dict[Path_, int]:
+    """The line of every mapping *key*: errors about a field point at its key, not at a
+    block value that starts on the next line."""
+    found: dict[Path_, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            found[(*path, key.value)] = key.start_mark.line + 1
+            found.update(_key_lines(value, (*path, key.value)))
+    elif isinstance(node, yaml.SequenceNode):
+        for position, item in enumerate(node.value):
+            found.update(_key_lines(item, (*path, position)))
+    return found
+
+
 def _validate(data: dict[str, Any], lines: dict[Path_, int], name: str) -> Scenario:
     try:
         return Scenario.model_validate(data)
@@ -170,7 +192,10 @@ def _validate(data: dict[str, Any], lines: dict[Path_, int], name: str) -> Scena
             message = (f"unknown event {tag!r} (the events are listed in docs/scenarios.md"
                        " and 'fibersim schema')")
         elif len(alternatives) > 1:
-            message = "no allowed form matches: " + "; ".join(sorted(alternatives))
+            # a value that had the right type but a wrong value says so (``state: redy``)
+            specific = sorted(text for text in alternatives if text.startswith("Value error"))
+            message = (specific[0].removeprefix("Value error, ") if len(specific) == 1
+                       else "no allowed form matches: " + "; ".join(sorted(alternatives)))
         raise InputError(" ".join(message.split())[:300], file=name,
                          line=_line_of(path, lines), field=_dotted(path) or None) from None
 
@@ -201,9 +226,20 @@ def _line_of(path: Path_, lines: dict[Path_, int]) -> int | None:
     return None
 
 
+#: Keys shown as they are in a field name; others (empty, spaces, newlines) are quoted.
+_PLAIN_KEY = re.compile(r"^[^\s.\[\]'\"]+(?:\.[^\s.\[\]'\"]+)*$")
+
+
 def _dotted(path: Path_) -> str:
+    """``timeline[3].expect.live_metadata.prr``; odd keys as ``fiber['']``, so the message
+    stays one line whatever the key is."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{part!r}]"
     return text
 

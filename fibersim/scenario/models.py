@@ -11,11 +11,15 @@ from these classes, so the two cannot disagree about what is accepted.
 from __future__ import annotations
 
 import copy
+import functools
+import itertools
 import math
 import re
+import shlex
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -27,6 +31,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     Tag,
+    ValidationError,
     WithJsonSchema,
     model_validator,
 )
@@ -153,10 +158,41 @@ class FocusMockSection(_Strict):
 # -- matchers -----------------------------------------------------------------------------------
 #: A JSON scalar, as written in the file (no coercion: ``"1"`` is not ``1``).
 JsonScalar = StrictInt | StrictFloat | StrictStr | StrictBool | None
+#: Any JSON value (request bodies, captured values).
+JsonValue = JsonScalar | list[Any] | dict[str, Any]
+
+_PATH_PART = r"[A-Za-z0-9_$@-][A-Za-z0-9_$@:/-]*"
+#: A dotted path into a JSON document; digits index lists (``jobs.0.prr``, ``missing.0``).
+FIELD_PATH = re.compile(rf"^{_PATH_PART}(\.{_PATH_PART})*$")
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as error:
+        raise ValueError(f"not a regular expression: {error}") from None
+    return value
+
+
+#: A Python regular expression, checked when the file is loaded (``re.search`` semantics).
+Regex = Annotated[StrictStr, AfterValidator(_regex), Field(max_length=2000)]
+
+
+def _state_name(value: Any) -> Any:
+    if isinstance(value, str) and value not in STATE_NAMES:
+        raise ValueError(f"unknown state {value!r} (states: {', '.join(STATE_NAMES)})")
+    return value
+
+
+#: The mock's states (``GET /_mock/status`` ``state``), checked when the file is loaded.
+STATE_NAMES = ("ready", "waiting_for_fiber", "zero_prr", "store_down", "restarting")
+StateName = Annotated[StrictStr, AfterValidator(_state_name),
+                      WithJsonSchema({"enum": list(STATE_NAMES)})]
 
 
 class Comparison(_Strict):
-    """Compare a seen value: every given bound must hold (``{gt: 0}``, ``{ge: 1, le: 3}``)."""
+    """Compare a seen value: every given test must hold (``{gt: 0}``, ``{ge: 1, le: 3}``,
+    ``{len: 2}``, ``{regex: '^job-'}``, ``{absent: true}``)."""
 
     eq: JsonScalar = Field(None, description="Equal to.")
     ne: JsonScalar = Field(None, description="Not equal to.")
@@ -164,41 +200,184 @@ class Comparison(_Strict):
     ge: StrictInt | StrictFloat | None = None
     lt: StrictInt | StrictFloat | None = None
     le: StrictInt | StrictFloat | None = None
-    contains: StrictStr | None = Field(None, description="A string that contains this text.")
+    contains: JsonScalar = Field(
+        None, description="A string containing this text, or a list with this element.")
+    regex: Regex | None = Field(None, description="A string this regular expression finds.")
+    len: StrictInt | Comparison | None = Field(
+        None, description="The length of a string, list or object: a number or a comparison.")
+    absent: Literal[True] | None = Field(None, description="The field does not exist.")
+    present: Literal[True] | None = Field(None, description="The field exists (any value).")
 
     @model_validator(mode="before")
     @classmethod
     def _not_empty(cls, data: Any) -> Any:
         if isinstance(data, dict) and not data:
-            raise ValueError("a comparison needs at least one of eq, ne, gt, ge, lt, le, contains")
+            raise ValueError("a comparison needs at least one of eq, ne, gt, ge, lt, le,"
+                             " contains, regex, len, absent, present")
         return data
+
+    @model_validator(mode="after")
+    def _absent_alone(self) -> Comparison:
+        if self.absent and len(self.model_fields_set) > 1:
+            raise ValueError("absent: true cannot be combined with other tests")
+        return self
 
 
 #: A bare value (equality; ``null`` for JSON null) or a ``Comparison``.
 Matcher = JsonScalar | Comparison
-Matchers = Annotated[dict[str, Matcher], Field(min_length=1, max_length=100)]
+
+
+def _check_field_path(allowed: tuple[str, ...] | None, key: str) -> str:
+    """A key of a matcher mapping: path syntax, and its first part when the fields are known
+    (used as a key type, so an error is reported at the offending key's line)."""
+    if not FIELD_PATH.fullmatch(key):
+        raise ValueError(f"{key!r} is not a field path like 'prr' or 'jobs.0.prr'")
+    first = key.split(".")[0]
+    if allowed is not None and first not in allowed:
+        raise ValueError(f"unknown field {first!r} (fields: {', '.join(allowed)})")
+    return key
+
+
+#: Keys of ``GET /live_metadata`` (the seven core keys and the optional extras).
+LIVE_METADATA_FIELDS = ("dx", "prr", "fiber_start_meters", "fiber_length_meters", "sw_version",
+                        "number_of_channels", "fiber_description", "num_samples_per_trace",
+                        "dtype", "gauge_length_meters")
+CHANNELS_FIELDS = ("lowest_channel", "highest_channel")
+MOCK_STATUS_FIELDS = ("state", "state_since", "transitions", "behaviour", "reconfigure_policy",
+                      "metadata", "counters", "restarts", "store", "requests",
+                      "probe_requests", "jobs", "settings")
+_MATCHERS_SIZE = Field(min_length=1, max_length=100)
+FieldPath = Annotated[str, AfterValidator(functools.partial(_check_field_path, None))]
+Matchers = Annotated[dict[FieldPath, Matcher], _MATCHERS_SIZE]
+LiveMetadataPath = Annotated[str, AfterValidator(functools.partial(
+    _check_field_path, LIVE_METADATA_FIELDS))]
+ChannelsPath = Annotated[str, AfterValidator(functools.partial(_check_field_path,
+                                                               CHANNELS_FIELDS))]
+MockStatusPath = Annotated[str, AfterValidator(functools.partial(_check_field_path,
+                                                                 MOCK_STATUS_FIELDS))]
+
+
+class LogMatch(_Strict):
+    """A log line of the server, matched against the whole line as written (timestamp,
+    level, logger, message): ``contains`` a text, or a ``regex`` found in it."""
+
+    contains: StrictStr | None = Field(None, min_length=1, max_length=2000)
+    regex: Regex | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text(cls, data: Any) -> Any:
+        return {"contains": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _one(self) -> LogMatch:
+        if (self.contains is None) == (self.regex is None):
+            raise ValueError("give a text (contains) or a regex, not both")
+        return self
+
+    def describe(self) -> str:
+        """The pattern as text for reports."""
+        return f"regex {self.regex!r}" if self.regex is not None else repr(self.contains)
+
+
+class TextMatch(LogMatch):
+    """The text of an HTTP answer: ``contains`` a text, or a ``regex`` found in it."""
+
+
+#: What a capture reads: ``status``, ``text``, ``body`` or ``body.<path>``, ``headers.<name>``.
+CAPTURE_SOURCE = re.compile(r"^(status|text|body|body\.[^\s]+|headers\.[A-Za-z0-9-]+)$")
+VariableName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+
+
+def _capture_source(source: str) -> str:
+    if not CAPTURE_SOURCE.fullmatch(source) or (
+            source.startswith("body.") and not FIELD_PATH.fullmatch(source[5:])):
+        raise ValueError(f"{source!r} is not status, text, body, body.<path> or headers.<name>")
+    return source
+
+
+Captures = Annotated[dict[VariableName, Annotated[StrictStr, AfterValidator(_capture_source)]],
+                     Field(min_length=1, max_length=50)]
 
 
 # -- expectations --------------------------------------------------------------------------------
 ConfigureRequestName = Literal["height_200", "height_1000"]
 
 
-class ConfigureCheck(_Strict):
+class AnswerCheck(_Strict):
+    """What an HTTP answer must be, shared by ``configure`` and ``http``."""
+
+    status: int | list[int] | None = Field(
+        None, description="Expected HTTP status, or a list of accepted ones.")
+    body: Matchers | None = Field(None, description="Matchers on paths of the JSON answer.")
+    text: TextMatch | None = Field(None, description="The answer's text contains / regex.")
+    capture: Captures | None = Field(
+        None, description="Variables from the answer once met: {job: body.job_id}; use"
+        " them later as ${job}.")
+
+    @model_validator(mode="after")
+    def _statuses(self) -> AnswerCheck:
+        statuses = self.status if isinstance(self.status, list) else [self.status]
+        for status in statuses:
+            if status is not None and not 100 <= status <= 599:
+                raise ValueError(f"status {status} is not an HTTP status (100..599)")
+        return self
+
+    def statuses(self) -> list[int] | None:
+        """Accepted statuses, or None for any."""
+        if self.status is None:
+            return None
+        return self.status if isinstance(self.status, list) else [self.status]
+
+
+class ConfigureCheck(AnswerCheck):
     """POST /configure with a request, and what the answer must be."""
 
     request: ConfigureRequestName | dict[str, Any] = Field(
         "height_200",
         description="height_200 / height_1000: the incident's two requests; or a full body.")
-    status: int = Field(ge=100, le=599, description="Expected HTTP status.")
-    body: Matchers | None = Field(None, description="Matchers on fields of the JSON answer.")
+    status: int | list[int] | None = Field(description="Expected HTTP status (required).")
     error: str | None = Field(None, description="Text the answer's error/message must contain.")
-    log: str | None = Field(
-        None, description="Text of a pz.focus_server log line the request must cause (built-in"
-        " mock only; not checkable against a separately run server).")
+    log: LogMatch | None = Field(
+        None, description="A server log line the request must cause: text or {regex: ...}"
+        " against the whole line. Needs the built-in mock or --focus-log-file/--focus-log-cmd;"
+        " otherwise skipped.")
+
+
+#: An HTTP header name (an RFC 9110 token) and a value without line breaks.
+HeaderName = Annotated[str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")]
+HeaderValue = Annotated[StrictStr, Field(pattern=r"^[^\r\n]*$", max_length=4000)]
+HttpMethod = Literal["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+
+
+class HttpCheck(AnswerCheck):
+    """Any request to the Focus Server and what its answer must be (any status)."""
+
+    method: HttpMethod = "GET"
+    path: str = Field(min_length=1, max_length=2000,
+                      description="Path under the Focus Server URL (live_metadata,"
+                      " /metadata/${job}); with prefix: false, under the server's root.")
+    prefix: bool = Field(True, description="false: the path is from the server's root, not"
+                         " under the --focus-url base path.")
+    query: dict[str, JsonScalar] | None = Field(None, max_length=50)
+    json_body: JsonValue | None = Field(None, alias="json", description="A JSON request body.")
+    headers: dict[HeaderName, HeaderValue] | None = Field(None, max_length=50)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class LogCheck(LogMatch):
+    """Lines of the server's log: how many matched since a step (default: at least one)."""
+
+    since: Label | None = Field(
+        None, description="Count from when this earlier step fired or was met (default: when"
+        " the expectation became due; 'start' for the run start).")
+    count: Matcher | None = Field(None, description="How many lines (default: at least 1).")
 
 
 class RequestsCheck(_Strict):
-    """Requests the mock counted on one route, e.g. ``POST /configure``, answered ``status``."""
+    """Requests the mock counted on one route, e.g. ``POST /configure``, answered ``status``.
+    fibersim's own probes are not counted (they are reported as ``probe_requests``)."""
 
     route: str = Field(pattern=r"^(GET|POST|PUT|DELETE|PATCH) /\S*$", max_length=200)
     status: int | None = Field(None, ge=100, le=599,
@@ -223,27 +402,44 @@ class BackoffVersusStorm(_Strict):
     fewer_by: float = Field(gt=0, le=1e6)
 
 
+#: A check given as a list (several requests in one expectation).
+_LIST = Field(min_length=1, max_length=50)
+
+
 class Expectation(_Strict):
     """What the Focus Server must show; every given check must hold at the same time."""
 
-    state: StrictStr | Annotated[list[StrictStr], Field(min_length=1)] | None = Field(
-        None, description="Mock state (ready, waiting_for_fiber, zero_prr, store_down, ...).")
-    live_metadata: Matchers | None = Field(None, description="Fields of GET /live_metadata.")
-    live_metadata_exact: dict[str, JsonScalar] | None = Field(
-        None, max_length=100, description="GET /live_metadata must be exactly this object: the"
+    state: StateName | Annotated[list[StateName], Field(min_length=1)] | None = Field(
+        None, description="Mock state (ready, waiting_for_fiber, zero_prr, store_down,"
+        " restarting), or a list of accepted states.")
+    live_metadata: Annotated[dict[LiveMetadataPath, Matcher], _MATCHERS_SIZE] | None = Field(
+        None, description="Fields of GET /live_metadata.")
+    live_metadata_exact: Annotated[dict[LiveMetadataPath, JsonScalar],
+                                   Field(max_length=100)] | None = Field(
+        None, description="GET /live_metadata must be exactly this object: the"
         " same keys, no others, equal values (the incident's payload).")
-    configure: ConfigureCheck | None = None
-    channels: Matchers | None = Field(None, description="Fields of GET /channels.")
-    mock: Matchers | None = Field(
+    configure: ConfigureCheck | Annotated[list[ConfigureCheck], _LIST] | None = None
+    http: HttpCheck | Annotated[list[HttpCheck], _LIST] | None = Field(
+        None, description="Any request and its answer; a list for several.")
+    channels: Annotated[dict[ChannelsPath, Matcher], _MATCHERS_SIZE] | None = Field(
+        None, description="Fields of GET /channels.")
+    mock: Annotated[dict[MockStatusPath, Matcher], _MATCHERS_SIZE] | None = Field(
         None, description="Dotted paths into the mock's status (restarts, store, counters.gaps).")
     requests: RequestsCheck | None = None
     backoff_vs_storm: BackoffVersusStorm | None = None
+    log: LogCheck | Annotated[list[LogCheck], _LIST] | None = Field(
+        None, description="Lines of the server's log (any line, not only configure's).")
 
     @model_validator(mode="after")
     def _something(self) -> Expectation:
         if all(getattr(self, name) is None for name in type(self).model_fields):
             raise ValueError("an expectation needs at least one check")
         return self
+
+    def as_list(self, name: str) -> list[Any]:
+        """A check that may be given once or as a list, as a list."""
+        value = getattr(self, name)
+        return [] if value is None else value if isinstance(value, list) else [value]
 
 
 # -- steps --------------------------------------------------------------------------------------
@@ -328,11 +524,16 @@ class Reconfigure(_Event):
 
     def changes(self) -> dict[str, Any]:
         """The changes as ``FiberConfig`` keyword arguments."""
-        names = {"prr": "prr", "dx": "dx", "channels": "number_of_channels",
-                 "gauge_length": "gauge_length_meters", "sw_version": "sw_version",
-                 "description": "fiber_description"}
-        return {names[key]: value for key, value in self.model_dump().items()
-                if key in names and value is not None}
+        return _fiber_changes(self.model_dump())
+
+
+def _fiber_changes(values: dict[str, Any]) -> dict[str, Any]:
+    """Scenario names of interrogator settings -> ``FiberConfig`` keyword arguments."""
+    names = {"prr": "prr", "dx": "dx", "channels": "number_of_channels",
+             "gauge_length": "gauge_length_meters", "sw_version": "sw_version",
+             "description": "fiber_description"}
+    return {names[key]: value for key, value in values.items()
+            if key in names and value is not None}
 
 
 class _BlockFault(_Event):
@@ -456,13 +657,72 @@ class Exec(_Event):
             raise ValueError("command must not be empty")
         if self.shell and not isinstance(self.command, str):
             raise ValueError("shell: true needs the command as one string")
+        if isinstance(self.command, str) and not self.shell:
+            try:
+                if not shlex.split(self.command):
+                    raise ValueError("command must not be empty")
+            except ValueError as error:
+                raise ValueError(f"command: {error}") from None
         return self
+
+
+class MockParameters(_Strict):
+    """Settings of a running mock that ``do: set`` may change (the others need a restart)."""
+
+    behaviour: Literal["incident", "fixed"] | None = Field(
+        None, description="incident (bare 503s) or fixed (structured errors).")
+    metadata_timeout: Duration | None = Field(
+        None, gt=0, le=3600, description="Wall s without metadata before 'waiting for fiber'.")
+    reconfigure_policy: Literal["legacy", "adaptive"] | None = None
+    restart_backoff_initial: Duration | None = Field(None, gt=0, le=600)
+    restart_backoff_max: Duration | None = Field(None, gt=0, le=3600)
+    max_message_bytes: int | None = Field(None, ge=1, le=1024**3)
+
+    def as_settings(self) -> dict[str, Any]:
+        """The changes under the mock's ``FocusSettings`` names (``POST /_mock/set``)."""
+        names = {"metadata_timeout": "metadata_timeout_s",
+                 "restart_backoff_initial": "restart_backoff_initial_s",
+                 "restart_backoff_max": "restart_backoff_max_s"}
+        return {names.get(key, key): value
+                for key, value in self.model_dump(exclude_none=True).items()}
+
+
+class InterrogatorParameters(_Strict):
+    """Interrogator settings ``do: set`` may change (published at once, like reconfigure)."""
+
+    prr: float | None = _fiber_field("prr", default=None)
+    dx: float | None = _fiber_field("dx", default=None)
+    channels: int | None = _fiber_field("number_of_channels", default=None)
+    gauge_length: float | None = _fiber_field("gauge_length_meters", default=None)
+    sw_version: str | None = _fiber_field("sw_version", default=None)
+    description: str | None = _fiber_field("fiber_description", default=None)
+
+
+class Set(_Event):
+    """The backdoor: change mock or interrogator parameters at run time, without a restart."""
+
+    do: Literal["set"]
+    mock: MockParameters | None = Field(None, description="Via the mock's POST /_mock/set.")
+    interrogator: InterrogatorParameters | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Set:
+        if not (self.mock and self.mock.model_dump(exclude_none=True)) and not (
+                self.interrogator and self.interrogator.model_dump(exclude_none=True)):
+            raise ValueError("set needs at least one parameter under mock: or interrogator:")
+        return self
+
+    def interrogator_changes(self) -> dict[str, Any]:
+        """The interrogator changes as ``FiberConfig`` keyword arguments."""
+        if self.interrogator is None:
+            return {}
+        return _fiber_changes(self.interrogator.model_dump())
 
 
 Event = Annotated[
     (Connect | Disconnect | ZeroPrr | RestorePrr | Reconfigure | Gap | Duplicate | Reorder
      | Corrupt | StaleMetadata | StaleMetadataEnd | StartSource | StopSource | FocusRestart
-     | StoreDown | StoreUp | Storm | BackoffClient | Exec),
+     | StoreDown | StoreUp | Storm | BackoffClient | Exec | Set),
     Field(discriminator="do"),
 ]
 
@@ -480,6 +740,9 @@ class ExpectStep(_Step):
         None, le=3600, description="Then it must keep holding this many wall seconds.")
     until: Label | None = Field(
         None, description="Then it must keep holding until this later event fires.")
+    xfail: StrictStr | None = Field(
+        None, min_length=1, max_length=500, description="A known bug: expected to fail"
+        " (reported XFAIL); if it holds, XPASS.")
 
     @model_validator(mode="after")
     def _one_hold(self) -> ExpectStep:
@@ -488,19 +751,88 @@ class ExpectStep(_Step):
         return self
 
 
+class TransitionWatch(_Strict):
+    """State changes counted over the watch window, optionally only ``from``/``to`` states."""
+
+    from_state: StateName | None = Field(None, alias="from")
+    to: StateName | None = None
+    reason: StrictStr | None = Field(None, max_length=100,
+                                     description="Only transitions with this reason.")
+    count: Matcher = Field(description="How many (e.g. {ge: 2}).")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Watch(_Strict):
+    """What the mock's state does over a window, observed continuously in the background."""
+
+    state: StateName | None = Field(None, description="The state watched.")
+    seen: Literal["sometime", "always", "never"] = Field(
+        "sometime", description="sometime: it was in the state at some point; always: it"
+        " never left it; never: it never entered it.")
+    transitions: TransitionWatch | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Watch:
+        if self.state is None and self.transitions is None:
+            raise ValueError("a watch needs state, transitions or both")
+        return self
+
+
+class WatchStep(_Step):
+    """Starts a background watch when reached; judged when ``until`` fires (or at the end)."""
+
+    watch: Watch
+    name: str | None = Field(None, max_length=200, description="Shown in reports and JUnit.")
+    until: Label | None = Field(
+        None, description="The later event that ends the window (default: the end of the run).")
+    xfail: StrictStr | None = Field(None, min_length=1, max_length=500)
+
+
+_STEP_TAGS = {"expect": "expect-step", "watch": "watch-step"}
+
+
 def _step_kind(value: Any) -> str | None:
     if isinstance(value, dict):
-        return "expect" if "expect" in value else "event"
+        return next((tag for key, tag in _STEP_TAGS.items() if key in value), "event-step")
     if isinstance(value, BaseModel):
-        return "expect" if isinstance(value, ExpectStep) else "event"
+        return ("expect-step" if isinstance(value, ExpectStep)
+                else "watch-step" if isinstance(value, WatchStep) else "event-step")
     return None
 
 
 Step = Annotated[
-    Annotated[Event, Tag("event")] | Annotated[ExpectStep, Tag("expect")],
+    Annotated[Event, Tag("event-step")] | Annotated[ExpectStep, Tag("expect-step")]
+    | Annotated[WatchStep, Tag("watch-step")],
     Discriminator(_step_kind, custom_error_type="step",
-                  custom_error_message="a step is a mapping with 'do: <event>' or 'expect:'"),
+                  custom_error_message="a step is a mapping with 'do: <event>', 'expect:' or"
+                                       " 'watch:'"),
 ]
+
+#: Sections a matrix may vary (dotted paths below them, e.g. ``focus_mock.behaviour``).
+MATRIX_SECTIONS = ("fiber", "run", "focus_mock")
+Tag_ = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+
+
+def _matrix_key(key: str) -> str:
+    parts = key.split(".")
+    if len(parts) != 2 or parts[0] not in MATRIX_SECTIONS or not FIELD_PATH.fullmatch(key):
+        raise ValueError(f"matrix key {key!r} is not <section>.<field> with section one of"
+                         f" {', '.join(MATRIX_SECTIONS)}")
+    return key
+
+
+MatrixKey = Annotated[str, AfterValidator(_matrix_key)]
+
+
+def _untimed(event: Any) -> Any:
+    if event.at is not None or event.after is not None:
+        raise ValueError("events in finally: run one after the other; no at/after")
+    return event
+
+
+#: An event of the ``finally:`` block: run in order once the timeline ends, so untimed.
+CleanupEvent = Annotated[Event, AfterValidator(_untimed)]
 
 
 class Scenario(_Strict):
@@ -508,12 +840,48 @@ class Scenario(_Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")
     description: str = Field("", max_length=10_000)
+    tags: Annotated[list[Tag_], Field(max_length=50)] = Field(
+        default_factory=list, description="Select files with run --tags / --skip-tags.")
     fiber: FiberSection = FiberSection()
     run: RunSection = RunSection()
     focus_mock: FocusMockSection = FocusMockSection()
+    matrix: Annotated[dict[MatrixKey, Annotated[list[JsonScalar],
+                                                Field(min_length=1, max_length=20)]],
+                      Field(min_length=1, max_length=5)] | None = (
+        Field(None, description="Run the file once per combination of these values, e.g."
+              " {focus_mock.behaviour: [incident, fixed]}; ${behaviour} names the value."))
     timeline: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
+    cleanup: Annotated[list[CleanupEvent], Field(max_length=100)] = Field(
+        default_factory=list, alias="finally",
+        description="Events run after the timeline whatever happened: a failure, a timeout"
+        " or Ctrl-C (e.g. store_up, connect).")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     def fiber_config(self) -> FiberConfig:
         """The interrogator's configuration at the start of the run."""
         return self.fiber.fiber_config()
 
+    def variants(self) -> list[tuple[dict[str, Any], Scenario]]:
+        """One scenario per matrix combination with the values applied (itself, if none);
+        ``ValueError`` naming the key if a combination is invalid. Expand only the file's
+        own scenario: a variant still carries the matrix, for its variables."""
+        if not self.matrix:
+            return [({}, self)]
+        keys = list(self.matrix)
+        variants: list[tuple[dict[str, Any], Scenario]] = []
+        for combination in itertools.product(*(self.matrix[key] for key in keys)):
+            # the variant keeps ``matrix`` so that ${<name>} stays defined in its timeline
+            document = self.model_dump(by_alias=True, exclude_unset=True)
+            for key, value in zip(keys, combination, strict=True):
+                section, field = key.split(".")
+                document.setdefault(section, {})[field] = value
+            try:
+                variant = Scenario.model_validate(document)
+            except ValidationError as error:
+                first = error.errors()[0]
+                raise ValueError(f"{dict(zip(keys, combination, strict=True))}: "
+                                 f"{first['msg']}") from None
+            variants.append((dict(zip((key.split(".")[1] for key in keys), combination,
+                                      strict=True)), variant))
+        return variants

@@ -9,9 +9,24 @@ are what ``--dry-run`` prints.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
 
-from fibersim.scenario.models import BackoffClient, ExpectStep, Scenario, Step, Storm
+from fibersim.scenario.models import (
+    BackoffClient,
+    Expectation,
+    ExpectStep,
+    Scenario,
+    Step,
+    Storm,
+    WatchStep,
+)
+
+#: ``${name}`` in paths, queries, bodies, headers and matcher values.
+VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: Variables every run defines.
+PREDEFINED_VARIABLES = ("focus_url", "seed", "scenario")
 
 
 class TimelineError(ValueError):
@@ -74,6 +89,7 @@ def resolve_timeline(scenario: Scenario) -> list[ResolvedStep]:
         if step.label is not None:
             labels[step.label] = entry
     _check_forward_references(resolved, labels)
+    _check_variables(scenario, resolved)
     return resolved
 
 
@@ -96,7 +112,7 @@ def _check_forward_references(resolved: list[ResolvedStep],
     """``until`` must name a later event; expectation references must name the right kind."""
     for entry in resolved:
         step = entry.step
-        if not isinstance(step, ExpectStep):
+        if not isinstance(step, (ExpectStep, WatchStep)):
             continue
         path: tuple[str | int, ...] = ("timeline", entry.index)
         if step.until is not None:
@@ -104,21 +120,70 @@ def _check_forward_references(resolved: list[ResolvedStep],
             if target is None or target.index <= entry.index or target.is_expectation:
                 raise TimelineError((*path, "until"),
                                     f"{step.until!r} is not the label of a later event")
-        if step.expect.requests is not None and step.expect.requests.since is not None:
-            since = labels.get(step.expect.requests.since)
-            if since is None or since.index >= entry.index or since.is_expectation:
-                raise TimelineError((*path, "expect", "requests", "since"),
-                                    f"{step.expect.requests.since!r} is not an earlier event")
-        versus = step.expect.backoff_vs_storm
-        if versus is not None:
-            for field, label, kind, name in (
-                    ("backoff", versus.backoff, BackoffClient, "backoff_client"),
-                    ("storm", versus.storm, Storm, "storm")):
-                target = labels.get(label)
-                if target is None or target.index >= entry.index or not isinstance(
-                        target.step, kind):
-                    raise TimelineError((*path, "expect", "backoff_vs_storm", field),
-                                        f"{label!r} is not the label of an earlier {name} event")
+        if isinstance(step, ExpectStep):
+            _check_expectation_references(step.expect, entry, labels, path)
+
+
+def _check_expectation_references(expect: Expectation, entry: ResolvedStep,
+                                  labels: dict[str, ResolvedStep],
+                                  path: tuple[str | int, ...]) -> None:
+    if expect.requests is not None and expect.requests.since is not None:
+        since = labels.get(expect.requests.since)
+        if since is None or since.index >= entry.index or since.is_expectation:
+            raise TimelineError((*path, "expect", "requests", "since"),
+                                f"{expect.requests.since!r} is not an earlier event")
+    logs = expect.as_list("log")
+    for position, check in enumerate(logs):
+        if check.since is not None and check.since != "start":
+            since = labels.get(check.since)
+            if since is None or since.index >= entry.index:
+                where = ("log", position) if isinstance(expect.log, list) else ("log",)
+                raise TimelineError((*path, "expect", *where, "since"),
+                                    f"{check.since!r} is not the label of an earlier step"
+                                    " (or 'start')")
+    versus = expect.backoff_vs_storm
+    if versus is not None:
+        for field, label, kind, name in (
+                ("backoff", versus.backoff, BackoffClient, "backoff_client"),
+                ("storm", versus.storm, Storm, "storm")):
+            target = labels.get(label)
+            if target is None or target.index >= entry.index or not isinstance(
+                    target.step, kind):
+                raise TimelineError((*path, "expect", "backoff_vs_storm", field),
+                                    f"{label!r} is not the label of an earlier {name} event")
+
+
+def _check_variables(scenario: Scenario, resolved: list[ResolvedStep]) -> None:
+    """Every ``${name}`` is predefined, a matrix value, or captured by an earlier step."""
+    known = set(PREDEFINED_VARIABLES)
+    known.update(key.split(".")[-1] for key in scenario.matrix or {})
+    for entry in resolved:
+        step = entry.step
+        if not isinstance(step, ExpectStep):
+            continue
+        document = step.expect.model_dump(by_alias=True, exclude_none=True)
+        for where, name in _variables_in(document, ("timeline", entry.index, "expect")):
+            if name not in known:
+                raise TimelineError(where, f"${{{name}}} is not captured by an earlier step"
+                                           f" (predefined: {', '.join(PREDEFINED_VARIABLES)})")
+        for check in (*step.expect.as_list("http"), *step.expect.as_list("configure")):
+            known.update(check.capture or {})
+
+
+def _variables_in(value: Any, path: tuple[str | int, ...]
+                  ) -> list[tuple[tuple[str | int, ...], str]]:
+    """``(path, name)`` of every ``${name}`` in a dumped check (capture sources excluded)."""
+    if isinstance(value, str):
+        return [(path, match.group(1)) for match in VARIABLE.finditer(value)]
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key != "capture":
+                found += _variables_in(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _variables_in(item, (*path, index))
+    return found
 
 
 def describe_anchor(entry: ResolvedStep) -> str:

@@ -15,7 +15,8 @@ from fibersim.wire import Envelope, MessageKind
 from tests.focus.harness import LIVE_REQUEST, PREFIX, Focus, FocusFactory, eventually
 
 STATUS_KEYS = {"state", "state_since", "transitions", "behaviour", "reconfigure_policy",
-               "metadata", "counters", "restarts", "store", "requests", "jobs"}
+               "metadata", "counters", "restarts", "store", "requests", "probe_requests", "jobs",
+               "settings"}
 COUNTER_KEYS = {"messages", "rejected", "blocks", "gaps", "missing_blocks", "duplicates",
                 "reordered", "resyncs"}
 
@@ -62,6 +63,45 @@ async def test_requests_are_counted_per_route_template_and_status(focus: Focus) 
     await focus.client.post(f"{PREFIX}/configure", json=LIVE_REQUEST)
     requests = (await focus.status())["requests"]
     assert requests == {"GET /metadata/{job_id}": {"404": 2}, "POST /configure": {"503": 1}}
+
+
+async def test_requests_marked_as_fibersim_probes_are_counted_apart(focus: Focus) -> None:
+    await focus.client.get(f"{PREFIX}/ack", headers={"X-Fibersim-Probe": "1"})
+    await focus.client.get(f"{PREFIX}/ack")
+    status = await focus.status()
+    assert status["requests"] == {"GET /ack": {"200": 1}}
+    assert status["probe_requests"] == {"GET /ack": {"200": 1}}
+
+
+async def test_set_changes_running_settings_without_a_restart(focus: Focus) -> None:
+    response = await focus.client.post(f"{PREFIX}/_mock/set", json={
+        "metadata_timeout_s": 0.5, "reconfigure_policy": "adaptive"})
+    assert response.status_code == 200
+    status = response.json()
+    assert status["settings"]["metadata_timeout_s"] == 0.5
+    assert (status["reconfigure_policy"], status["restarts"]) == ("adaptive", 0)
+
+
+@pytest.mark.parametrize("body", [{"metadata_timeout_s": 0}, {"prefix": "/elsewhere"},
+                                  {"reconfigure_policy": "sometimes"}])
+async def test_set_refuses_what_cannot_change_or_is_invalid(focus: Focus,
+                                                            body: dict[str, object]) -> None:
+    response = await focus.client.post(f"{PREFIX}/_mock/set", json=body)
+    assert response.status_code == 422
+
+
+async def test_the_behaviour_can_be_switched_at_run_time(make_focus: FocusFactory) -> None:
+    focus = await make_focus(behaviour="incident")
+    assert (await focus.client.get(f"{PREFIX}/sensors")).status_code == 404
+    await focus.client.post(f"{PREFIX}/_mock/set", json={"behaviour": "fixed"})
+    assert (await focus.client.get(f"{PREFIX}/sensors")).status_code == 200
+    assert (await focus.status())["behaviour"] == "fixed"
+
+
+async def test_a_shorter_metadata_timeout_set_at_run_time_takes_effect(
+        ready_focus: Focus) -> None:
+    await ready_focus.client.post(f"{PREFIX}/_mock/set", json={"metadata_timeout_s": 0.2})
+    await eventually(lambda: _state_is(ready_focus, "waiting_for_fiber"), timeout=3)
 
 
 async def test_resetting_the_request_counters(focus: Focus) -> None:

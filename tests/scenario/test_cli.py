@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from fibersim.scenario import Scenario
-from tests.scenario.helpers import LIBRARY, SCENARIOS, fibersim
+from tests.scenario.helpers import LIBRARY, SCENARIOS, fibersim, write_scenario
 
 
 def test_validate_accepts_the_whole_library() -> None:
@@ -42,3 +45,16 @@ def test_dry_run_honours_the_speed_and_seed_overrides() -> None:
     completed = fibersim("run", "--dry-run", "--speed", "4", "--seed", "99",
                          SCENARIOS / "healthy.yaml")
     assert "speed 4x, seed 99" in completed.stdout.splitlines()[0]
+
+
+@pytest.mark.parametrize(("command", "message"), [
+    ("no-such-program -f", "no program 'no-such-program' to run"),
+    ("'unterminated", "No closing quotation")])
+def test_a_log_command_that_cannot_run_is_refused_before_the_run(
+        tmp_path: Path, command: str, message: str) -> None:
+    path = write_scenario(tmp_path, "name: x\ntimeline:\n  - expect: {log: hello}\n")
+    completed = fibersim("run", path, "--focus-url", "http://127.0.0.1:1/",
+                         "--focus-log-cmd", command)
+    assert completed.code == 2 and completed.stdout == ""
+    assert completed.stderr.strip() == (
+        f"fibersim: error: Invalid value for --focus-log-cmd: {message}")

@@ -7,9 +7,25 @@ import typing
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from fibersim.scenario import load_scenario
-from fibersim.scenario.models import Event, Expectation
+from fibersim.scenario.models import (
+    Comparison,
+    ConfigureCheck,
+    Event,
+    Expectation,
+    ExpectStep,
+    HttpCheck,
+    InterrogatorParameters,
+    LogCheck,
+    MockParameters,
+    Scenario,
+    Set,
+    TransitionWatch,
+    Watch,
+    WatchStep,
+)
 from tests.scenario.helpers import REPO
 
 DOC = (REPO / "docs" / "scenarios.md").read_text()
@@ -37,3 +53,11 @@ def test_every_event_is_documented() -> None:
 
 def test_every_expectation_check_is_documented() -> None:
     assert all(f"`{name}`" in DOC for name in Expectation.model_fields)
+
+
+@pytest.mark.parametrize("model", [Scenario, ExpectStep, WatchStep, Watch, TransitionWatch,
+                                   HttpCheck, ConfigureCheck, LogCheck, Comparison,
+                                   MockParameters, InterrogatorParameters, Set])
+def test_every_field_of_the_v2_language_is_documented(model: type[BaseModel]) -> None:
+    names = [field.alias or name for name, field in model.model_fields.items()]
+    assert [name for name in names if f"`{name}`" not in DOC] == []

@@ -122,6 +122,22 @@ def test_an_unreachable_focus_server_exits_3(tmp_path: Path) -> None:
     assert "unreachable" in completed.stderr
 
 
+def test_an_unreachable_server_is_named_once_and_the_summary_says_so(tmp_path: Path) -> None:
+    path = write_scenario(tmp_path, """\
+        name: external
+        timeline:
+          - expect: {live_metadata: {prr: 0.0}}
+    """)
+    completed = fibersim("run", path, "--focus-url", "http://127.0.0.1:1/focus-server/")
+    assert completed.code == 3
+    assert completed.stderr.splitlines() == [
+        "fibersim: error: Focus Server at http://127.0.0.1:1/focus-server/ unreachable:"
+        " GET ack: ConnectError"]
+    assert "lost the broker" not in completed.output
+    assert "external: UNREACHABLE after" in completed.stdout
+    assert "0/0 expectations" not in completed.stdout
+
+
 def test_control_steps_against_a_separate_server_need_a_control_url(tmp_path: Path) -> None:
     completed = fibersim("run", SCENARIOS / "store_outage_restart.yaml", "--amqp-url",
                          "amqp://guest:guest@127.0.0.1:1/", "--focus-url",

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from fibersim.probes.expectations import ExpectationChecker
+from fibersim.probes.expectations import Context, ExpectationChecker
 from fibersim.probes.http import FocusClient, ProbeError
 from fibersim.scenario.models import Expectation
 
@@ -97,9 +97,9 @@ async def test_an_undecodable_answer_fails_the_check_with_a_one_line_reason(
 
     async for url in _serve(answer):
         client = FocusClient(url, timeout_s=5.0)
-        checker = ExpectationChecker(client, logs=None, tallies={}, baselines={})
-        verdict = await checker.evaluate(Expectation.model_validate(
-            {"live_metadata": {"prr": 2000.0}}))
+        checker = ExpectationChecker(client, logs=None, context=Context())
+        verdict = (await checker.evaluate(Expectation.model_validate(
+            {"live_metadata": {"prr": 2000.0}}), due=time.monotonic())).verdict
         await client.close()
         assert not verdict.ok
         assert reason in verdict.seen and "\n" not in verdict.seen

@@ -130,3 +130,75 @@ async def test_a_ca_file_makes_the_certificate_trusted(https_server: str,
     client = FocusClient(https_server, ca_file=str(certificate[0]))
     assert (await client.live_metadata()).status == 200
     await client.close()
+
+
+# -- matchers v2: list indexes, len, contains, absent/present, regex -------------------------------
+def test_digits_in_a_path_index_lists() -> None:
+    document = {"jobs": [{"prr": 2000.0}], "missing": ["prr"]}
+    assert match_fields(document, {"jobs.0.prr": 2000.0, "missing.0": "prr"}).ok
+    assert match_fields(document, {"jobs.1.prr": Comparison(absent=True)}).ok
+
+
+def test_len_takes_a_number_or_a_comparison() -> None:
+    assert match_value([1, 2], Comparison(len=2))
+    assert match_value("abc", Comparison(len=Comparison(ge=3)))
+    assert not match_value(5, Comparison(len=1))
+
+
+def test_contains_finds_an_element_of_a_list_or_text_in_a_string() -> None:
+    assert match_value(["prr", "dx"], Comparison(contains="prr"))
+    assert match_value([1, 2], Comparison(contains=2.0))
+    assert not match_value(["dx"], Comparison(contains="prr"))
+
+
+def test_absent_and_present_test_whether_the_field_exists() -> None:
+    document = {"error": None}
+    assert match_fields(document, {"error": Comparison(present=True),
+                                   "job_id": Comparison(absent=True)}).ok
+    verdict = match_fields(document, {"error": Comparison(absent=True)})
+    assert not verdict.ok and verdict.seen == "error=null (want absent)"
+
+
+def test_regex_searches_strings_only() -> None:
+    assert match_value("Focus Server is not running (store_down)",
+                       Comparison(regex=r"not running \((store_down|restarting)\)"))
+    assert not match_value(503, Comparison(regex="503"))
+
+
+# -- log sources --------------------------------------------------------------------------------
+async def test_a_followed_log_file_gives_new_whole_lines_only_and_survives_truncation(
+        tmp_path: Path) -> None:
+    from fibersim.probes.logs import FileFollower
+
+    path = tmp_path / "focus.log"
+    path.write_text("old line, before the run\n")
+    follower = FileFollower(str(path))
+    follower.start()
+    try:
+        started = time.monotonic()
+        with path.open("a") as log:
+            log.write("2025-11-08T13:18:33+0000 ERROR pz.focus_server one\npartial")
+        await follower.refresh()
+        assert [line for _, line in follower.since(started)] == [
+            "2025-11-08T13:18:33+0000 ERROR pz.focus_server one"]
+        path.write_text("after truncation\n")  # rotated or truncated: read from the start
+        await follower.refresh()
+        assert [line for _, line in follower.since(started)][-1] == "after truncation"
+    finally:
+        await follower.close()
+
+
+async def test_a_log_command_that_exited_makes_log_checks_skipped_not_judged() -> None:
+    from fibersim.probes.logs import CommandFollower
+
+    follower = CommandFollower("sh -c 'echo one line; exit 3'")
+    await follower.start()
+    try:
+        for _ in range(50):
+            if follower.broken:
+                break
+            await asyncio.sleep(0.05)
+        assert (follower.broken or "").startswith("log command sh exited")
+        assert [line for _, line in follower.since(0.0)] == ["one line"]
+    finally:
+        await follower.close()

@@ -1,0 +1,52 @@
+"""``${name}`` variables in scenario checks: captured from answers, or predefined.
+
+A string that is exactly ``${name}`` becomes the variable's value with its JSON type (so a
+captured number stays a number in a body); inside a longer string the value is inserted as
+text. The loader has already checked that every name is defined by an earlier step, so a
+missing one here means the capturing step failed, and the check says so.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fibersim.scenario.models import Comparison, Matcher
+from fibersim.scenario.timeline import VARIABLE
+
+
+class MissingVariable(Exception):
+    """A ``${name}`` whose capturing step never met (the text names it)."""
+
+
+def substitute(value: Any, variables: dict[str, Any]) -> Any:
+    """``value`` (any JSON) with every ``${name}`` replaced."""
+    if isinstance(value, str):
+        whole = VARIABLE.fullmatch(value)
+        if whole:
+            return _value(whole.group(1), variables)
+        return VARIABLE.sub(lambda match: _text(_value(match.group(1), variables)), value)
+    if isinstance(value, list):
+        return [substitute(item, variables) for item in value]
+    if isinstance(value, dict):
+        return {key: substitute(item, variables) for key, item in value.items()}
+    return value
+
+
+def substitute_matcher(matcher: Matcher, variables: dict[str, Any]) -> Matcher:
+    """A matcher with variables replaced in its values (``job_id: ${job}``)."""
+    if isinstance(matcher, Comparison):
+        changes: dict[str, Any] = {key: substitute(getattr(matcher, key), variables)
+                   for key in ("eq", "ne", "contains", "regex") if key in matcher.model_fields_set}
+        return matcher.model_copy(update=changes) if changes else matcher
+    return substitute(matcher, variables)  # type: ignore[no-any-return]
+
+
+def _value(name: str, variables: dict[str, Any]) -> Any:
+    if name not in variables:
+        raise MissingVariable(f"${{{name}}} is not set: the step that captures it was not met")
+    return variables[name]
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
