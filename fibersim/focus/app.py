@@ -13,7 +13,6 @@ import hmac
 import html
 import json
 import logging
-import math
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -47,6 +46,7 @@ from fibersim.focus.service import (
 from fibersim.focus.settings import Behaviour
 from fibersim.focus.store import StoreSelectionTimeoutError
 from fibersim.models import FiberMetadata
+from fibersim.wire import loads_strict_json
 
 CONTROL_PREFIX = "/_mock"
 #: Header fibersim's probes carry (lower case, as ASGI gives header names).
@@ -386,17 +386,8 @@ class BodyGuard:
 
 def _json_problem(body: bytes) -> str | None:
     """Why ``body`` (if it parses as JSON at all) must be refused, else None."""
-    def refuse(token: str) -> float:
-        raise ValueError(f"{token} is not a JSON number")
-
-    def finite(text: str) -> float:
-        value = float(text)
-        if not math.isfinite(value):
-            raise ValueError(f"number {text[:40]} is out of range")
-        return value
-
     try:
-        json.loads(body, parse_constant=refuse, parse_float=finite)
+        loads_strict_json(body)
     except RecursionError:
         return "JSON nested too deeply"
     except json.JSONDecodeError:

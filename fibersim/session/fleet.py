@@ -35,20 +35,6 @@ def parse_ranges(text: str) -> list[int]:
     return sorted(indices)
 
 
-def format_ranges(indices: Sequence[int]) -> str:
-    """The inverse of ``parse_ranges``: ``[0, 1, 2, 5]`` -> ``"0-2,5"``."""
-    parts: list[str] = []
-    start = previous = indices[0]
-    for index in [*indices[1:], None]:
-        if index is not None and index == previous + 1:
-            previous = index
-            continue
-        parts.append(f"{start}-{previous}" if previous > start else f"{start}")
-        if index is not None:
-            start = previous = index
-    return ",".join(parts)
-
-
 def parse_instance(spec: str, hostname: str | None = None) -> tuple[int, int]:
     """``"3/8"``, ``"fibersim-3/8"`` or ``"hostname/8"`` -> ``(3, 8)``.
 

@@ -10,6 +10,7 @@ from fibersim.wire.codec import (
     WireFormatError,
     envelope_headers,
     get_codec,
+    loads_strict_json,
 )
 from fibersim.wire.messages import (
     EXCHANGE,
@@ -48,6 +49,7 @@ __all__ = [
     "envelope_headers",
     "get_codec",
     "kind_of",
+    "loads_strict_json",
     "quantize_int16",
     "routing_key",
 ]

@@ -199,6 +199,14 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def loads_strict_json(body: bytes | str) -> Any:
+    """``json.loads`` without Python's leniencies: NaN, Infinity and numbers too large for a
+    float raise ``ValueError`` (as over-long integers already do), so nothing non-finite
+    reaches a model or is echoed back as invalid JSON. Deep nesting raises ``RecursionError``,
+    text that is not JSON ``json.JSONDecodeError`` (a ``ValueError``)."""
+    return json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 _JSON_MODELS: dict[str, type[MetadataMessage | Heartbeat | StatusMessage]] = {
     MessageKind.METADATA.value: MetadataMessage,
     MessageKind.HEARTBEAT.value: Heartbeat,
@@ -214,7 +222,7 @@ def _decode_json(body: bytes) -> WireMessage:
     if len(body) > MAX_JSON_BYTES:
         raise WireFormatError(f"JSON message of {len(body)} bytes exceeds {MAX_JSON_BYTES}")
     try:
-        payload = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+        payload = loads_strict_json(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise WireFormatError(f"message is not JSON: {error}") from None
     except RecursionError:

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from fibersim.session.fleet import (
-    format_ranges,
     parse_instance,
     parse_ranges,
     select_fibers,
     share,
 )
 from fibersim.session.stats import lateness_summary
+from fibersim.units import format_ranges
 
 SMALL = ["--channels", "32", "--prr", "500", "--speed", "max", "--quiet"]
 
