@@ -7,8 +7,8 @@ RabbitMQ. Each must exit as documented, write the files it names, and print no t
 
 To stay fast and polite on a shared machine the commands are adjusted, never otherwise
 changed: the broker URL is the test broker's with an exchange of this test's own, durations
-become 1 s, ports become 0 (the OS chooses; metrics on 127.0.0.1 only), and the commands
-run side by side.
+become 1 s, ports become 0 (the OS chooses; metrics on 127.0.0.1 only), fleets of fibers
+stream 128 channels each instead of the default 2337, and the commands run side by side.
 Long-running servers (``focus-mock``) are stopped with Ctrl-C after they start (exit 130).
 """
 
@@ -46,6 +46,11 @@ NOT_RUN = {
         " tests/stream/test_delivery_contract.py covers --wait-for-consumer",
     "fibersim realism ../shared/reference-das/prodml_2.0.h5 my_site_scenario.yaml":
         "placeholder for the user's own scenario (the calibrate example runs)",
+    "fibersim run scenarios/*.yaml --junit junit.xml --report report.json":
+        "the whole library (minutes): tests/scenario/test_library.py runs every file with"
+        " --report and --junit, over RabbitMQ",
+    "fibersim run scenarios/incident_full.yaml --strict":
+        "tests/scenario/test_library.py runs it as written and checks all 13 stages",
 }
 #: Options whose value is a file the command writes (checked to exist afterwards).
 OUTPUT_OPTIONS = ("-o", "--output", "--report", "--junit", "--stats-csv", "--stats-json")
@@ -63,6 +68,8 @@ class Documented:
     line: str
     source: str
     outputs: list[str] = field(default_factory=list)
+    #: where it ran, if not in the clone
+    folder: Path | None = None
 
 
 def readme_commands() -> list[Documented]:
@@ -76,13 +83,19 @@ def readme_commands() -> list[Documented]:
     return found
 
 
+def _help(name: str) -> str:
+    return subprocess.run([sys.executable, "-m", "fibersim", *name.split(), "--help"],
+                          capture_output=True, text=True, timeout=60, check=True).stdout
+
+
 def help_commands() -> list[Documented]:
     found = []
-    for name in ["", *COMMANDS]:
-        completed = subprocess.run([sys.executable, "-m", "fibersim", *name.split(), "--help"],
-                                   capture_output=True, text=True, timeout=60, check=True)
+    names = ["", *COMMANDS]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        helps = list(pool.map(_help, names))
+    for name, text in zip(names, helps, strict=True):
         # the examples: indented lines of the description, above the option list
-        description = completed.stdout.split("\nOptions:")[0]
+        description = text.split("\nOptions:")[0]
         examples = "\n".join(line for line in description.splitlines()
                              if line.startswith("    ") or line.endswith("\\"))
         for line in _logical_lines(examples):
@@ -116,6 +129,8 @@ def adjusted(line: str, amqp_url: str, exchange: str) -> str:
     tap = command == "record" and "--from-amqp" in words
     if (command in ("stream", "replay") or tap) and "--duration" not in words:
         words += ["--duration", "1s"]
+    if command == "stream" and "--fibers" in words and "--channels" not in words:
+        words += ["--channels", "128"]  # a fleet at full width is minutes of CPU here
     if command == "focus-mock" and "--port" not in words:
         words += ["--port", "0"]
     if amqp_url in words and command in ("stream", "run", "focus-mock", "record", "replay"):
@@ -179,18 +194,6 @@ def run_in(folder: Path, documented: Documented, command: str, *,
                time.monotonic() - started)
 
 
-def by_shared_outputs(commands: list[Documented]) -> list[list[Documented]]:
-    """Groups of commands that write a common file (run one after the other)."""
-    groups: list[list[Documented]] = []
-    for command in commands:
-        sharing = [group for group in groups
-                   if set(command.outputs) & {name for c in group for name in c.outputs}]
-        for group in sharing:
-            groups.remove(group)
-        groups.append([c for group in sharing for c in group] + [command])
-    return groups
-
-
 def _dialect_of(line: str) -> str | None:
     words = shlex.split(line)
     return words[words.index("--dialect") + 1] if "--dialect" in words else None
@@ -219,8 +222,26 @@ def run_taps(folder: Path, taps: list[Documented], amqp_url: str, exchange: str)
     return results
 
 
-def run_all(folder: Path, group: list[Documented], amqp_url: str, exchange: str) -> list[Ran]:
-    return [run_in(folder, c, adjusted(c.line, amqp_url, exchange)) for c in group]
+def run_alone(clone: Path, index: int, command: Documented, amqp_url: str,
+              exchange: str) -> Ran:
+    """Run a writer in a folder of its own (beside the clone, sharing its ``scenarios/``), so
+    that writers of a common file run side by side; the folder is recorded for the readers."""
+    folder = clone.parent / "runs" / str(index)
+    folder.mkdir()
+    (folder / "scenarios").symlink_to(clone / "scenarios")
+    command.folder = folder
+    return run_in(folder, command, adjusted(command.line, amqp_url, exchange))
+
+
+def gather_outputs(writers: list[Documented], clone: Path) -> None:
+    """Copy what the writers wrote into the clone, where the readers' examples run."""
+    for command in writers:
+        assert command.folder is not None
+        for name in command.outputs:
+            written = command.folder / name
+            if written.exists():
+                (clone / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(written, clone / name)
 
 
 @pytest.fixture(scope="module")
@@ -260,25 +281,28 @@ def test_every_documented_command_runs_as_written(
     readers = [c for c in to_run.values() if c.line.startswith(READERS)]
     servers = [c for c in to_run.values() if " focus-mock" in c.line]
     taps = [c for c in to_run.values() if "--from-amqp" in c.line]
-    groups = by_shared_outputs(writers)
-    streaming = [group for group in groups if any(_publishes(c) for c in group)]
+    (tmp_path.parent / "runs").mkdir()
+    if SHARED.is_dir():  # ../shared from the writers' folders too
+        (tmp_path.parent / "runs" / "shared").symlink_to(SHARED)
+    streaming = [c for c in writers if _publishes(c)]
+    light = sorted((c for c in writers if not _publishes(c)), key=lambda c: "*" not in c.line)
     results: list[Ran] = []
     # 1. scenario runs time the Focus Server's reactions: only light commands beside them
-    #    (the longest first: the whole library in one run, which the rest overlaps)
-    with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        light = sorted((group for group in groups if group not in streaming),
-                       key=lambda group: not any("*" in c.line for c in group))
-        running = [pool.submit(run_all, tmp_path, group, amqp_url, exchange) for group in light]
-        results += [ran for future in running for ran in future.result()]
-    # 2. streams (fleets of full-rate fibers among them), servers and taps
+    #    (the longest first: the library run, which the rest overlaps)
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        running = [pool.submit(run_alone, tmp_path, index, c, amqp_url, exchange)
+                   for index, c in enumerate(light)]
+        results += [future.result() for future in running]
+    # 2. streams (fleets of fibers among them), servers and taps
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         tapping = pool.submit(run_taps, tmp_path, taps, amqp_url, exchange)
-        running = [pool.submit(run_all, tmp_path, group, amqp_url, exchange)
-                   for group in streaming]
+        running = [pool.submit(run_alone, tmp_path, len(light) + index, c, amqp_url, exchange)
+                   for index, c in enumerate(streaming)]
         serving = [pool.submit(run_in, tmp_path, c, adjusted(c.line, amqp_url, exchange),
                                until_started="mock Focus Server") for c in servers]
-        results += [ran for future in running for ran in future.result()]
+        results += [future.result() for future in running]
         results += tapping.result() + [future.result() for future in serving]
+    gather_outputs(writers, tmp_path)
     # files the readers' examples name, made from what the writers wrote
     shutil.copy(tmp_path / "quake.h5", tmp_path / "vendor.hdf5")
     for name in ("before.json", "after.json"):
@@ -288,7 +312,8 @@ def test_every_documented_command_runs_as_written(
     problems = []
     for ran in results:
         expected = 130 if " focus-mock" in ran.documented.line else 0
-        missing = [name for name in ran.documented.outputs if not (tmp_path / name).exists()]
+        folder = ran.documented.folder or tmp_path
+        missing = [name for name in ran.documented.outputs if not (folder / name).exists()]
         if ran.code != expected or "Traceback" in ran.output or missing:
             problems.append(f"{ran.documented.source}: {ran.documented.line}\n  ran: {ran.command}"
                             f"\n  exit {ran.code} (want {expected}), missing {missing}\n"
