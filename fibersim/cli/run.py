@@ -40,6 +40,7 @@ from fibersim.scenario.timeline import describe_anchor, resolve_timeline
 from fibersim.units import format_speed
 
 if TYPE_CHECKING:
+    from fibersim.scenario.models import MatrixValues
     from fibersim.session.scenario import ScenarioSession
 
 
@@ -216,7 +217,7 @@ def _selected(tags: list[str], wanted: set[str], skipped: set[str]) -> bool:
 
 
 def dry_run_text(path: str, scenario: Scenario, speed: float | None, seed: int | None,
-                 matrix: dict[str, object] | None = None) -> str:
+                 matrix: MatrixValues | None = None) -> str:
     """The resolved timeline: nominal simulated times, anchors, events and expectations.
 
     Times after the first expectation are lower bounds (">="): a checkpoint may hold the

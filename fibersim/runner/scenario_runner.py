@@ -68,6 +68,7 @@ from fibersim.scenario.models import (
     ExpectStep,
     FocusRestart,
     Gap,
+    MatrixValues,
     Reconfigure,
     Reorder,
     RestorePrr,
@@ -194,7 +195,7 @@ class ScenarioRunner:
     def __init__(self, scenario: Scenario, path: str, broker: BrokerSettings,
                  endpoints: Endpoints, settings: RunSettings,
                  on_record: Callable[[StepRecord], None], secrets: list[str],
-                 matrix: dict[str, Any] | None = None) -> None:
+                 matrix: MatrixValues | None = None) -> None:
         self.scenario = scenario
         self.path = path
         #: the broker the fiber publishes on; its dialect (``--dialect``) overrides the file's

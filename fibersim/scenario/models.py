@@ -167,6 +167,8 @@ class FocusMockSection(_Strict):
 # -- matchers -----------------------------------------------------------------------------------
 #: A JSON scalar, as written in the file (no coercion: ``"1"`` is not ``1``).
 JsonScalar = StrictInt | StrictFloat | StrictStr | StrictBool | None
+#: The values of one matrix combination, by the name ``${...}`` refers to them with.
+MatrixValues = dict[str, JsonScalar]
 #: Any JSON value (request bodies, captured values).
 JsonValue = JsonScalar | list[Any] | dict[str, Any]
 
@@ -887,14 +889,14 @@ class Scenario(_Strict):
         """The interrogator's configuration at the start of the run."""
         return self.fiber.fiber_config()
 
-    def variants(self) -> list[tuple[dict[str, Any], Scenario]]:
+    def variants(self) -> list[tuple[MatrixValues, Scenario]]:
         """One scenario per matrix combination with the values applied (itself, if none);
         ``ValueError`` naming the key if a combination is invalid. Expand only the file's
         own scenario: a variant still carries the matrix, for its variables."""
         if not self.matrix:
             return [({}, self)]
         keys = list(self.matrix)
-        variants: list[tuple[dict[str, Any], Scenario]] = []
+        variants: list[tuple[MatrixValues, Scenario]] = []
         for combination in itertools.product(*(self.matrix[key] for key in keys)):
             # the variant keeps ``matrix`` so that ${<name>} stays defined in its timeline
             document = self.model_dump(by_alias=True, exclude_unset=True)

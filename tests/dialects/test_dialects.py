@@ -173,8 +173,8 @@ def test_a_scenario_in_a_dialect_runs_against_the_embedded_mock(tmp_path: Path) 
 
 
 def test_stream_workers_speak_the_parent_s_dialect_on_its_exchange(tmp_path: Path) -> None:
-    from fibersim.cli.stream import StreamPlan, worker_plans
     from fibersim.models import FiberConfig
+    from fibersim.session.stream import StreamPlan, worker_plans
     from fibersim.transport import BrokerSettings
 
     broker = BrokerSettings("amqp://h/", exchange="lab", dialect="tagged")
