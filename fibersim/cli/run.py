@@ -192,7 +192,8 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
         loaded, broker, endpoints,
         RunSettings(speed=speed, seed=seed, allow_exec=allow_exec, strict=strict,
                     start_time_ns=start_time),
-        secrets, timeout, Outputs(junit, reports, json_summary), quiet=is_quiet())
+        secrets, timeout, Outputs(junit, reports, json_summary), quiet=is_quiet(),
+        freeze_startup=True)
     with metrics_served(metrics_port):
         exit_with(run_until_signal(_run_session(session)))
 

@@ -167,7 +167,8 @@ async def _stream(plan: StreamPlan) -> int:
     """One ``StreamSession``, its lines on stderr: start, progress, summary."""
     from fibersim.session.stream import StreamSession
 
-    session = StreamSession(plan, notify=lambda line: click.echo(line, err=True))
+    session = StreamSession(plan, notify=lambda line: click.echo(line, err=True),
+                            freeze_startup=True)
     await session.open()
     click.echo(session.start_text(), err=True)
     try:

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fibersim.dialects import load_dialect, open_broker
 from fibersim.errors import InputError, UnreachableError
@@ -36,7 +36,8 @@ class Endpoints:
 
     focus_url: str | None = None
     focus_control_url: str | None = None
-    focus_control_token: str | None = None
+    #: never shown: not in ``repr``, so an ``Endpoints`` may be logged as it is
+    focus_control_token: str | None = field(default=None, repr=False)
     #: TLS of the Focus Server's HTTPS (the same options as the broker's on the command line)
     insecure: bool = False
     ca_file: str | None = None

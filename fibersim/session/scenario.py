@@ -6,6 +6,8 @@ entry point (a command, a test, the bench) runs scenarios the same way: every fi
 variant is checked before the first starts (a refused step is exit 2 before anything
 streams), start-up objects are frozen once (``session.tuning``), a global timeout bounds the
 whole session, and the reports are written also when it is interrupted or times out.
+Freezing start-up objects (``session.tuning``) changes the whole process, so it is the entry
+point's explicit choice (``freeze_startup``), as in ``StreamSession``.
 """
 
 from __future__ import annotations
@@ -46,12 +48,15 @@ class ScenarioSession:
     endpoints: Endpoints
     settings: RunSettings = field(default_factory=RunSettings)
     #: texts no report or error may show (passwords in URLs, the control token)
-    secrets: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list, repr=False)
     #: wall seconds the whole session may take
     timeout_s: float = 300.0
     outputs: Outputs = field(default_factory=Outputs)
     #: no step lines on the console (summaries still)
     quiet: bool = False
+    #: freeze start-up objects before the first run (``session.tuning``): a process-wide
+    #: change, so an explicit opt-in of the entry point (the ``run`` command makes it)
+    freeze_startup: bool = False
 
     def runners(self, on_record: Callable[[StepRecord], None]) -> list[ScenarioRunner]:
         """One runner per file and matrix variant, each checked (``preflight``): an
@@ -70,7 +75,8 @@ class ScenarioSession:
         after the reports of what ran are written."""
         console = ConsoleReporter(stderr if self.outputs.json_summary else stdout)
         runners = self.runners((lambda _: None) if self.quiet else console.record)
-        freeze_startup_objects()  # the session layer's opt-in, as for stream (session.tuning)
+        if self.freeze_startup:
+            freeze_startup_objects()
         results: list[RunResult] = []
         code = 0
         current = runners[0]

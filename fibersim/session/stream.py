@@ -2,10 +2,11 @@
 
 N streamers share one transport (one broker connection) and one virtual clock, so they stay
 in step and the broker sees one client. The session owns the order that pacing depends on:
-the synthesizers are built and the first blocks rendered before either clock starts, then
-start-up objects are frozen (``session.tuning``), so no block is late for start-up work and
-block timestamps carry no start-up offset. ``--workers`` runs one session per worker process
-(``worker_plans`` splits the plan, ``merge_worker_stats`` joins their statistics).
+the synthesizers are built and the first blocks rendered before either clock starts (then,
+if the entry point opted in, start-up objects are frozen: ``session.tuning``), so no block is
+late for start-up work and block timestamps carry no start-up offset. ``--workers`` runs one
+session per worker process (``worker_plans`` splits the plan, ``merge_worker_stats`` joins
+their statistics).
 
 The session prints nothing: the caller shows ``start_text``, ``progress_text`` and
 ``summary_text`` where it likes (the ``stream`` command: on stderr).
@@ -83,8 +84,12 @@ class StreamSession:
     """Publishes a plan's fibers: ``open`` (connect, wait for a consumer, build the
     streamers), ``publish`` (the whole duration), ``close`` (always; writes the statistics)."""
 
-    def __init__(self, plan: StreamPlan, notify: Callable[[str], None] = lambda _: None) -> None:
+    def __init__(self, plan: StreamPlan, notify: Callable[[str], None] = lambda _: None, *,
+                 freeze_startup: bool = False) -> None:
         self.plan = plan
+        #: freeze start-up objects once the first blocks are ready (``session.tuning``): a
+        #: process-wide change, so the entry point's explicit opt-in (``stream`` makes it)
+        self.freeze_startup = freeze_startup
         #: told what the session waits for (a consumer), as it starts to wait
         self.notify = notify
         self.dialect: Dialect = load_dialect(plan.broker.dialect)
@@ -128,7 +133,8 @@ class StreamSession:
             # block should be late for, and that must not appear as an offset between block
             # timestamps and the wall clock: start both clocks once the first blocks are ready.
             await asyncio.gather(*(streamer.prepare() for streamer in streamers))
-            freeze_startup_objects()  # start-up is over: no collection pass over it
+            if self.freeze_startup:
+                freeze_startup_objects()  # start-up is over: no collection pass over it
             self._clock.restart()
             start_ns = time.time_ns() if plan.start_time_ns is None else plan.start_time_ns
             for streamer in streamers:
