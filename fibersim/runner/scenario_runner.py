@@ -251,8 +251,7 @@ class ScenarioRunner:
             step = entry.step
             if isinstance(step, Exec) and not self.settings.allow_exec:
                 self._refuse(entry, "exec steps run commands; refused without --allow-exec")
-            if (self.endpoints.focus_url and not self.broker.url
-                    and getattr(step, "do", None) == "connect"):
+            if self.endpoints.focus_url and not self.broker.url and isinstance(step, Connect):
                 self._refuse(entry, "a separately run Focus Server cannot consume the embedded"
                                     " broker; pass --amqp-url with --focus-url")
             if not self.endpoints.has_control and step.needs_control():

@@ -8,6 +8,9 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
+from fibersim.errors import InputError
 from fibersim.models import FiberConfig
 from fibersim.runner.focus_target import Endpoints
 from fibersim.scenario import load_scenario
@@ -39,6 +42,15 @@ def test_a_scenario_session_runs_its_files_and_writes_the_report(tmp_path: Path)
     code, results = asyncio.run(session.run(console, console))
     assert (code, [result.passed for result in results]) == (0, [True])
     assert json.loads(report.read_text())["scenarios"][0]["name"] == "connects"
+
+
+def test_a_scenario_session_refuses_the_embedded_broker_for_a_separate_server(
+        tmp_path: Path) -> None:
+    path = write_scenario(tmp_path, CONNECTS)
+    session = ScenarioSession([(str(path), load_scenario(path))], BrokerSettings(),
+                              Endpoints(focus_url="http://127.0.0.1:9/"))
+    with pytest.raises(InputError, match="cannot consume the embedded broker"):
+        session.runners(lambda record: None)
 
 
 def test_a_scenario_session_never_shows_its_secrets() -> None:
