@@ -34,7 +34,12 @@ from fibersim.probes.matching import (
     match_value,
     short,
 )
-from fibersim.probes.variables import MissingVariable, substitute, substitute_matcher
+from fibersim.probes.variables import (
+    MissingVariable,
+    Variables,
+    substitute,
+    substitute_matcher,
+)
 from fibersim.scenario.models import (
     AnswerCheck,
     BackoffVersusStorm,
@@ -73,7 +78,7 @@ class Context:
 
     run_start: float = field(default_factory=time.monotonic)
     moments: dict[str, float] = field(default_factory=dict)
-    variables: dict[str, Any] = field(default_factory=dict)
+    variables: Variables = field(default_factory=dict)
     tallies: dict[str, ClientTally] = field(default_factory=dict)
     baselines: dict[str | None, RequestBaseline] = field(default_factory=dict)
 
@@ -83,7 +88,7 @@ class Evaluation:
     """A verdict and the variables its answers would capture if it is the one that met."""
 
     verdict: Verdict
-    captured: dict[str, Any]
+    captured: Variables
 
 
 class ExpectationChecker:
@@ -97,7 +102,7 @@ class ExpectationChecker:
     async def evaluate(self, expectation: Expectation, due: float) -> Evaluation:
         """Every check of ``expectation`` now (``due``: when it became due, monotonic)."""
         verdicts: list[Verdict] = []
-        captured: dict[str, Any] = {}
+        captured: Variables = {}
         status: dict[str, Any] | None = None
         if expectation.state is not None or expectation.mock or expectation.requests:
             answer = await self._mock_status()
@@ -161,7 +166,7 @@ class ExpectationChecker:
         return {path: substitute_matcher(matcher, self.context.variables)
                 for path, matcher in matchers.items()}
 
-    async def _configure(self, check: ConfigureCheck, captured: dict[str, Any]) -> Verdict:
+    async def _configure(self, check: ConfigureCheck, captured: Variables) -> Verdict:
         try:
             body = substitute(CONFIGURE_REQUESTS[check.request] if isinstance(check.request, str)
                               else check.request, self.context.variables)
@@ -183,7 +188,7 @@ class ExpectationChecker:
             parts.append(await self._log_line(check.log, sent_at))
         return Verdict.combine(parts, ", ")
 
-    async def _http(self, check: HttpCheck, captured: dict[str, Any]) -> Verdict:
+    async def _http(self, check: HttpCheck, captured: Variables) -> Verdict:
         try:
             path = str(substitute(check.path, self.context.variables))
             query = substitute(check.query, self.context.variables)
@@ -202,7 +207,7 @@ class ExpectationChecker:
         return self._answer(shown, answer, check, captured)
 
     def _answer(self, shown: str, answer: Answer, check: AnswerCheck,
-                captured: dict[str, Any]) -> Verdict:
+                captured: Variables) -> Verdict:
         """Status, body matchers and text of one answer; captures when all of it holds."""
         statuses = check.statuses()
         status_ok = statuses is None or answer.status in statuses
@@ -310,7 +315,7 @@ def _log_matches(pattern: LogMatch, line: str) -> bool:
     return pattern.contains in line
 
 
-def _with_variables(pattern: PatternT, variables: dict[str, Any]) -> PatternT:
+def _with_variables(pattern: PatternT, variables: Variables) -> PatternT:
     """The pattern with ``${name}`` replaced: as text in ``contains``, escaped in ``regex``."""
     if pattern.contains is not None:
         return pattern.model_copy(update={"contains": str(substitute(pattern.contains,
@@ -328,7 +333,7 @@ def _escaped(name: str, escaped: dict[str, str]) -> str:
     return escaped[name]
 
 
-def _text(text: str, pattern: LogMatch, variables: dict[str, Any]) -> Verdict:
+def _text(text: str, pattern: LogMatch, variables: Variables) -> Verdict:
     try:
         wanted = _with_variables(pattern, variables)
     except MissingVariable as error:

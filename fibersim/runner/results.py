@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from fibersim.probes.variables import Variables
     from fibersim.scenario.models import MatrixValues
 
 EventOutcome = Literal["fired", "failed", "refused"]
@@ -77,7 +78,7 @@ class ExpectationRecord:
     #: the ``xfail`` reason: a known bug this expectation documents
     xfail: str = ""
     #: variables captured when it was met
-    captured: dict[str, Any] = field(default_factory=dict)
+    captured: Variables = field(default_factory=dict)
     #: True for a ``watch:`` step (judged over a window, not polled until met)
     watch: bool = False
 
