@@ -33,7 +33,7 @@ from fibersim.session.fleet import share
 from fibersim.session.series import PerSecond, merge_rows, write_csv
 from fibersim.session.stats import lateness_summary
 from fibersim.session.tuning import freeze_startup_objects
-from fibersim.transport import BrokerSettings, PublishStats, Transport
+from fibersim.transport import BrokerSettings, Transport
 from fibersim.units import format_speed
 from fibersim.wire import MessageKind
 
@@ -179,7 +179,10 @@ class StreamSession:
 
     def exit_code(self) -> int:
         """1 if a block was lost, or not delivered although a consumer was required."""
-        return exit_code(self.transport.stats, self.plan)
+        stats = self.transport.stats
+        undelivered = stats.lost_sequences or (
+            self.plan.wait_for_consumer is not None and stats.unroutable_sequences)
+        return 1 if undelivered else 0
 
     def stats(self) -> dict[str, Any]:
         """The ``--stats-json`` document of this process."""
@@ -211,13 +214,6 @@ class StreamSession:
                 self.notify(f"waiting up to {timeout_s:g} s for a consumer of {keys[0]}")
                 announced = True
             await asyncio.sleep(min(CONSUMER_POLL_S, max(0.0, deadline - loop.time())))
-
-
-def exit_code(stats: PublishStats, plan: StreamPlan) -> int:
-    """1 if a block was lost, or not delivered although a consumer was required."""
-    undelivered = stats.lost_sequences or (
-        plan.wait_for_consumer is not None and stats.unroutable_sequences)
-    return 1 if undelivered else 0
 
 
 def fiber_list(names: Sequence[str]) -> str:
