@@ -8,10 +8,11 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import click
 
+from fibersim.session.addresses import MetricsAddress as MetricsAddress  # re-exported
 from fibersim.transport.settings import AMQP_URL_ENV
 from fibersim.units import parse_duration, parse_speed
 
@@ -161,17 +162,6 @@ def tls_options(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Skip TLS certificate verification (like curl -k).")(func)
     return click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
                         help="CA bundle to verify amqps:// and https:// servers.")(func)
-
-
-class MetricsAddress(NamedTuple):
-    """Where ``--metrics-port`` listens: all interfaces unless a host is given."""
-
-    host: str
-    port: int
-
-    def shifted(self, offset: int) -> MetricsAddress:
-        """The same host, ``offset`` ports further (worker k of ``stream --workers``)."""
-        return MetricsAddress(self.host, self.port + offset)
 
 
 class MetricsAddressType(click.ParamType[MetricsAddress, Any]):

@@ -167,7 +167,7 @@ async def _tap(transport: Transport, dialect: Dialect, fiber_id: str, output: Pa
               dtype=dtype, compression=compression, dialect=dialect)
     wall_start = time.monotonic()
     try:
-        async with live_progress(lambda: _tap_progress(tap), enabled=not quiet):
+        async with live_progress(tap.progress_text, enabled=not quiet):
             await tap.start()
             click.echo(f"recording {fiber_id} from {transport.description} to {output}, "
                        f"{duration:g} s of stream time", err=True)
@@ -175,35 +175,8 @@ async def _tap(transport: Transport, dialect: Dialect, fiber_id: str, output: Pa
     finally:
         await asyncio.shield(transport.close())
         tap.close()
-        click.echo(_tap_summary(tap, output, time.monotonic() - wall_start), err=True)
+        click.echo(tap.summary_text(time.monotonic() - wall_start), err=True)
     return 0
-
-
-def _tap_progress(tap: object) -> str:
-    from fibersim.recording.tap import Tap
-
-    assert isinstance(tap, Tap)
-    info, stats = tap.info, tap.stats
-    if info is None:
-        return "waiting for metadata and data ..."
-    return (f"t={stats.rows / info.prr:8.1f} s of {tap.duration_s:g} s  blocks={stats.blocks:7d}"
-            f"  gaps={stats.gaps}")
-
-
-def _tap_summary(tap: object, output: Path, elapsed: float) -> str:
-    from fibersim.recording.tap import Tap
-
-    assert isinstance(tap, Tap)
-    info, stats = tap.info, tap.stats
-    if info is None:
-        return (f"summary: nothing recorded in {elapsed:.1f} s ({stats.blocks_before_metadata}"
-                " data blocks arrived before any metadata); no file written")
-    return (f"summary: wrote {output}: {stats.rows} samples x {info.n_channels} channels"
-            f" ({stats.rows / info.prr:g} s at {info.prr:g} Hz, dx {info.dx:g} m), {info.dtype},"
-            f" {_size(output)}; {stats.blocks} blocks, {stats.gaps} gaps ({stats.gap_rows}"
-            f" samples, {stats.missing_sequences} missing blocks), {stats.stale_blocks}"
-            f" duplicate/late and {stats.malformed} malformed blocks dropped;"
-            f" {stats.stop_reason or 'interrupted'}")
 
 
 def _size(path: Path) -> str:

@@ -8,13 +8,11 @@ Server unreachable, 130/143 interrupted (partial reports are still written).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import shlex
 import shutil
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
@@ -35,16 +33,15 @@ from fibersim.cli.options import (
     metrics_port_option,
     tls_options,
 )
-from fibersim.errors import InputError, UnreachableError
+from fibersim.errors import InputError
 from fibersim.redact import secrets_in
 from fibersim.scenario import Scenario, load_scenario
 from fibersim.scenario.timeline import describe_anchor, resolve_timeline
 from fibersim.units import format_speed
 
 if TYPE_CHECKING:
-    from fibersim.runner.focus_target import Endpoints
-    from fibersim.runner.results import RunResult
-    from fibersim.runner.scenario_runner import RunSettings
+    from fibersim.scenario.models import MatrixValues
+    from fibersim.session.scenario import ScenarioSession
 
 
 @click.command()
@@ -150,6 +147,8 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
     from fibersim.dialects import load_dialect
     from fibersim.runner.focus_target import Endpoints
     from fibersim.runner.scenario_runner import RunSettings
+    from fibersim.session.scenario import Outputs, ScenarioSession
+    from fibersim.transport import BrokerSettings
 
     if request_timeout <= 0 or timeout <= 0:
         raise click.BadParameter("timeouts must be positive", param_hint="--timeout")
@@ -178,21 +177,35 @@ def run(scenarios: tuple[str, ...], amqp_url: str | None, ca_file: str | None, i
                 click.echo(dry_run_text(path, variant, speed, seed, values))
         return
     make_parents(junit, *reports)
+    broker = BrokerSettings(amqp_url, exchange, dialect, ca_file, insecure,
+                            connect_timeout_s=connect_timeout,
+                            shutdown_timeout_s=shutdown_timeout)
     endpoints = Endpoints(
-        amqp_url=amqp_url, exchange=exchange, dialect=dialect, focus_url=focus_url,
-        focus_control_url=focus_control_url, focus_control_token=focus_control_token,
-        insecure=insecure, ca_file=ca_file, request_timeout_s=request_timeout,
-        focus_log_file=focus_log_file, focus_log_cmd=focus_log_cmd,
-        connect_timeout_s=connect_timeout, shutdown_timeout_s=shutdown_timeout)
+        focus_url=focus_url, focus_control_url=focus_control_url,
+        focus_control_token=focus_control_token, insecure=insecure, ca_file=ca_file,
+        request_timeout_s=request_timeout, focus_log_file=focus_log_file,
+        focus_log_cmd=focus_log_cmd)
     secrets = secrets_in(amqp_url, focus_url, focus_control_url)
     if focus_control_token:
         secrets.append(focus_control_token)
-    settings = RunSettings(speed=speed, seed=seed, allow_exec=allow_exec, strict=strict,
-                           start_time_ns=start_time)
-    outputs = Outputs(junit, reports, json_summary)
+    session = ScenarioSession(
+        loaded, broker, endpoints,
+        RunSettings(speed=speed, seed=seed, allow_exec=allow_exec, strict=strict,
+                    start_time_ns=start_time),
+        secrets, timeout, Outputs(junit, reports, json_summary), quiet=is_quiet(),
+        freeze_startup=True)
     with metrics_served(metrics_port):
-        exit_with(run_until_signal(_run_all(loaded, endpoints, settings, timeout, outputs,
-                                            secrets)))
+        exit_with(run_until_signal(_run_session(session)))
+
+
+async def _run_session(session: ScenarioSession) -> int:
+    """The session, then one line per failure on stderr (after the reports)."""
+    from fibersim.session.scenario import failure_lines
+
+    code, results = await session.run(sys.stdout, sys.stderr)
+    for line in failure_lines(results):
+        click.echo(f"fibersim: {line}", err=True)
+    return code
 
 
 def _tag_set(text: str | None) -> set[str]:
@@ -204,101 +217,8 @@ def _selected(tags: list[str], wanted: set[str], skipped: set[str]) -> bool:
     return (not wanted or bool(wanted & set(tags))) and not skipped & set(tags)
 
 
-@dataclass(frozen=True)
-class Outputs:
-    """Where ``run`` puts its results besides the console."""
-
-    junit: str | None
-    reports: tuple[str, ...]
-    #: ``--json``: the JSON report on stdout, the console lines on stderr
-    json_summary: bool
-
-
-async def _run_all(loaded: list[tuple[str, Scenario]], endpoints: Endpoints,
-                   settings: RunSettings, timeout: float, outputs: Outputs,
-                   secrets: list[str]) -> int:
-    from fibersim.reports import ConsoleReporter, write_junit
-    from fibersim.runner.scenario_runner import ScenarioRunner
-    from fibersim.session.tuning import freeze_startup_objects
-
-    console = ConsoleReporter(sys.stderr if outputs.json_summary else sys.stdout)
-    on_record = (lambda _: None) if is_quiet() else console.record
-    runners = [ScenarioRunner(variant, path, endpoints, settings, on_record, secrets,
-                              matrix=values)
-               for path, scenario in loaded for values, variant in scenario.variants()]
-    for runner in runners:
-        runner.preflight()
-    freeze_startup_objects()  # the session layer's opt-in, as for stream (session.tuning)
-    results: list[RunResult] = []
-    code = 0
-    current = runners[0]
-    try:
-        async with asyncio.timeout(timeout):
-            for current in runners:
-                results.append(current.result)
-                console.start(current.result, current.scenario.description.strip())
-                await current.run()
-                console.summary(current.result)
-                code = max(code, 0 if current.result.passed else 1)
-    except TimeoutError:
-        if not current.focus_reached:
-            unreachable = UnreachableError(
-                f"Focus Server unreachable: no answer within --timeout {timeout:g}s")
-            current.result.error, current.result.unreachable = str(unreachable), True
-            console.summary(current.result)
-            raise unreachable from None
-        current.result.error = f"the run took longer than --timeout {timeout:g}s"
-        console.summary(current.result)
-        code = 1
-    except UnreachableError:
-        # the summary says what was reached; main() prints the error itself, once
-        console.summary(results[-1])
-        raise
-    except asyncio.CancelledError:
-        if results:
-            results[-1].interrupted = True
-            console.summary(results[-1])
-        raise
-    finally:
-        if outputs.junit:
-            write_junit(results, outputs.junit)
-        write_reports(results, outputs.reports)
-        if outputs.json_summary:
-            click.echo(json_report_text(results))
-    for result in results:
-        for failed in result.expectations:
-            if failed.verdict == "failed":
-                named = f" ({failed.name})" if failed.name != failed.label else ""
-                click.echo(f"fibersim: {result.name}: expectation {failed.label}{named}"
-                           f" failed: {failed.failure}", err=True)
-        for event in result.failed_events:
-            click.echo(f"fibersim: {result.name}: event {event.label} failed:"
-                       f" {event.detail}", err=True)
-    return code
-
-
-def write_reports(results: list[RunResult], paths: tuple[str, ...]) -> None:
-    """Each ``--report`` in the format its name asks for: HTML for ``*.html``, else JSON."""
-    from fibersim.reports import write_json_report
-
-    for path in paths:
-        if path.lower().endswith((".html", ".htm")):
-            from fibersim.reports.html import write_html_report
-
-            write_html_report([json.loads(json_report_text(results))], path)
-        else:
-            write_json_report(results, path)
-
-
-def json_report_text(results: list[RunResult]) -> str:
-    """The JSON report document as text (what ``--report x.json`` writes)."""
-    from fibersim.reports.files import report_document
-
-    return json.dumps(report_document(results), indent=2, default=str)
-
-
 def dry_run_text(path: str, scenario: Scenario, speed: float | None, seed: int | None,
-                 matrix: dict[str, object] | None = None) -> str:
+                 matrix: MatrixValues | None = None) -> str:
     """The resolved timeline: nominal simulated times, anchors, events and expectations.
 
     Times after the first expectation are lower bounds (">="): a checkpoint may hold the

@@ -10,15 +10,9 @@ same way with ``--instance I/N`` (or explicit ``--fiber-ids``): fiber names are
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 import tempfile
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
@@ -40,60 +34,12 @@ from fibersim.cli.options import (
     tls_options,
 )
 from fibersim.cli.progress import live_progress
-from fibersim.cli.series import PerSecond, merge_rows, write_csv
 from fibersim.models import DEFAULT_CHANNELS, FiberConfig
-from fibersim.session.fleet import MAX_FIBERS, select_fibers, share
-from fibersim.session.stats import lateness_summary
-from fibersim.session.tuning import freeze_startup_objects
+from fibersim.session.fleet import MAX_FIBERS, select_fibers
 from fibersim.transport.settings import BrokerSettings
-from fibersim.units import format_speed
 
 if TYPE_CHECKING:
-    from fibersim.dialects import Dialect
-    from fibersim.runner import FiberStreamer
-    from fibersim.transport import PublishStats, Transport
-
-#: Up to this many full-rate fibers in one process each get a render process (the streamer's
-#: default); more render in threads of the one process. A render process holds its own noise
-#: banks (about 150 MB RSS), and with more fibers than cores the processes only take turns.
-RENDER_PROCESSES_MAX = max(1, (os.cpu_count() or 1) - 1)
-#: Seconds between two route probes of ``--wait-for-consumer``.
-CONSUMER_POLL_S = 0.5
-
-
-@dataclass(frozen=True)
-class StreamPlan:
-    """Everything a stream process needs; a ``--workers`` parent hands each child a copy."""
-
-    indices: tuple[int, ...]
-    prefix: str
-    seed: int
-    #: ``--fiber-id``: the one fiber's name, instead of ``<prefix><index>``
-    single_name: str | None
-    config: FiberConfig
-    #: URL, exchange, dialect, TLS and confirm window, as the options gave them
-    broker: BrokerSettings
-    duration: float
-    speed: float
-    quiet: bool
-    stats_json: str | None
-    #: ``--wait-for-consumer``: seconds to wait for a queue bound to each data key, or None
-    wait_for_consumer: float | None = None
-    #: ``--start-time`` (ns since the epoch); None: the wall clock when streaming starts
-    start_time_ns: int | None = None
-    stats_csv: str | None = None
-    metrics_port: MetricsAddress | None = None
-
-    @property
-    def fibers(self) -> tuple[str, ...]:
-        if self.single_name is not None:
-            return (self.single_name,)
-        return tuple(f"{self.prefix}{index}" for index in self.indices)
-
-    @property
-    def seeds(self) -> tuple[int, ...]:
-        """Fiber ``<prefix><i>`` gets ``seed + i``, whichever process publishes it."""
-        return tuple(self.seed + index for index in self.indices)
+    from fibersim.session.stream import StreamPlan
 
 
 @click.command()
@@ -186,6 +132,7 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, connect_ti
     Ctrl-C/SIGTERM.
     """
     from fibersim.dialects import load_dialect
+    from fibersim.session.stream import StreamPlan
 
     quiet = quiet or is_quiet()
     load_dialect(dialect)  # an unknown dialect is exit 2 before anything starts
@@ -217,191 +164,37 @@ def stream(amqp_url: str | None, ca_file: str | None, insecure: bool, connect_ti
 
 # -- one process, many fibers -------------------------------------------------------------------
 async def _stream(plan: StreamPlan) -> int:
-    from fibersim.dialects import load_dialect, open_broker
-    from fibersim.interrogator import Interrogator
-    from fibersim.runner import FiberStreamer, VirtualClock
+    """One ``StreamSession``, its lines on stderr: start, progress, summary."""
+    from fibersim.session.stream import StreamSession
 
-    dialect = load_dialect(plan.broker.dialect)
-    transport = open_broker(plan.broker, dialect=dialect)
-    await transport.connect()  # UnreachableError (exit 3) if the broker is not there
-    if plan.wait_for_consumer is not None:
-        try:
-            await _wait_for_consumer(transport, dialect, plan)
-        except BaseException:
-            await asyncio.shield(transport.close())
-            raise
-    clock = VirtualClock(plan.speed)
-    start_ns = time.time_ns()
-    render_process = None if len(plan.fibers) <= RENDER_PROCESSES_MAX else False
-    streamers = [
-        FiberStreamer(Interrogator(plan.config.model_copy(update={"fiber_id": name}), start_ns),
-                      transport, clock, seed=seed, render_process=render_process,
-                      dialect=dialect)
-        for name, seed in zip(plan.fibers, plan.seeds, strict=True)
-    ]
-    config = plan.config
-    click.echo(f"streaming {_fiber_list(plan.fibers)}: {config.number_of_channels} channels at "
-               f"{config.prr:g} Hz, {config.dtype}, {plan.duration:g} s at "
-               f"{format_speed(plan.speed)} to {transport.description}", err=True)
-    # Building the synthesizers (and starting render processes) took time that no block
-    # should be late for, and that must not appear as an offset between block timestamps and
-    # the wall clock: start both clocks once the first blocks are ready.
-    series = PerSecond(lambda: _counters(streamers, transport))
+    session = StreamSession(plan, notify=lambda line: click.echo(line, err=True),
+                            freeze_startup=True)
+    await session.open()
+    click.echo(session.start_text(), err=True)
     try:
-        async with series.running(), live_progress(lambda: _progress_text(streamers, series),
-                                                   enabled=not plan.quiet):
-            await asyncio.gather(*(streamer.prepare() for streamer in streamers))
-            freeze_startup_objects()  # start-up is over: no collection pass over it
-            clock.restart()
-            start_ns = time.time_ns() if plan.start_time_ns is None else plan.start_time_ns
-            for streamer in streamers:
-                streamer.interrogator.start_time_ns = start_ns
-                streamer.stats.wall_start = time.monotonic()
-            series.restart()
-            for streamer in streamers:
-                await streamer.connect()
-            await asyncio.gather(*(streamer.run_until(plan.duration) for streamer in streamers))
-            for streamer in streamers:
-                await streamer.disconnect()
+        async with live_progress(session.progress_text, enabled=not plan.quiet):
+            await session.publish()
     finally:
-        _close(streamers)
-        await asyncio.shield(transport.close())
-        click.echo(_summary_text(streamers, transport), err=True)
-        if plan.stats_json is not None:
-            Path(plan.stats_json).write_text(
-                json.dumps(_stats(streamers, transport, series.rows), indent=1))
-        if plan.stats_csv is not None:
-            write_csv(series.rows, plan.stats_csv)
-    return _exit_code(transport.stats, plan)
-
-
-def _exit_code(stats: PublishStats, plan: StreamPlan) -> int:
-    """1 if a block was lost, or not delivered although a consumer was required."""
-    undelivered = stats.lost_sequences or (
-        plan.wait_for_consumer is not None and stats.unroutable_sequences)
-    return 1 if undelivered else 0
-
-
-async def _wait_for_consumer(transport: Transport, dialect: Dialect, plan: StreamPlan) -> None:
-    """Return once every fiber's data routing key has a queue bound; exit 3 otherwise."""
-    from fibersim.errors import UnreachableError
-    from fibersim.wire import MessageKind
-
-    assert plan.wait_for_consumer is not None
-    keys = [dialect.routing_key(MessageKind.DATA, fiber) for fiber in plan.fibers]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + plan.wait_for_consumer
-    announced = False
-    while keys:
-        keys = [key for key in keys if not await transport.has_route(key)]
-        if not keys:
-            return
-        if loop.time() >= deadline:
-            raise UnreachableError(f"no consumer: no queue bound to {keys[0]}"
-                                   f"{f' (and {len(keys) - 1} more)' if len(keys) > 1 else ''}"
-                                   f" after {plan.wait_for_consumer:g} s")
-        if not announced:
-            click.echo(f"waiting up to {plan.wait_for_consumer:g} s for a consumer of {keys[0]}",
-                       err=True)
-            announced = True
-        await asyncio.sleep(min(CONSUMER_POLL_S, max(0.0, deadline - loop.time())))
-
-
-def _close(streamers: Sequence[FiberStreamer]) -> None:
-    """End the render processes (also on Ctrl-C/SIGTERM, which the worker processes ignore
-    or do not get: the parent decides when they stop)."""
-    for streamer in streamers:
-        streamer.close()
-
-
-def _fiber_list(names: Sequence[str]) -> str:
-    return names[0] if len(names) == 1 else f"{len(names)} fibers ({names[0]} .. {names[-1]})"
-
-
-def _progress_text(streamers: Sequence[FiberStreamer], series: PerSecond) -> str:
-    totals = _totals(streamers)
-    return (f"t={totals['sim_time']:8.1f} s  blocks={totals['blocks']:7d}  "
-            f"{series.latest('messages_per_s'):8.0f} msg/s  "
-            f"{totals['bytes'] / totals['wall_s'] / 1e6:7.1f} MB/s  "
-            f"x{totals['sim_time'] / totals['wall_s']:6.1f} real time")
-
-
-def _counters(streamers: Sequence[FiberStreamer], transport: Transport) -> dict[str, float]:
-    """The cumulative counters the per-second series is made of."""
-    blocks = sum(s.stats.blocks for s in streamers)
-    return {"sim_time": min(s.sim_time for s in streamers), "blocks": blocks,
-            "messages": blocks + sum(s.stats.metadata_messages + s.stats.heartbeats
-                                     for s in streamers),
-            "bytes": sum(s.stats.bytes for s in streamers),
-            "confirmed": transport.stats.confirmed}
-
-
-def _totals(streamers: Sequence[FiberStreamer]) -> dict[str, Any]:
-    """Totals over the streamers; simulated time is the slowest fiber's."""
-    wall = max(1e-9, time.monotonic() - min(s.stats.wall_start for s in streamers))
-    return {
-        "sim_time": min(s.stats.sim_time for s in streamers),
-        "wall_s": wall,
-        "blocks": sum(s.stats.blocks for s in streamers),
-        "bytes": sum(s.stats.bytes for s in streamers),
-        "metadata_messages": sum(s.stats.metadata_messages for s in streamers),
-        "heartbeats": sum(s.stats.heartbeats for s in streamers),
-    }
-
-
-def _summary_text(streamers: Sequence[FiberStreamer], transport: Transport) -> str:
-    totals, sent = _totals(streamers), transport.stats
-    wall = totals["wall_s"]
-    fibers = f"{len(streamers)} fibers, " if len(streamers) > 1 else ""
-    return (
-        f"summary: {fibers}{totals['sim_time']:.1f} simulated s in {wall:.2f} s wall = "
-        f"real-time factor {totals['sim_time'] / wall:.1f}x; {totals['blocks']} blocks, "
-        f"{totals['bytes'] / 1e6:.1f} MB ({totals['bytes'] / wall / 1e6:.1f} MB/s); "
-        f"{totals['metadata_messages']} metadata, {totals['heartbeats']} heartbeats; "
-        f"{sent.summary()}"
-    )
-
-
-def _stats(streamers: Sequence[FiberStreamer], transport: Transport,
-           series: list[dict[str, float]]) -> dict[str, Any]:
-    """The ``--stats-json`` document of one process."""
-    totals = _totals(streamers)
-    return {
-        "fibers": [s.fiber_id for s in streamers],
-        **totals,
-        "realtime_factor": totals["sim_time"] / totals["wall_s"],
-        "lateness": lateness_summary(
-            [list(s.stats.lateness) for s in streamers]),
-        "transport": transport.stats.as_dict(),
-        "series": series,
-    }
+        await session.close()
+        click.echo(session.summary_text(), err=True)
+    return session.exit_code()
 
 
 # -- many processes -----------------------------------------------------------------------------
 async def _run_workers(plan: StreamPlan, workers: int) -> int:
     """Split the fibers into ``workers`` contiguous shares, one worker process each."""
+    from fibersim.session.stream import fiber_list, merge_worker_stats, worker_plans
     from fibersim.session.workers import run_in_processes
 
     with tempfile.TemporaryDirectory(prefix="fibersim-workers-") as scratch:
         plans = worker_plans(plan, workers, Path(scratch))
-        click.echo(f"streaming {_fiber_list(plan.fibers)} with {len(plans)} worker processes",
+        click.echo(f"streaming {fiber_list(plan.fibers)} with {len(plans)} worker processes",
                    err=True)
         codes = await run_in_processes(_worker, plans, "fibersim-stream")
         if plan.stats_json is not None or plan.stats_csv is not None:
-            _merge_worker_stats([p.stats_json for p in plans if p.stats_json], plan.stats_json,
-                                plan.stats_csv)
+            merge_worker_stats([p.stats_json for p in plans if p.stats_json], plan.stats_json,
+                               plan.stats_csv)
     return max(codes)
-
-
-def worker_plans(plan: StreamPlan, workers: int, scratch: Path) -> list[StreamPlan]:
-    """The plan of each worker: a contiguous share of the fibers, quiet, its statistics in
-    ``scratch`` (merged by the parent), metrics on the parent's port + k; everything else
-    (broker, dialect, fiber settings, start time, consumer wait) is the parent's."""
-    count = min(workers, len(plan.indices))
-    return [replace(plan, indices=tuple(share(plan.indices, k, count)), quiet=True,
-                    stats_json=str(scratch / f"worker-{k}.json"), stats_csv=None,
-                    metrics_port=plan.metrics_port and plan.metrics_port.shifted(k))
-            for k in range(count)]
 
 
 def _worker(plan: StreamPlan) -> int:
@@ -416,26 +209,3 @@ def _worker(plan: StreamPlan) -> int:
     except FibersimError as error:
         click.echo(f"fibersim: error: {error}", err=True)
         return error.exit_code
-
-
-def _merge_worker_stats(files: list[str], target: str | None, csv_target: str | None) -> None:
-    """One stats document for the whole run: sums, the slowest fiber, the worst lateness."""
-    parts = [json.loads(Path(path).read_text()) for path in files if Path(path).exists()]
-    if not parts:
-        return
-    merged = {
-        "fibers": [name for part in parts for name in part["fibers"]],
-        "sim_time": min(part["sim_time"] for part in parts),
-        "wall_s": max(part["wall_s"] for part in parts),
-        **{key: sum(part[key] for part in parts)
-           for key in ("blocks", "bytes", "metadata_messages", "heartbeats")},
-        "realtime_factor": min(part["realtime_factor"] for part in parts),
-        "lateness": {key: (sum if key == "count" else max)(part["lateness"][key] for part in parts)
-                     for key in parts[0]["lateness"]},
-        "series": merge_rows(part.get("series", []) for part in parts),
-        "workers": parts,
-    }
-    if target is not None:
-        Path(target).write_text(json.dumps(merged, indent=1))
-    if csv_target is not None:
-        write_csv(merged["series"], csv_target)

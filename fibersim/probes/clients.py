@@ -13,7 +13,13 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from fibersim.probes.http import CONFIGURE_REQUESTS, Answer, FocusClient, ProbeError
+from fibersim.probes.http import (
+    CONFIGURE_REQUESTS,
+    Answer,
+    FocusClient,
+    JsonDocument,
+    ProbeError,
+)
 from fibersim.probes.readiness import backoff_pauses, metadata_is_ready
 
 
@@ -48,7 +54,7 @@ class ClientTally:
 
 
 async def _send(client: FocusClient, tally: ClientTally, method: str, path: str,
-                body: object = None) -> Answer | None:
+                body: JsonDocument = None) -> Answer | None:
     """One counted request; the answer, or None when none came."""
     route = f"{method} /{path}"
     try:

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fibersim.probes.clients import ClientTally
-from fibersim.probes.http import CONFIGURE_REQUESTS, Answer, FocusClient, ProbeError
+from fibersim.probes.http import (
+    CONFIGURE_REQUESTS,
+    Answer,
+    FocusClient,
+    JsonDocument,
+    ProbeError,
+)
 from fibersim.probes.logs import LogLines
 from fibersim.probes.matching import (
     MISSING,
@@ -28,7 +34,12 @@ from fibersim.probes.matching import (
     match_value,
     short,
 )
-from fibersim.probes.variables import MissingVariable, substitute, substitute_matcher
+from fibersim.probes.variables import (
+    MissingVariable,
+    Variables,
+    substitute,
+    substitute_matcher,
+)
 from fibersim.scenario.models import (
     AnswerCheck,
     BackoffVersusStorm,
@@ -56,7 +67,8 @@ class RequestBaseline:
     """The mock's request counters when an event fired, for counts and rates "since" it."""
 
     at_wall: float
-    requests: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: the ``requests`` counters as the mock answered them (checked where they are read)
+    requests: JsonDocument = None
 
 
 @dataclass
@@ -66,7 +78,7 @@ class Context:
 
     run_start: float = field(default_factory=time.monotonic)
     moments: dict[str, float] = field(default_factory=dict)
-    variables: dict[str, Any] = field(default_factory=dict)
+    variables: Variables = field(default_factory=dict)
     tallies: dict[str, ClientTally] = field(default_factory=dict)
     baselines: dict[str | None, RequestBaseline] = field(default_factory=dict)
 
@@ -76,7 +88,7 @@ class Evaluation:
     """A verdict and the variables its answers would capture if it is the one that met."""
 
     verdict: Verdict
-    captured: dict[str, Any]
+    captured: Variables
 
 
 class ExpectationChecker:
@@ -90,7 +102,7 @@ class ExpectationChecker:
     async def evaluate(self, expectation: Expectation, due: float) -> Evaluation:
         """Every check of ``expectation`` now (``due``: when it became due, monotonic)."""
         verdicts: list[Verdict] = []
-        captured: dict[str, Any] = {}
+        captured: Variables = {}
         status: dict[str, Any] | None = None
         if expectation.state is not None or expectation.mock or expectation.requests:
             answer = await self._mock_status()
@@ -154,7 +166,7 @@ class ExpectationChecker:
         return {path: substitute_matcher(matcher, self.context.variables)
                 for path, matcher in matchers.items()}
 
-    async def _configure(self, check: ConfigureCheck, captured: dict[str, Any]) -> Verdict:
+    async def _configure(self, check: ConfigureCheck, captured: Variables) -> Verdict:
         try:
             body = substitute(CONFIGURE_REQUESTS[check.request] if isinstance(check.request, str)
                               else check.request, self.context.variables)
@@ -176,7 +188,7 @@ class ExpectationChecker:
             parts.append(await self._log_line(check.log, sent_at))
         return Verdict.combine(parts, ", ")
 
-    async def _http(self, check: HttpCheck, captured: dict[str, Any]) -> Verdict:
+    async def _http(self, check: HttpCheck, captured: Variables) -> Verdict:
         try:
             path = str(substitute(check.path, self.context.variables))
             query = substitute(check.query, self.context.variables)
@@ -195,7 +207,7 @@ class ExpectationChecker:
         return self._answer(shown, answer, check, captured)
 
     def _answer(self, shown: str, answer: Answer, check: AnswerCheck,
-                captured: dict[str, Any]) -> Verdict:
+                captured: Variables) -> Verdict:
         """Status, body matchers and text of one answer; captures when all of it holds."""
         statuses = check.statuses()
         status_ok = statuses is None or answer.status in statuses
@@ -221,39 +233,44 @@ class ExpectationChecker:
                 f"{name}={short(value)}" for name, value in values.items()))
         return verdict
 
-    async def _log_line(self, pattern: LogMatch, since: float) -> Verdict:
-        """A line matching ``pattern`` arrived at or after ``since`` (a request's line)."""
+    async def _matching_lines(self, pattern: LogMatch, since: float
+                              ) -> tuple[LogMatch, list[tuple[float, str]]] | Verdict:
+        """The pattern with its variables filled in and the lines it matches that arrived at
+        or after ``since`` (read afresh); a verdict instead when there is no log to read
+        (skipped) or a variable is not set (failed)."""
         logs = self.logs
         if logs is None or logs.broken is not None:
             return Verdict.skipped("log", NO_LOG_SOURCE if logs is None else str(logs.broken))
         try:
-            pattern = _with_variables(pattern, self.context.variables)
+            wanted = _with_variables(pattern, self.context.variables)
         except MissingVariable as error:
             return Verdict(False, f"log: {error}")
         await logs.refresh()
-        for _, line in logs.since(since):
-            if _log_matches(pattern, line):
-                return Verdict(True, f"log {line[:200]!r}")
-        return Verdict(False, f"no log line since the request (want {pattern.describe()})")
+        return wanted, [(stamp, line) for stamp, line in logs.since(since)
+                        if _log_matches(wanted, line)]
+
+    async def _log_line(self, pattern: LogMatch, since: float) -> Verdict:
+        """A line matching ``pattern`` arrived at or after ``since`` (a request's line)."""
+        found = await self._matching_lines(pattern, since)
+        if isinstance(found, Verdict):
+            return found
+        wanted, matched = found
+        if matched:
+            return Verdict(True, f"log {matched[0][1][:200]!r}")
+        return Verdict(False, f"no log line since the request (want {wanted.describe()})")
 
     async def _log(self, check: LogCheck, due: float) -> Verdict:
         """How many lines matching ``check`` arrived since its ``since`` step (or ``due``)."""
-        logs = self.logs
-        if logs is None or logs.broken is not None:
-            return Verdict.skipped("log", NO_LOG_SOURCE if logs is None else str(logs.broken))
-        try:
-            check = _with_variables(check, self.context.variables)
-        except MissingVariable as error:
-            return Verdict(False, f"log: {error}")
-        await logs.refresh()
         since_name = check.since or "due"
         since = (self.context.run_start if check.since == "start"
                  else self.context.moments.get(check.since, due) if check.since else due)
-        matched = [(stamp, line) for stamp, line in logs.since(since)
-                   if _log_matches(check, line)]
+        found = await self._matching_lines(check, since)
+        if isinstance(found, Verdict):
+            return found
+        wanted_pattern, matched = found
         wanted = check.count if check.count is not None else AT_LEAST_ONE
         ok = match_value(len(matched), wanted)
-        seen = f"log {check.describe()}: {len(matched)} line(s) since {since_name}"
+        seen = f"log {wanted_pattern.describe()}: {len(matched)} line(s) since {since_name}"
         if matched:
             stamp, line = matched[-1]
             seen += f", last at {stamp - self.context.run_start:.2f}s: {line[:200]!r}"
@@ -298,7 +315,7 @@ def _log_matches(pattern: LogMatch, line: str) -> bool:
     return pattern.contains in line
 
 
-def _with_variables(pattern: PatternT, variables: dict[str, Any]) -> PatternT:
+def _with_variables(pattern: PatternT, variables: Variables) -> PatternT:
     """The pattern with ``${name}`` replaced: as text in ``contains``, escaped in ``regex``."""
     if pattern.contains is not None:
         return pattern.model_copy(update={"contains": str(substitute(pattern.contains,
@@ -316,7 +333,7 @@ def _escaped(name: str, escaped: dict[str, str]) -> str:
     return escaped[name]
 
 
-def _text(text: str, pattern: LogMatch, variables: dict[str, Any]) -> Verdict:
+def _text(text: str, pattern: LogMatch, variables: Variables) -> Verdict:
     try:
         wanted = _with_variables(pattern, variables)
     except MissingVariable as error:
@@ -339,11 +356,11 @@ def _capture(answer: Answer, source: str) -> Any:
     return lookup(answer.body, source.removeprefix("body."))
 
 
-def _route_count(requests: Any, route: str, status: int | None) -> int:
+def _route_count(requests: JsonDocument, route: str, status: int | None) -> int:
     """Requests counted for ``route`` (and ``status``) in the mock's ``requests`` counters."""
-    if not isinstance(requests, dict) or not isinstance(requests.get(route), dict):
+    by_status = requests.get(route) if isinstance(requests, dict) else None
+    if not isinstance(by_status, dict):
         return 0
-    by_status = requests[route]
     if status is None:
         return sum(value for value in by_status.values() if isinstance(value, int))
     value = by_status.get(str(status), 0)

@@ -19,7 +19,7 @@ import json
 import ssl
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 import httpx
@@ -56,12 +56,17 @@ class ProbeError(Exception):
     """A request got no HTTP answer (timeout, refused connection); the text says which."""
 
 
+#: A JSON document as ``json.loads`` returns it: what an answer's body is, and what a
+#: request may send.
+JsonDocument: TypeAlias = (str | int | float | bool | list["JsonDocument"]
+                           | dict[str, "JsonDocument"] | None)
+
 @dataclass(frozen=True)
 class Answer:
     """An HTTP answer: status, parsed JSON (None if not JSON), raw text, round-trip time."""
 
     status: int
-    body: Any
+    body: JsonDocument
     text: str
     elapsed_s: float
     headers: dict[str, str] = field(default_factory=dict)
@@ -120,7 +125,7 @@ class FocusClient:
         """Close the connection pool."""
         await self._http.aclose()
 
-    async def request(self, method: str, path: str, body: Any = None, *,
+    async def request(self, method: str, path: str, body: JsonDocument = None, *,
                       control: bool = False, root: bool = False,
                       query: dict[str, Any] | None = None,
                       headers: dict[str, str] | None = None) -> Answer:
@@ -184,7 +189,7 @@ class FocusClient:
         """``GET /channels``: the channel range, served even while waiting for fiber."""
         return await self.request("GET", "channels")
 
-    async def configure(self, body: dict[str, Any]) -> Answer:
+    async def configure(self, body: dict[str, JsonDocument]) -> Answer:
         """``POST /configure``: the call the incident's 503s came from."""
         return await self.request("POST", "configure", body)
 

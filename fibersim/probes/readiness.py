@@ -9,13 +9,12 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from fibersim.models import WAITING_FOR_FIBER
-from fibersim.probes.http import FocusClient, ProbeError
+from fibersim.probes.http import FocusClient, JsonDocument, ProbeError
 
 
-def metadata_is_ready(body: Any) -> bool:
+def metadata_is_ready(body: JsonDocument) -> bool:
     """prr > 0 and no "waiting for fiber" sentinel: the check a client makes before configuring.
 
     Works on any JSON body, since a real server may add fields fibersim does not model.
@@ -70,7 +69,7 @@ async def wait_until_ready(client: FocusClient, timeout_s: float, *, base_s: flo
         await asyncio.sleep(min(next(pauses), remaining))
 
 
-def describe_metadata(body: Any) -> str:
+def describe_metadata(body: JsonDocument) -> str:
     """A one-line view of a live_metadata body: the fields that decide readiness."""
     if not isinstance(body, dict):
         return "(not a JSON object)"

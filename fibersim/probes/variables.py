@@ -11,15 +11,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from fibersim.probes.http import JsonDocument
 from fibersim.scenario.models import Comparison, Matcher
 from fibersim.scenario.timeline import VARIABLE
+
+#: Variables by name: captured from answers (JSON values) or predefined (matrix values, the
+#: seed, the Focus Server's URL); what the runner hands the checks and reports back.
+Variables = dict[str, JsonDocument]
 
 
 class MissingVariable(Exception):
     """A ``${name}`` whose capturing step never met (the text names it)."""
 
 
-def substitute(value: Any, variables: dict[str, Any]) -> Any:
+def substitute(value: Any, variables: Variables) -> Any:
     """``value`` (any JSON) with every ``${name}`` replaced."""
     if isinstance(value, str):
         whole = VARIABLE.fullmatch(value)
@@ -33,7 +38,7 @@ def substitute(value: Any, variables: dict[str, Any]) -> Any:
     return value
 
 
-def substitute_matcher(matcher: Matcher, variables: dict[str, Any]) -> Matcher:
+def substitute_matcher(matcher: Matcher, variables: Variables) -> Matcher:
     """A matcher with variables replaced in its values (``job_id: ${job}``)."""
     if isinstance(matcher, Comparison):
         changes: dict[str, Any] = {key: substitute(getattr(matcher, key), variables)
@@ -42,11 +47,11 @@ def substitute_matcher(matcher: Matcher, variables: dict[str, Any]) -> Matcher:
     return substitute(matcher, variables)  # type: ignore[no-any-return]
 
 
-def _value(name: str, variables: dict[str, Any]) -> Any:
+def _value(name: str, variables: Variables) -> JsonDocument:
     if name not in variables:
         raise MissingVariable(f"${{{name}}} is not set: the step that captures it was not met")
     return variables[name]
 
 
-def _text(value: Any) -> str:
+def _text(value: JsonDocument) -> str:
     return value if isinstance(value, str) else json.dumps(value)

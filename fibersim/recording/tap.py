@@ -78,6 +78,29 @@ class Tap:
         """The file being written, once the first block has arrived."""
         return None if self.writer is None else self.writer.info
 
+    def progress_text(self) -> str:
+        """The live progress line: stream time recorded, blocks and gaps."""
+        info, stats = self.info, self.stats
+        if info is None:
+            return "waiting for metadata and data ..."
+        return (f"t={stats.rows / info.prr:8.1f} s of {self.duration_s:g} s"
+                f"  blocks={stats.blocks:7d}  gaps={stats.gaps}")
+
+    def summary_text(self, elapsed_s: float) -> str:
+        """The closing line: what was written (or why nothing was), gaps and drops."""
+        info, stats = self.info, self.stats
+        if info is None:
+            return (f"summary: nothing recorded in {elapsed_s:.1f} s"
+                    f" ({stats.blocks_before_metadata} data blocks arrived before any"
+                    " metadata); no file written")
+        size_mb = Path(self.path).stat().st_size / 1e6
+        return (f"summary: wrote {self.path}: {stats.rows} samples x {info.n_channels} channels"
+                f" ({stats.rows / info.prr:g} s at {info.prr:g} Hz, dx {info.dx:g} m),"
+                f" {info.dtype}, {size_mb:.1f} MB; {stats.blocks} blocks, {stats.gaps} gaps"
+                f" ({stats.gap_rows} samples, {stats.missing_sequences} missing blocks),"
+                f" {stats.stale_blocks} duplicate/late and {stats.malformed} malformed blocks"
+                f" dropped; {stats.stop_reason or 'interrupted'}")
+
     def close(self) -> None:
         """Finish the file (safe to call twice, and before anything was written)."""
         if self.writer is not None:

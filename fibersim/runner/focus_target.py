@@ -1,7 +1,8 @@
 """Where a scenario's Focus Server is: the built-in mock in this process, or a separate server.
 
 The three run modes differ only here: with no ``focus_url`` the mock is started in-process on
-the same broker (embedded in-memory, or the real RabbitMQ of ``amqp_url``) and its log lines
+the same broker (embedded in-memory, or the real RabbitMQ of the run's ``BrokerSettings``)
+and its log lines
 are captured, formatted exactly as the server writes them, for log checks; with a
 ``focus_url`` the scenario talks to that server, the mock's status/control interface is
 available only through ``focus_control_url``, and log lines only from a followed file
@@ -14,15 +15,15 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from fibersim.dialects import Dialect, load_dialect, open_dialect_transport
+from fibersim.dialects import load_dialect, open_broker
 from fibersim.errors import InputError, UnreachableError
 from fibersim.probes.http import FocusClient
 from fibersim.probes.logs import CommandFollower, FileFollower, LogCapture, LogLines
-from fibersim.redact import redact_url, scrub, secrets_in
+from fibersim.redact import redact_url
 from fibersim.scenario.models import Scenario
-from fibersim.transport import MemoryBroker, Transport
+from fibersim.transport import BrokerSettings, MemoryBroker, Transport
 
 #: Seconds the Focus Server has to answer its first request before the run is abandoned.
 REACHABLE_WITHIN_S = 5.0
@@ -30,30 +31,25 @@ REACHABLE_WITHIN_S = 5.0
 
 @dataclass(frozen=True)
 class Endpoints:
-    """How to reach the broker and the Focus Server (command-line settings)."""
+    """How to reach the Focus Server (command-line settings); the broker is the run's
+    ``BrokerSettings``, passed beside it."""
 
-    amqp_url: str | None = None
-    #: None: the dialect's own exchange
-    exchange: str | None = None
-    #: ``--dialect``: overrides the scenario's ``fiber.dialect``
-    dialect: str | None = None
     focus_url: str | None = None
     focus_control_url: str | None = None
-    focus_control_token: str | None = None
+    #: never shown: not in ``repr``, so an ``Endpoints`` may be logged as it is
+    focus_control_token: str | None = field(default=None, repr=False)
+    #: TLS of the Focus Server's HTTPS (the same options as the broker's on the command line)
     insecure: bool = False
     ca_file: str | None = None
     request_timeout_s: float = 3.0
     focus_log_file: str | None = None
     focus_log_cmd: str | None = None
-    connect_timeout_s: float | None = None
-    shutdown_timeout_s: float | None = None
 
-    @property
-    def mode(self) -> str:
+    def mode(self, broker: BrokerSettings) -> str:
         """``embedded``, ``broker+mock`` or ``external``, for reports."""
         if self.focus_url:
             return "external"
-        return "broker+mock" if self.amqp_url else "embedded"
+        return "broker+mock" if broker.url else "embedded"
 
     @property
     def has_control(self) -> bool:
@@ -73,32 +69,22 @@ class FocusTarget:
     control_token: str | None = None
 
 
-def open_stream_transport(endpoints: Endpoints, broker: MemoryBroker,
-                          dialect: Dialect) -> Transport:
-    """The transport the streamer publishes on (and the embedded mock consumes from)."""
-    return open_dialect_transport(dialect, endpoints.amqp_url, broker=broker,
-                                  exchange=endpoints.exchange, ca_file=endpoints.ca_file,
-                                  insecure=endpoints.insecure,
-                                  connect_timeout_s=endpoints.connect_timeout_s,
-                                  shutdown_timeout_s=endpoints.shutdown_timeout_s)
-
-
-async def connect(transport: Transport, endpoints: Endpoints) -> None:
+async def connect(transport: Transport, settings: BrokerSettings) -> None:
     """Connect, turning a refused or timed-out broker into exit code 3."""
     try:
         await transport.connect()
     except (ConnectionError, OSError, TimeoutError) as error:
         # the transport's message names the reason and already hides the password
-        secrets = secrets_in(endpoints.amqp_url)
-        reason = scrub(" ".join(str(error).split()), secrets) or type(error).__name__
+        reason = settings.scrubbed(" ".join(str(error).split())) or type(error).__name__
         raise UnreachableError(f"broker unreachable: {reason}") from None
 
 
 @contextlib.asynccontextmanager
-async def open_focus(scenario: Scenario, endpoints: Endpoints, broker: MemoryBroker,
-                     dialect: str) -> AsyncIterator[FocusTarget]:
+async def open_focus(scenario: Scenario, endpoints: Endpoints, settings: BrokerSettings,
+                     broker: MemoryBroker, dialect: str) -> AsyncIterator[FocusTarget]:
     """The scenario's Focus Server, reachable, for the duration of the context; the built-in
-    mock consumes ``dialect`` (an installed name or ``module:attribute``)."""
+    mock consumes ``dialect`` (an installed name or ``module:attribute``) from the broker of
+    ``settings`` (``broker`` if that is the in-memory one)."""
     if endpoints.focus_url:
         client = _client(endpoints, endpoints.focus_url, endpoints.focus_control_url,
                          endpoints.focus_control_token)
@@ -112,13 +98,13 @@ async def open_focus(scenario: Scenario, endpoints: Endpoints, broker: MemoryBro
             if logs is not None:
                 await logs.close()
         return
-    async with _embedded_mock(scenario, endpoints, broker, dialect) as target:
+    async with _embedded_mock(scenario, endpoints, settings, broker, dialect) as target:
         yield target
 
 
 @contextlib.asynccontextmanager
-async def _embedded_mock(scenario: Scenario, endpoints: Endpoints, broker: MemoryBroker,
-                         dialect: str) -> AsyncIterator[FocusTarget]:
+async def _embedded_mock(scenario: Scenario, endpoints: Endpoints, broker_settings: BrokerSettings,
+                         broker: MemoryBroker, dialect: str) -> AsyncIterator[FocusTarget]:
     from fibersim.focus import FocusSettings, serve_focus_mock
     from fibersim.focus.logs import FocusServerFormatter
 
@@ -135,8 +121,8 @@ async def _embedded_mock(scenario: Scenario, endpoints: Endpoints, broker: Memor
         **({"metadata_timeout_s": mock_settings.metadata_timeout}
            if mock_settings.metadata_timeout else {}),
     )
-    transport = open_stream_transport(endpoints, broker, load_dialect(dialect))
-    await connect(transport, endpoints)
+    transport = open_broker(broker_settings, dialect=load_dialect(dialect), broker=broker)
+    await connect(transport, broker_settings)
     logs = LogLines("the built-in mock's log")
     capture = LogCapture(logs)
     capture.setFormatter(FocusServerFormatter())

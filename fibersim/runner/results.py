@@ -9,7 +9,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from fibersim.probes.variables import Variables
+    from fibersim.scenario.models import MatrixValues
 
 EventOutcome = Literal["fired", "failed", "refused"]
 #: ``skipped``: held as far as it could be checked, but part of it could not be checked here
@@ -74,7 +78,7 @@ class ExpectationRecord:
     #: the ``xfail`` reason: a known bug this expectation documents
     xfail: str = ""
     #: variables captured when it was met
-    captured: dict[str, Any] = field(default_factory=dict)
+    captured: Variables = field(default_factory=dict)
     #: True for a ``watch:`` step (judged over a window, not polled until met)
     watch: bool = False
 
@@ -126,7 +130,7 @@ class RunResult:
     #: ``--strict``: skipped checks and XPASS fail the run
     strict: bool = False
     #: the matrix values of this run (``{"behaviour": "fixed"}``); part of its name
-    matrix: dict[str, Any] = field(default_factory=dict)
+    matrix: MatrixValues = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     #: the broker or Focus Server could not be reached (exit 3); ``error`` says which
     unreachable: bool = False

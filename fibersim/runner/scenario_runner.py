@@ -26,12 +26,14 @@ import os
 import random
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from fibersim.dialects import DEFAULT_DIALECT, Dialect, DialectError, load_dialect
+from pydantic import BaseModel
+
+from fibersim.dialects import DEFAULT_DIALECT, Dialect, DialectError, load_dialect, open_broker
 from fibersim.errors import InputError, UnreachableError
 from fibersim.interrogator import Interrogator
 from fibersim.probes.clients import ClientTally, run_backoff_client, run_storm
@@ -50,33 +52,40 @@ from fibersim.runner.focus_target import (
     FocusTarget,
     connect,
     open_focus,
-    open_stream_transport,
 )
 from fibersim.runner.results import EventRecord, ExpectationRecord, Probe, RunResult, StepRecord
 from fibersim.runner.streamer import FiberStreamer
 from fibersim.runner.watches import StateWatcher
 from fibersim.scenario.loader import parse_yaml, step_line
 from fibersim.scenario.models import (
-    CONTROL_EVENTS,
     BackoffClient,
+    Connect,
     Corrupt,
     Disconnect,
     Duplicate,
     Event,
     Exec,
     ExpectStep,
+    FocusRestart,
     Gap,
+    MatrixValues,
     Reconfigure,
     Reorder,
+    RestorePrr,
     Scenario,
     Set,
+    StaleMetadata,
+    StaleMetadataEnd,
     StartSource,
     StopSource,
+    StoreDown,
+    StoreUp,
     Storm,
     WatchStep,
+    ZeroPrr,
 )
 from fibersim.scenario.timeline import Anchor, ResolvedStep, resolve_timeline
-from fibersim.transport import MemoryBroker
+from fibersim.transport import BrokerSettings, MemoryBroker
 from fibersim.wire import MessageKind
 
 #: Wall seconds between two evaluations of a pending or holding expectation.
@@ -95,6 +104,16 @@ LIST_CHECKS = ("configure", "http", "log")
 
 class EventFailed(Exception):
     """An event could not be carried out; the text says why (the run will exit 1)."""
+
+
+@dataclass(frozen=True)
+class EventScope:
+    """What an event's handler acts on: the step's label (for the tallies of the clients it
+    starts), the streamer (the interrogator and its faults) and the Focus Server."""
+
+    label: str
+    streamer: FiberStreamer
+    focus: FocusTarget
 
 
 @dataclass(frozen=True)
@@ -173,11 +192,14 @@ class StreamDriver:
 class ScenarioRunner:
     """One run of one scenario file (one matrix combination of it)."""
 
-    def __init__(self, scenario: Scenario, path: str, endpoints: Endpoints,
-                 settings: RunSettings, on_record: Callable[[StepRecord], None],
-                 secrets: list[str], matrix: dict[str, Any] | None = None) -> None:
+    def __init__(self, scenario: Scenario, path: str, broker: BrokerSettings,
+                 endpoints: Endpoints, settings: RunSettings,
+                 on_record: Callable[[StepRecord], None], secrets: list[str],
+                 matrix: MatrixValues | None = None) -> None:
         self.scenario = scenario
         self.path = path
+        #: the broker the fiber publishes on; its dialect (``--dialect``) overrides the file's
+        self.broker = broker
         self.endpoints = endpoints
         self.settings = settings
         self.on_record = on_record
@@ -186,11 +208,11 @@ class ScenarioRunner:
         self.seed = scenario.run.seed if settings.seed is None else settings.seed
         self.speed = scenario.run.speed if settings.speed is None else settings.speed
         #: the dialect as named on the command line or in the file, and the dialect itself
-        self.dialect_spec = endpoints.dialect or scenario.fiber.dialect or DEFAULT_DIALECT
+        self.dialect_spec = broker.dialect or scenario.fiber.dialect or DEFAULT_DIALECT
         self.dialect = self._load_dialect()
         self.result = RunResult(
             scenario=scenario.name, file=path, sha256=_sha256(path), seed=self.seed,
-            speed=self.speed, mode=endpoints.mode, strict=settings.strict,
+            speed=self.speed, mode=endpoints.mode(broker), strict=settings.strict,
             matrix=dict(matrix or {}), tags=list(scenario.tags))
         self._rng = random.Random(self.seed)
         self._wall_start = time.monotonic()
@@ -214,7 +236,7 @@ class ScenarioRunner:
         try:
             return load_dialect(self.dialect_spec)
         except DialectError as error:
-            if self.endpoints.dialect:
+            if self.broker.dialect:
                 raise  # the option's own one-line error
             try:
                 _, lines = parse_yaml(Path(self.path).read_text(), self.path)
@@ -229,11 +251,10 @@ class ScenarioRunner:
             step = entry.step
             if isinstance(step, Exec) and not self.settings.allow_exec:
                 self._refuse(entry, "exec steps run commands; refused without --allow-exec")
-            if (self.endpoints.focus_url and not self.endpoints.amqp_url
-                    and getattr(step, "do", None) == "connect"):
+            if self.endpoints.focus_url and not self.broker.url and isinstance(step, Connect):
                 self._refuse(entry, "a separately run Focus Server cannot consume the embedded"
                                     " broker; pass --amqp-url with --focus-url")
-            if not self.endpoints.has_control and _needs_control(step):
+            if not self.endpoints.has_control and step.needs_control():
                 self._refuse(entry, "needs the mock's status/control interface; pass"
                                     " --focus-control-url (and --focus-control-token) or use"
                                     " the built-in mock")
@@ -241,7 +262,7 @@ class ScenarioRunner:
             if isinstance(event, Exec) and not self.settings.allow_exec:
                 raise InputError("exec steps run commands; refused without --allow-exec",
                                  file=self.path, field=f"finally[{position}]")
-            if not self.endpoints.has_control and _needs_control(event):
+            if not self.endpoints.has_control and event.needs_control():
                 raise InputError("needs the mock's control interface (--focus-control-url)",
                                  file=self.path, field=f"finally[{position}]")
 
@@ -259,14 +280,14 @@ class ScenarioRunner:
         broker = MemoryBroker()
         started = time.monotonic()
         try:
-            async with open_focus(self.scenario, self.endpoints, broker,
+            async with open_focus(self.scenario, self.endpoints, self.broker, broker,
                                   self.dialect_spec) as focus:
                 self.focus_reached = True
                 self.result.log_source = focus.logs.description if focus.logs else ""
-                transport = open_stream_transport(self.endpoints, broker, self.dialect)
+                transport = open_broker(self.broker, dialect=self.dialect, broker=broker)
                 self.result.broker = f"{transport.description}, {self.dialect.name} dialect"
                 self.result.focus = focus.description
-                await connect(transport, self.endpoints)
+                await connect(transport, self.broker)
                 start_ns = self.settings.start_time_ns
                 streamer = FiberStreamer(
                     Interrogator(self.scenario.fiber_config(),
@@ -404,76 +425,81 @@ class ScenarioRunner:
 
     async def _apply(self, entry: ResolvedStep, step: Event, streamer: FiberStreamer,
                      focus: FocusTarget) -> str:
-        """Do what the event says; returns a detail line for the reports."""
-        faults = streamer.faults
-        match step:
-            case Disconnect(clean=clean):
-                await streamer.disconnect(clean=clean)
-            case Reconfigure():
-                await streamer.reconfigure(**step.changes())
-            case Set():
-                await self._set(step, streamer, focus)
-            case Gap(blocks=blocks):
-                faults.skip_blocks += blocks
-            case Duplicate(blocks=blocks):
-                faults.duplicate_blocks += blocks
-            case Reorder(blocks=blocks):
-                faults.reorder_blocks += blocks
-            case Corrupt(message="data", count=count):
-                faults.corrupt_blocks += count
-            case Corrupt(message=message, count=count):
-                for _ in range(count):
-                    await streamer.publish_malformed(MessageKind(message))
-            case StartSource(source=source, signal=signal):
-                try:
-                    streamer.start_source(source, signal)
-                except ValueError as error:
-                    raise EventFailed(str(error)) from None
-            case StopSource(source=source):
-                try:
-                    streamer.stop_source(source)
-                except KeyError as error:
-                    raise EventFailed(str(error.args[0])) from None
-            case Storm():
-                self._start_storm(entry.label, step, focus)
-            case BackoffClient():
-                self._start_backoff(entry.label, step, focus)
-            case Exec():
-                return await self._exec(step, focus)
-            case _ if step.do in CONTROL_EVENTS:
-                action = {"focus_restart": "restart", "store_down": "store/down",
-                          "store_up": "store/up"}[step.do]
-                answer = await focus.client.control(action)
-                if answer.status >= 300:
-                    raise EventFailed(f"POST /_mock/{action}: HTTP {answer.status} (want 2xx)")
-            case _:
-                await self._streamer_call(step.do, streamer)
+        """Do what the event says (its handler in ``EVENT_HANDLERS``); returns a detail line
+        for the reports."""
+        detail = await EVENT_HANDLERS[type(step)](self, step,
+                                                  EventScope(entry.label, streamer, focus))
         if self._is_since_label(entry.label) and focus.client.has_control:
             await self._snapshot_requests(focus.client, entry.label)
-        return ""
+        return detail or ""
 
-    @staticmethod
-    async def _set(step: Set, streamer: FiberStreamer, focus: FocusTarget) -> None:
+    # One handler per event model, each listed once in EVENT_HANDLERS (end of this module).
+    async def _connect(self, _: Connect, scope: EventScope) -> None:
+        await scope.streamer.connect()
+
+    async def _disconnect(self, step: Disconnect, scope: EventScope) -> None:
+        await scope.streamer.disconnect(clean=step.clean)
+
+    async def _zero_prr(self, _: ZeroPrr, scope: EventScope) -> None:
+        await scope.streamer.zero_prr()
+
+    async def _restore_prr(self, _: RestorePrr, scope: EventScope) -> None:
+        await scope.streamer.restore_prr()
+
+    async def _reconfigure(self, step: Reconfigure, scope: EventScope) -> None:
+        await scope.streamer.reconfigure(**step.changes())
+
+    async def _set(self, step: Set, scope: EventScope) -> None:
         """The backdoor: mock settings over its control interface, interrogator settings
         published at once (like reconfigure)."""
         if step.mock is not None and (changes := step.mock.as_settings()):
-            answer = await focus.client.request("POST", "_mock/set", changes, control=True)
+            answer = await scope.focus.client.request("POST", "_mock/set", changes,
+                                                      control=True)
             if answer.status >= 300:
                 raise EventFailed(f"POST /_mock/set: HTTP {answer.status} (want 200)"
                                   f" {answer.error_text[:200]!r}")
         if interrogator := step.interrogator_changes():
-            await streamer.reconfigure(**interrogator)
+            await scope.streamer.reconfigure(**interrogator)
 
-    @staticmethod
-    async def _streamer_call(name: str, streamer: FiberStreamer) -> None:
-        """The events that map one-to-one onto streamer calls or fault flags."""
-        if name == "stale_metadata":
-            streamer.faults.stale_metadata = True
-        elif name == "stale_metadata_end":
-            streamer.faults.stale_metadata = False
-        else:
-            await {"connect": streamer.connect, "zero_prr": streamer.zero_prr,
-                   "restore_prr": streamer.restore_prr}[name]()
+    async def _gap(self, step: Gap, scope: EventScope) -> None:
+        scope.streamer.faults.skip_blocks += step.blocks
+
+    async def _duplicate(self, step: Duplicate, scope: EventScope) -> None:
+        scope.streamer.faults.duplicate_blocks += step.blocks
+
+    async def _reorder(self, step: Reorder, scope: EventScope) -> None:
+        scope.streamer.faults.reorder_blocks += step.blocks
+
+    async def _corrupt(self, step: Corrupt, scope: EventScope) -> None:
+        if step.message == "data":
+            scope.streamer.faults.corrupt_blocks += step.count
+            return
+        for _ in range(step.count):
+            await scope.streamer.publish_malformed(MessageKind(step.message))
+
+    async def _stale_metadata(self, _: StaleMetadata, scope: EventScope) -> None:
+        scope.streamer.faults.stale_metadata = True
+
+    async def _stale_metadata_end(self, _: StaleMetadataEnd, scope: EventScope) -> None:
+        scope.streamer.faults.stale_metadata = False
+
+    async def _start_source(self, step: StartSource, scope: EventScope) -> None:
+        try:
+            scope.streamer.start_source(step.source, step.signal)
+        except ValueError as error:
+            raise EventFailed(str(error)) from None
+
+    async def _stop_source(self, step: StopSource, scope: EventScope) -> None:
+        try:
+            scope.streamer.stop_source(step.source)
+        except KeyError as error:
+            raise EventFailed(str(error.args[0])) from None
+
+    async def _mock_control(self, step: FocusRestart | StoreDown | StoreUp,
+                            scope: EventScope) -> None:
+        answer = await scope.focus.client.control(step.action)
+        if answer.status >= 300:
+            raise EventFailed(f"POST /_mock/{step.action}: HTTP {answer.status} (want 2xx)")
 
     def _is_since_label(self, label: str) -> bool:
         return any(isinstance(entry.step, ExpectStep) and entry.step.expect.requests is not None
@@ -491,17 +517,17 @@ class ScenarioRunner:
         self._extra_clients.append(client)
         return client
 
-    def _start_storm(self, label: str, step: Storm, focus: FocusTarget) -> None:
-        tally = self.context.tallies[label] = ClientTally()
-        clients = [self._new_client(focus) for _ in range(step.clients)]
+    async def _start_storm(self, step: Storm, scope: EventScope) -> None:
+        tally = self.context.tallies[scope.label] = ClientTally()
+        clients = [self._new_client(scope.focus) for _ in range(step.clients)]
         self._background.append(asyncio.create_task(run_storm(
             clients, tally, step.duration, (step.interval_min, step.interval_max),
             random.Random(self._rng.random()))))
 
-    def _start_backoff(self, label: str, step: BackoffClient, focus: FocusTarget) -> None:
-        tally = self.context.tallies[label] = ClientTally()
+    async def _start_backoff(self, step: BackoffClient, scope: EventScope) -> None:
+        tally = self.context.tallies[scope.label] = ClientTally()
         self._background.append(asyncio.create_task(run_backoff_client(
-            self._new_client(focus), tally, step.duration, step.base, step.cap,
+            self._new_client(scope.focus), tally, step.duration, step.base, step.cap,
             random.Random(self._rng.random()))))
 
     def _exec_environment(self, focus: FocusTarget) -> dict[str, str]:
@@ -514,8 +540,9 @@ class ScenarioRunner:
             env["FIBERSIM_FOCUS_CONTROL_TOKEN"] = focus.control_token
         return env
 
-    async def _exec(self, step: Exec, focus: FocusTarget) -> str:
+    async def _exec(self, step: Exec, scope: EventScope) -> str:
         """Run the command (no shell unless asked), with a timeout; output is scrubbed."""
+        focus = scope.focus
         env = self._exec_environment(focus)
         if step.shell:
             assert isinstance(step.command, str)
@@ -751,18 +778,6 @@ def _hold_text(step: ExpectStep) -> str:
     return f"holds until {step.until}" if step.until else ""
 
 
-def _needs_control(step: object) -> bool:
-    if isinstance(step, ExpectStep):
-        expect = step.expect
-        return (expect.state is not None or expect.mock is not None
-                or expect.requests is not None)
-    if isinstance(step, WatchStep):
-        return True
-    if isinstance(step, Set):
-        return step.mock is not None
-    return getattr(step, "do", None) in CONTROL_EVENTS
-
-
 def _sha256(path: str) -> str:
     try:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()
@@ -770,3 +785,41 @@ def _sha256(path: str) -> str:
         return ""
 
 
+
+
+_E = TypeVar("_E", bound=BaseModel)
+#: Carries out one event; returns a detail line for the reports, or None.
+EventHandler = Callable[[ScenarioRunner, Any, EventScope], Awaitable[str | None]]
+
+
+def _on(kind: type[_E], handler: Callable[[ScenarioRunner, _E, EventScope], Awaitable[str | None]]
+        ) -> tuple[type[BaseModel], EventHandler]:
+    """One registry entry; typed so that a handler can only be listed for its own model."""
+    return kind, handler
+
+
+#: The one event registry: every member of ``scenario.models.Event`` maps to exactly one
+#: handler (tests/scenario/test_event_registry.py checks it). A new event is a model in the
+#: scenario layer plus one line here (docs/architecture.md, "Where new code goes").
+EVENT_HANDLERS: dict[type[BaseModel], EventHandler] = dict([
+    _on(Connect, ScenarioRunner._connect),
+    _on(Disconnect, ScenarioRunner._disconnect),
+    _on(ZeroPrr, ScenarioRunner._zero_prr),
+    _on(RestorePrr, ScenarioRunner._restore_prr),
+    _on(Reconfigure, ScenarioRunner._reconfigure),
+    _on(Set, ScenarioRunner._set),
+    _on(Gap, ScenarioRunner._gap),
+    _on(Duplicate, ScenarioRunner._duplicate),
+    _on(Reorder, ScenarioRunner._reorder),
+    _on(Corrupt, ScenarioRunner._corrupt),
+    _on(StaleMetadata, ScenarioRunner._stale_metadata),
+    _on(StaleMetadataEnd, ScenarioRunner._stale_metadata_end),
+    _on(StartSource, ScenarioRunner._start_source),
+    _on(StopSource, ScenarioRunner._stop_source),
+    _on(FocusRestart, ScenarioRunner._mock_control),
+    _on(StoreDown, ScenarioRunner._mock_control),
+    _on(StoreUp, ScenarioRunner._mock_control),
+    _on(Storm, ScenarioRunner._start_storm),
+    _on(BackoffClient, ScenarioRunner._start_backoff),
+    _on(Exec, ScenarioRunner._exec),
+])

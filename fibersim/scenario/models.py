@@ -16,7 +16,8 @@ import itertools
 import math
 import re
 import shlex
-from typing import Annotated, Any, Literal
+from collections.abc import Iterable
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -37,6 +38,7 @@ from pydantic import (
 )
 
 from fibersim.formats.model import parse_iso_ns
+from fibersim.interrogator import ConfigChanges
 from fibersim.models import FiberConfig, SampleDtype
 from fibersim.signals import SignalSpec
 from fibersim.units import parse_duration, parse_speed
@@ -90,6 +92,13 @@ def _fiber_field(name: str, **overrides: Any) -> Any:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _require_any(model: BaseModel, names: Iterable[str], message: str) -> None:
+    """The rule of every section made only of optional parts (an expectation, a watch, a
+    requests check, a reconfiguration): at least one part must be given, else ``message``."""
+    if all(getattr(model, name) is None for name in names):
+        raise ValueError(message)
 
 
 # -- fiber, run and mock settings ---------------------------------------------------------------
@@ -158,6 +167,8 @@ class FocusMockSection(_Strict):
 # -- matchers -----------------------------------------------------------------------------------
 #: A JSON scalar, as written in the file (no coercion: ``"1"`` is not ``1``).
 JsonScalar = StrictInt | StrictFloat | StrictStr | StrictBool | None
+#: The values of one matrix combination, by the name ``${...}`` refers to them with.
+MatrixValues = dict[str, JsonScalar]
 #: Any JSON value (request bodies, captured values).
 JsonValue = JsonScalar | list[Any] | dict[str, Any]
 
@@ -389,8 +400,7 @@ class RequestsCheck(_Strict):
 
     @model_validator(mode="after")
     def _something(self) -> RequestsCheck:
-        if self.count is None and self.rate is None:
-            raise ValueError("give count, rate or both")
+        _require_any(self, ("count", "rate"), "give count, rate or both")
         return self
 
 
@@ -432,8 +442,7 @@ class Expectation(_Strict):
 
     @model_validator(mode="after")
     def _something(self) -> Expectation:
-        if all(getattr(self, name) is None for name in type(self).model_fields):
-            raise ValueError("an expectation needs at least one check")
+        _require_any(self, type(self).model_fields, "an expectation needs at least one check")
         return self
 
     def as_list(self, name: str) -> list[Any]:
@@ -470,6 +479,11 @@ class _Step(_Strict):
             raise ValueError(f"after: {self.after!r} is not '<label>' or '<label> + <duration>'")
         return match.group(1), parse_duration(match.group(2)) if match.group(2) else 0.0
 
+    def needs_control(self) -> bool:
+        """Whether the step needs the mock's status/control interface (checked before a run
+        against a Focus Server without one)."""
+        return False
+
 
 class _Event(_Step):
     def describe(self) -> str:
@@ -504,10 +518,9 @@ class RestorePrr(_Event):
     do: Literal["restore_prr"]
 
 
-class Reconfigure(_Event):
-    """New interrogator settings from now on (the incident's configuration change)."""
+class InterrogatorParameters(_Strict):
+    """Interrogator settings ``do: set`` and ``do: reconfigure`` may change (published at once)."""
 
-    do: Literal["reconfigure"]
     prr: float | None = _fiber_field("prr", default=None)
     dx: float | None = _fiber_field("dx", default=None)
     channels: int | None = _fiber_field("number_of_channels", default=None)
@@ -515,25 +528,35 @@ class Reconfigure(_Event):
     sw_version: str | None = _fiber_field("sw_version", default=None)
     description: str | None = _fiber_field("fiber_description", default=None)
 
+    def changes(self) -> ConfigChanges:
+        """The changes given, as typed ``FiberConfig`` keyword arguments."""
+        changes = ConfigChanges()
+        if self.prr is not None:
+            changes["prr"] = self.prr
+        if self.dx is not None:
+            changes["dx"] = self.dx
+        if self.channels is not None:
+            changes["number_of_channels"] = self.channels
+        if self.gauge_length is not None:
+            changes["gauge_length_meters"] = self.gauge_length
+        if self.sw_version is not None:
+            changes["sw_version"] = self.sw_version
+        if self.description is not None:
+            changes["fiber_description"] = self.description
+        return changes
+
+
+class Reconfigure(_Event, InterrogatorParameters):
+    """New interrogator settings from now on (the incident's configuration change)."""
+
+    do: Literal["reconfigure"]
+
     @model_validator(mode="after")
     def _changes_something(self) -> Reconfigure:
-        if not self.changes():
-            raise ValueError("reconfigure needs at least one of prr, dx, channels, gauge_length,"
-                             " sw_version, description")
+        _require_any(self, InterrogatorParameters.model_fields,
+                     "reconfigure needs at least one of "
+                     + ", ".join(InterrogatorParameters.model_fields))
         return self
-
-    def changes(self) -> dict[str, Any]:
-        """The changes as ``FiberConfig`` keyword arguments."""
-        return _fiber_changes(self.model_dump())
-
-
-def _fiber_changes(values: dict[str, Any]) -> dict[str, Any]:
-    """Scenario names of interrogator settings -> ``FiberConfig`` keyword arguments."""
-    names = {"prr": "prr", "dx": "dx", "channels": "number_of_channels",
-             "gauge_length": "gauge_length_meters", "sw_version": "sw_version",
-             "description": "fiber_description"}
-    return {names[key]: value for key, value in values.items()
-            if key in names and value is not None}
 
 
 class _BlockFault(_Event):
@@ -598,22 +621,34 @@ class StopSource(_Event):
     source: Label
 
 
-class FocusRestart(_Event):
+class _MockControl(_Event):
+    """An event carried out by one ``POST /_mock/<action>`` of the mock's control interface."""
+
+    action: ClassVar[str]
+
+    def needs_control(self) -> bool:
+        return True
+
+
+class FocusRestart(_MockControl):
     """Restart the mock Focus Server (its control interface)."""
 
     do: Literal["focus_restart"]
+    action: ClassVar[str] = "restart"
 
 
-class StoreDown(_Event):
+class StoreDown(_MockControl):
     """Make the mock's store unreachable (MongoDB down in the incident)."""
 
     do: Literal["store_down"]
+    action: ClassVar[str] = "store/down"
 
 
-class StoreUp(_Event):
+class StoreUp(_MockControl):
     """Make the mock's store reachable again."""
 
     do: Literal["store_up"]
+    action: ClassVar[str] = "store/up"
 
 
 class Storm(_Event):
@@ -687,17 +722,6 @@ class MockParameters(_Strict):
                 for key, value in self.model_dump(exclude_none=True).items()}
 
 
-class InterrogatorParameters(_Strict):
-    """Interrogator settings ``do: set`` may change (published at once, like reconfigure)."""
-
-    prr: float | None = _fiber_field("prr", default=None)
-    dx: float | None = _fiber_field("dx", default=None)
-    channels: int | None = _fiber_field("number_of_channels", default=None)
-    gauge_length: float | None = _fiber_field("gauge_length_meters", default=None)
-    sw_version: str | None = _fiber_field("sw_version", default=None)
-    description: str | None = _fiber_field("fiber_description", default=None)
-
-
 class Set(_Event):
     """The backdoor: change mock or interrogator parameters at run time, without a restart."""
 
@@ -707,16 +731,16 @@ class Set(_Event):
 
     @model_validator(mode="after")
     def _changes_something(self) -> Set:
-        if not (self.mock and self.mock.model_dump(exclude_none=True)) and not (
-                self.interrogator and self.interrogator.model_dump(exclude_none=True)):
+        if not (self.mock and self.mock.as_settings()) and not self.interrogator_changes():
             raise ValueError("set needs at least one parameter under mock: or interrogator:")
         return self
 
-    def interrogator_changes(self) -> dict[str, Any]:
-        """The interrogator changes as ``FiberConfig`` keyword arguments."""
-        if self.interrogator is None:
-            return {}
-        return _fiber_changes(self.interrogator.model_dump())
+    def needs_control(self) -> bool:
+        return self.mock is not None
+
+    def interrogator_changes(self) -> ConfigChanges:
+        """The interrogator changes as typed ``FiberConfig`` keyword arguments."""
+        return ConfigChanges() if self.interrogator is None else self.interrogator.changes()
 
 
 Event = Annotated[
@@ -725,9 +749,6 @@ Event = Annotated[
      | StoreDown | StoreUp | Storm | BackoffClient | Exec | Set),
     Field(discriminator="do"),
 ]
-
-#: Events that need the mock's control interface.
-CONTROL_EVENTS = ("focus_restart", "store_down", "store_up")
 
 
 class ExpectStep(_Step):
@@ -749,6 +770,10 @@ class ExpectStep(_Step):
         if self.holds_for is not None and self.until is not None:
             raise ValueError("give either holds_for or until, not both")
         return self
+
+    def needs_control(self) -> bool:
+        expect = self.expect
+        return expect.state is not None or expect.mock is not None or expect.requests is not None
 
 
 class TransitionWatch(_Strict):
@@ -774,8 +799,7 @@ class Watch(_Strict):
 
     @model_validator(mode="after")
     def _something(self) -> Watch:
-        if self.state is None and self.transitions is None:
-            raise ValueError("a watch needs state, transitions or both")
+        _require_any(self, ("state", "transitions"), "a watch needs state, transitions or both")
         return self
 
 
@@ -787,6 +811,9 @@ class WatchStep(_Step):
     until: Label | None = Field(
         None, description="The later event that ends the window (default: the end of the run).")
     xfail: StrictStr | None = Field(None, min_length=1, max_length=500)
+
+    def needs_control(self) -> bool:
+        return True
 
 
 _STEP_TAGS = {"expect": "expect-step", "watch": "watch-step"}
@@ -862,14 +889,14 @@ class Scenario(_Strict):
         """The interrogator's configuration at the start of the run."""
         return self.fiber.fiber_config()
 
-    def variants(self) -> list[tuple[dict[str, Any], Scenario]]:
+    def variants(self) -> list[tuple[MatrixValues, Scenario]]:
         """One scenario per matrix combination with the values applied (itself, if none);
         ``ValueError`` naming the key if a combination is invalid. Expand only the file's
         own scenario: a variant still carries the matrix, for its variables."""
         if not self.matrix:
             return [({}, self)]
         keys = list(self.matrix)
-        variants: list[tuple[dict[str, Any], Scenario]] = []
+        variants: list[tuple[MatrixValues, Scenario]] = []
         for combination in itertools.product(*(self.matrix[key] for key in keys)):
             # the variant keeps ``matrix`` so that ${<name>} stays defined in its timeline
             document = self.model_dump(by_alias=True, exclude_unset=True)

@@ -14,6 +14,7 @@ from fibersim.dialects.samples import sample_block, sample_message
 from fibersim.runner.focus_target import Endpoints
 from fibersim.runner.scenario_runner import RunSettings, ScenarioRunner
 from fibersim.scenario import load_scenario
+from fibersim.transport import BrokerSettings
 from fibersim.wire import FibersimCodec, MessageKind, WireFormatError
 from tests.scenario.helpers import SCENARIOS, fibersim, write_scenario
 
@@ -153,8 +154,9 @@ def test_an_unknown_dialect_in_a_scenario_names_file_line_and_field(tmp_path: Pa
 
 
 def _runner(path: Path, cli_dialect: str | None) -> ScenarioRunner:
-    return ScenarioRunner(load_scenario(path), str(path), Endpoints(dialect=cli_dialect),
-                          RunSettings(), lambda record: None, [])
+    return ScenarioRunner(load_scenario(path), str(path),
+                          BrokerSettings(dialect=cli_dialect), Endpoints(), RunSettings(),
+                          lambda record: None, [])
 
 
 def test_a_scenario_chooses_its_dialect_and_the_option_overrides_it(tmp_path: Path) -> None:
@@ -171,8 +173,8 @@ def test_a_scenario_in_a_dialect_runs_against_the_embedded_mock(tmp_path: Path) 
 
 
 def test_stream_workers_speak_the_parent_s_dialect_on_its_exchange(tmp_path: Path) -> None:
-    from fibersim.cli.stream import StreamPlan, worker_plans
     from fibersim.models import FiberConfig
+    from fibersim.session.stream import StreamPlan, worker_plans
     from fibersim.transport import BrokerSettings
 
     broker = BrokerSettings("amqp://h/", exchange="lab", dialect="tagged")

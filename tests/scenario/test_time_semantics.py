@@ -14,6 +14,7 @@ from fibersim.runner.focus_target import Endpoints
 from fibersim.runner.results import EventRecord, ExpectationRecord, RunResult
 from fibersim.runner.scenario_runner import RunSettings, ScenarioRunner
 from fibersim.scenario import load_scenario
+from fibersim.transport import BrokerSettings
 from tests.scenario.helpers import write_scenario
 
 SMALL_FIBER = "fiber: {channels: 16, prr: 1000}\n"
@@ -22,7 +23,7 @@ SMALL_FIBER = "fiber: {channels: 16, prr: 1000}\n"
 async def run_text(tmp_path: Path, text: str, speed: float | None = None) -> RunResult:
     """Run a scenario in this process (embedded broker and mock)."""
     path = write_scenario(tmp_path, text)
-    runner = ScenarioRunner(load_scenario(path), str(path), Endpoints(),
+    runner = ScenarioRunner(load_scenario(path), str(path), BrokerSettings(), Endpoints(),
                             RunSettings(speed=speed), lambda record: None, [])
     return await runner.run()
 

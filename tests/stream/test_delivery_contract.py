@@ -14,11 +14,11 @@ import time
 import aio_pika
 import pytest
 
-from fibersim.cli.series import PerSecond
-from fibersim.cli.stream import _progress_text
 from fibersim.interrogator import Interrogator
 from fibersim.models import FiberConfig
 from fibersim.runner import FiberStreamer, VirtualClock
+from fibersim.session.series import PerSecond
+from fibersim.session.stream import progress_text
 from fibersim.transport import Delivery, MemoryBroker, MemoryTransport
 from fibersim.wire import (
     JSON_CONTENT_TYPE,
@@ -97,7 +97,7 @@ def test_the_progress_line_shows_simulated_time_while_run_until_is_still_running
         await streamer.connect()
         run = asyncio.create_task(streamer.run_until(60.0))
         await asyncio.sleep(0.6)
-        text = _progress_text([streamer], PerSecond(lambda: {}))
+        text = progress_text([streamer], PerSecond(lambda: {}))
         run.cancel()
         return text
 
