@@ -303,8 +303,8 @@ class FocusMock:
     def _reject(self, message: WireMessage | None, reason: str) -> None:
         """Count a refused message and log it (``message``: what was decoded, if anything)."""
         self.rejected += 1
-        kind = "of unknown kind" if message is None else kind_of(message).value
-        log.warning("rejected malformed %s message: %s", kind, reason)
+        what = "message of unknown kind" if message is None else f"{kind_of(message)} message"
+        log.warning("rejected malformed %s: %s", what, reason)
 
     def _on_metadata(self, core: Core, message: MetadataMessage) -> None:
         metadata, previous = message.metadata, core.metadata
