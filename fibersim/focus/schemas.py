@@ -179,12 +179,12 @@ class RuntimeSettings(BaseModel):
 StateName = Literal["ready", "waiting_for_fiber", "zero_prr", "store_down", "restarting"]
 
 
+# The one status model: the domain builds it (``FocusMock.status()``), the HTTP layer serves
+# it, and readers of the JSON parse it back with ``MockStatus.model_validate``. Its JSON is
+# ``model_dump(mode="json", by_alias=True)`` (``from_`` is ``from``). The docstring is the
+# OpenAPI description, hence this comment.
 class MockStatus(BaseModel):
-    """GET /_mock/status: what a scenario reads to check and time the mock's reactions.
-
-    The one status model: the domain builds it (``FocusMock.status()``), the HTTP layer
-    serves it, and readers of the JSON (the HTML report) parse it back with
-    ``MockStatus.model_validate``. Serialise with ``model_dump(mode="json", by_alias=True)``."""
+    """GET /_mock/status: what a scenario reads to check and time the mock's reactions."""
 
     state: StateName
     state_since: float
