@@ -209,35 +209,35 @@ def _control_router(mock: FocusMock) -> APIRouter:
                        responses=_responses(401))
 
     @router.get("/status", response_model=MockStatus)
-    async def status() -> MockStatus:
-        return mock.status()
+    async def status() -> Response:
+        return _status(mock)
 
     @router.post("/restart", response_model=MockStatus)
-    async def restart() -> MockStatus:
+    async def restart() -> Response:
         mock.restart()
-        return mock.status()
+        return _status(mock)
 
     @router.post("/store/down", response_model=MockStatus)
-    async def store_down() -> MockStatus:
+    async def store_down() -> Response:
         mock.set_store_reachable(False)
-        return mock.status()
+        return _status(mock)
 
     @router.post("/store/up", response_model=MockStatus)
-    async def store_up() -> MockStatus:
+    async def store_up() -> Response:
         mock.set_store_reachable(True)
-        return mock.status()
+        return _status(mock)
 
     @router.post("/requests/reset", response_model=MockStatus)
-    async def reset_requests() -> MockStatus:
+    async def reset_requests() -> Response:
         mock.reset_request_counts()
-        return mock.status()
+        return _status(mock)
 
     @router.post("/set", response_model=MockStatus, responses=_responses(422))
-    async def set_settings(body: MockSettingsChange) -> MockStatus:
+    async def set_settings(body: MockSettingsChange) -> Response:
         """The backdoor: change running settings (behaviour, metadata timeout, reconfigure
         policy, crash-loop back-off, message size limit) without restarting the mock."""
         mock.update_settings(body)
-        return mock.status()
+        return _status(mock)
 
     @router.get("/jobs/{job_id}/lines", response_model=JobLines, responses=_responses(404, 503))
     async def job_lines(job_id: str,
@@ -254,6 +254,12 @@ def _control_router(mock: FocusMock) -> APIRouter:
                         lines_total=job.waterfall.lines_total, lines=values)
 
     return router
+
+
+def _status(mock: FocusMock) -> Response:
+    """The mock's ``MockStatus`` as JSON. The domain built it as that model already: letting
+    FastAPI validate it again cost more than building it (scenarios poll it)."""
+    return Response(mock.status().model_dump_json(by_alias=True), media_type="application/json")
 
 
 class ControlTokenError(Exception):

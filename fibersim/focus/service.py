@@ -10,7 +10,10 @@ messages sent to a server that is not there.
 
 Every wait and every age (metadata timeout, unconsumed-job TTL, crash-loop back-off, the
 watchdog period, state stamps) is read off the ``Clock`` the mock is given, so a test can run
-it on a ``ManualClock``.
+it on virtual time. The watchdog and the crash loop sleep in the background, so that clock's
+sleepers must wake only when the test advances it (``tests/focus/harness.py``
+``VirtualClock``); ``ManualClock``, whose ``sleep`` advances time itself, would let them run
+time away.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ A metadata change while ready is not a state of its own: it is recorded as a tra
 (can I configure?) while the change stays visible and timed.
 
 Transitions are stamped in epoch seconds, read off the injected monotonic clock
-(``EpochStamps``): a scenario compares them with its own wall time, a test on a
-``ManualClock`` gets exact stamps, and a wall clock stepped back by NTP cannot make a later
+(``EpochStamps``): a scenario compares them with its own wall time, a test on virtual
+time gets exact stamps, and a wall clock stepped back by NTP cannot make a later
 transition look older than an earlier one.
 """
 
