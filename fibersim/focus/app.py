@@ -209,45 +209,43 @@ def _control_router(mock: FocusMock) -> APIRouter:
                        responses=_responses(401))
 
     @router.get("/status", response_model=MockStatus)
-    async def status() -> dict[str, Any]:
-        return mock.status()
+    async def status() -> Response:
+        return _status(mock)
 
     @router.post("/restart", response_model=MockStatus)
-    async def restart() -> dict[str, Any]:
+    async def restart() -> Response:
         mock.restart()
-        return mock.status()
+        return _status(mock)
 
     @router.post("/store/down", response_model=MockStatus)
-    async def store_down() -> dict[str, Any]:
+    async def store_down() -> Response:
         mock.set_store_reachable(False)
-        return mock.status()
+        return _status(mock)
 
     @router.post("/store/up", response_model=MockStatus)
-    async def store_up() -> dict[str, Any]:
+    async def store_up() -> Response:
         mock.set_store_reachable(True)
-        return mock.status()
+        return _status(mock)
 
     @router.post("/requests/reset", response_model=MockStatus)
-    async def reset_requests() -> dict[str, Any]:
-        mock.requests.clear()
-        mock.probe_requests.clear()
-        return mock.status()
+    async def reset_requests() -> Response:
+        mock.reset_request_counts()
+        return _status(mock)
 
     @router.post("/set", response_model=MockStatus, responses=_responses(422))
-    async def set_settings(body: MockSettingsChange) -> dict[str, Any]:
+    async def set_settings(body: MockSettingsChange) -> Response:
         """The backdoor: change running settings (behaviour, metadata timeout, reconfigure
         policy, crash-loop back-off, message size limit) without restarting the mock."""
-        mock.update_settings(body.model_dump(exclude_none=True))
-        return mock.status()
+        mock.update_settings(body)
+        return _status(mock)
 
     @router.get("/jobs/{job_id}/lines", response_model=JobLines, responses=_responses(404, 503))
     async def job_lines(job_id: str,
                   last: Annotated[int, Query(ge=1, le=LINES_KEPT)] = 100) -> Response | JobLines:
         """The newest ``last`` waterfall lines; reading them attaches a consumer to the job."""
-        job = mock.job(job_id)
+        job = mock.attach_consumer(job_id)
         if job is None or job.waterfall is None:
             return JSONResponse(INVALID_JOB, status_code=404)
-        job.consumer_attached = True
         lines = list(job.waterfall.lines)[-last:]
         values = np.stack(lines).astype(np.float32).tolist() if lines else []
         return JobLines(job_id=job.job_id, prr=job.plan.prr, unit="int16 counts",
@@ -256,6 +254,12 @@ def _control_router(mock: FocusMock) -> APIRouter:
                         lines_total=job.waterfall.lines_total, lines=values)
 
     return router
+
+
+def _status(mock: FocusMock) -> Response:
+    """The mock's ``MockStatus`` as JSON. The domain built it as that model already: letting
+    FastAPI validate it again cost more than building it (scenarios poll it)."""
+    return Response(mock.status().model_dump_json(by_alias=True), media_type="application/json")
 
 
 class ControlTokenError(Exception):

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import collections
 import math
-import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from fibersim.timebase import SYSTEM_CLOCK, Clock
 
 MIN_NFFT, MAX_NFFT = 128, 65536
 #: View 0 and 2 split any channel range into this many contiguous streams (like the real one).
@@ -209,7 +211,7 @@ class Job:
     plan: JobPlan
     metadata: dict[str, object]
     waterfall: Waterfall | None
-    created_at: float = field(default_factory=time.monotonic)
+    created_at: float  # the table's clock (monotonic seconds)
     consumer_attached: bool = False
     rebuilds: int = 0
     stale: bool = False
@@ -220,22 +222,57 @@ class Job:
 
 
 class JobTable:
-    """Job slots and ids ``<slot>-<counter>``; the oldest job gives way when all slots are taken."""
+    """Job slots and ids ``<slot>-<counter>``; the oldest job gives way when all slots are taken.
 
-    def __init__(self) -> None:
-        self.jobs: dict[str, Job] = {}
+    Jobs are stamped with the table's clock, so a test can age them on virtual time."""
+
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
+        self._jobs: dict[str, Job] = {}
         self._counter = 0
 
+    def __iter__(self) -> Iterator[Job]:
+        return iter(list(self._jobs.values()))
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
     def add(self, request: JobRequest, plan: JobPlan, metadata: dict[str, object]) -> Job:
-        if len(self.jobs) >= MAX_JOBS:
-            oldest = min(self.jobs.values(), key=lambda job: job.created_at)
-            del self.jobs[oldest.job_id]
-        slot = min(set(range(MAX_JOBS)) - {job.slot for job in self.jobs.values()})
+        if len(self._jobs) >= MAX_JOBS:
+            oldest = min(self._jobs.values(), key=lambda job: job.created_at)
+            del self._jobs[oldest.job_id]
+        slot = min(set(range(MAX_JOBS)) - {job.slot for job in self._jobs.values()})
         self._counter += 1
         waterfall = Waterfall(plan) if request.is_live else None
-        job = Job(f"{slot}-{self._counter}", slot, request, plan, metadata, waterfall)
-        self.jobs[job.job_id] = job
+        job = Job(f"{slot}-{self._counter}", slot, request, plan, metadata, waterfall,
+                  created_at=self._clock.monotonic())
+        self._jobs[job.job_id] = job
         return job
 
+    def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def remove(self, job_id: str) -> bool:
+        """Drop a job; False if there was none with that id."""
+        return self._jobs.pop(job_id, None) is not None
+
+    def attach_consumer(self, job_id: str) -> Job | None:
+        """A client reads a live job's output: from now on it counts as consumed. None if
+        there is no such live job (a historic job has no output to consume)."""
+        job = self._jobs.get(job_id)
+        if job is None or job.waterfall is None:
+            return None
+        job.consumer_attached = True
+        return job
+
+    def expire_unconsumed(self, ttl_s: float) -> list[str]:
+        """Drop the jobs nobody consumed within ``ttl_s`` of their creation; their ids."""
+        deadline = self._clock.monotonic() - ttl_s
+        expired = [job.job_id for job in self._jobs.values()
+                   if not job.consumer_attached and job.created_at < deadline]
+        for job_id in expired:
+            del self._jobs[job_id]
+        return expired
+
     def live(self) -> list[Job]:
-        return [job for job in self.jobs.values() if job.waterfall is not None]
+        return [job for job in self._jobs.values() if job.waterfall is not None]

@@ -122,7 +122,7 @@ class DeletedJob(BaseModel):
 class TransitionBody(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
-    at: float
+    at: float = Field(description="Epoch seconds (the mock's clock).")
     from_: str = Field(alias="from")
     to: str
     reason: str
@@ -147,22 +147,53 @@ class Counters(BaseModel):
 
 
 class JobSummary(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """One job as the status shows it: its plan, its output so far and what happened to it."""
 
     job_id: str
     view_type: str
     prr: float
+    live: bool
+    nfft: int
+    internal_nfft: int
+    stream_port: int
+    lines: int
+    dropped_blocks: int
+    rebuilds: int
+    stale: bool
+    consumer_attached: bool
 
 
+class RuntimeSettings(BaseModel):
+    """The settings ``POST /_mock/set`` can change, as they are now (no bounds: the start-up
+    settings were validated already)."""
+
+    behaviour: Literal["incident", "fixed"]
+    metadata_timeout_s: float
+    reconfigure_policy: Literal["legacy", "adaptive"]
+    restart_backoff_initial_s: float
+    restart_backoff_max_s: float
+    max_message_bytes: int
+
+
+#: The mock's states, as ``FiberState`` values.
+StateName = Literal["ready", "waiting_for_fiber", "zero_prr", "store_down", "restarting"]
+
+
+# The one status model: the domain builds it (``FocusMock.status()``), the HTTP layer serves
+# it, and readers of the JSON parse it back with ``MockStatus.model_validate``. Its JSON is
+# ``model_dump(mode="json", by_alias=True)`` (``from_`` is ``from``). The docstring is the
+# OpenAPI description, hence this comment.
 class MockStatus(BaseModel):
     """GET /_mock/status: what a scenario reads to check and time the mock's reactions."""
 
-    state: Literal["ready", "waiting_for_fiber", "zero_prr", "store_down", "restarting"]
+    state: StateName
     state_since: float
     transitions: list[TransitionBody]
-    behaviour: str
-    reconfigure_policy: str
-    metadata: dict[str, object] | None
+    behaviour: Literal["incident", "fixed"]
+    reconfigure_policy: Literal["legacy", "adaptive"]
+    metadata: dict[str, object] | None = Field(
+        description="The last metadata the running core received, as GET /live_metadata"
+                    " serves it; null when none or after a loss.")
     counters: Counters
     restarts: int
     store: Literal["up", "down"]
@@ -171,8 +202,7 @@ class MockStatus(BaseModel):
         default_factory=dict, description="Requests marked X-Fibersim-Probe (fibersim's own"
         " checks), counted apart so they do not inflate the clients' counts.")
     jobs: list[JobSummary]
-    settings: dict[str, object] = Field(
-        default_factory=dict, description="The settings POST /_mock/set can change.")
+    settings: RuntimeSettings = Field(description="The settings POST /_mock/set can change.")
 
 
 class MockSettingsChange(BaseModel):

@@ -12,6 +12,7 @@ import uvicorn
 from fibersim.focus.app import create_app
 from fibersim.focus.service import FocusMock
 from fibersim.focus.settings import FocusSettings
+from fibersim.timebase import SYSTEM_CLOCK, Clock
 from fibersim.transport import Transport
 
 #: How long uvicorn may take to start listening before serve_focus_mock gives up.
@@ -28,13 +29,15 @@ class _EmbeddedServer(uvicorn.Server):
 
 @contextlib.asynccontextmanager
 async def serve_focus_mock(settings: FocusSettings, transport: Transport | None, *,
-                           host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+                           host: str = "127.0.0.1", port: int = 0,
+                           clock: Clock = SYSTEM_CLOCK) -> AsyncIterator[str]:
     """Consume ``transport`` and serve the API; yields the base URL including the prefix.
 
     ``transport`` must be connected and stays owned by the caller (``None``: an isolated
-    system with no metadata source). ``port`` 0 lets the OS choose a free port.
+    system with no metadata source). ``port`` 0 lets the OS choose a free port. ``clock`` is
+    the mock's (``FocusMock``); uvicorn keeps real time.
     """
-    async with FocusMock(settings, transport) as mock:
+    async with FocusMock(settings, transport, clock=clock) as mock:
         listener = _listen(host, port)
         config = uvicorn.Config(create_app(mock), log_config=None, access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=2)

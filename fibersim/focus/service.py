@@ -7,6 +7,13 @@ restarts a core that failed to start, with exponential back-off, counting restar
 state history and the store survive restarts, so a scenario can observe a crash loop from
 outside. The wire consumer is subscribed once; while no core runs, messages are dropped, like
 messages sent to a server that is not there.
+
+Every wait and every age (metadata timeout, unconsumed-job TTL, crash-loop back-off, the
+watchdog period, state stamps) is read off the ``Clock`` the mock is given, so a test can run
+it on virtual time. The watchdog and the crash loop sleep in the background, so that clock's
+sleepers must wake only when the test advances it (``tests/focus/harness.py``
+``VirtualClock``); ``ManualClock``, whose ``sleep`` advances time itself, would let them run
+time away.
 """
 
 from __future__ import annotations
@@ -16,10 +23,9 @@ import collections
 import contextlib
 import dataclasses
 import json
-import time
 import weakref
-from dataclasses import dataclass, field
-from typing import Any, Self
+from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
 
@@ -34,11 +40,21 @@ from fibersim.focus.jobs import (
     plan_job,
 )
 from fibersim.focus.logs import log
+from fibersim.focus.schemas import (
+    Counters,
+    JobSummary,
+    MessageCounts,
+    MockSettingsChange,
+    MockStatus,
+    RuntimeSettings,
+    TransitionBody,
+)
 from fibersim.focus.sequence import Arrival, SequenceTracker
 from fibersim.focus.settings import Behaviour, FocusSettings, ReconfigurePolicy
 from fibersim.focus.states import FiberState, StateMachine
 from fibersim.focus.store import RecordingIndexer, RecordingStore, StoreSelectionTimeoutError
 from fibersim.models import FiberMetadata
+from fibersim.timebase import SYSTEM_CLOCK, Clock
 from fibersim.transport import Delivery, Transport
 from fibersim.wire import (
     PROBE_CONTENT_TYPE,
@@ -50,6 +66,8 @@ from fibersim.wire import (
     StatusEvent,
     StatusMessage,
     WireFormatError,
+    WireMessage,
+    kind_of,
 )
 
 #: How often the watchdog checks the metadata timeout, flushes the index and expires jobs.
@@ -84,10 +102,10 @@ class Core:
     """What one run of the Focus Server process holds; all of it is lost on restart."""
 
     indexer: RecordingIndexer
+    jobs: JobTable
     metadata: FiberMetadata | None = None
     int16_scale: float = DEFAULT_INT16_SCALE
     last_metadata_at: float = 0.0
-    jobs: JobTable = field(default_factory=JobTable)
 
 
 #: Every mock alive in this process, for ``fibersim.metrics`` to read at scrape time.
@@ -97,11 +115,13 @@ LIVE_MOCKS: weakref.WeakSet[FocusMock] = weakref.WeakSet()
 class FocusMock:
     """Consumes one fiber's wire messages and answers what the HTTP layer asks."""
 
-    def __init__(self, settings: FocusSettings, transport: Transport | None) -> None:
+    def __init__(self, settings: FocusSettings, transport: Transport | None, *,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.settings = settings
         self.transport = transport
+        self.clock = clock
         self.dialect = load_dialect(settings.dialect)
-        self.machine = StateMachine()
+        self.machine = StateMachine(clock)
         self.store = RecordingStore(settings.store)
         self.sequence = SequenceTracker()
         self.messages: dict[MessageKind, int] = dict.fromkeys(MessageKind, 0)
@@ -155,7 +175,7 @@ class FocusMock:
         self.sequence.forget_position()
         log.info("Focus Server started for fiber %s; recordings store %s",
                  self.settings.fiber_id, self.store.address)
-        return Core(indexer=RecordingIndexer(self.store))
+        return Core(indexer=RecordingIndexer(self.store), jobs=JobTable(self.clock))
 
     # -- supervisor ----------------------------------------------------------------------------
     def restart(self) -> None:
@@ -191,7 +211,7 @@ class FocusMock:
         delay = self.settings.restart_backoff_initial_s
         while True:
             log.info("Back-off restarting failed Focus Server in %.1f s", delay)
-            await asyncio.sleep(delay)
+            await self.clock.sleep(delay)
             delay = min(delay * 2, self.settings.restart_backoff_max_s)
             self.restarts += 1
             if self._try_start("backoff_elapsed"):
@@ -206,7 +226,7 @@ class FocusMock:
 
     async def _watch(self) -> None:
         while True:
-            await asyncio.sleep(WATCHDOG_PERIOD_S)
+            await self.clock.sleep(WATCHDOG_PERIOD_S)
             self.tick()
             self._flush()
             self._expire_unconsumed_jobs()
@@ -226,42 +246,50 @@ class FocusMock:
     def _expire_unconsumed_jobs(self) -> None:
         if self.core is None or self.settings.behaviour is not Behaviour.INCIDENT:
             return
-        deadline = time.monotonic() - UNCONSUMED_JOB_TTL_S
-        for job in list(self.core.jobs.jobs.values()):
-            if not job.consumer_attached and job.created_at < deadline:
-                del self.core.jobs.jobs[job.job_id]
-                log.info("removed job %s: no consumer attached", job.job_id)
+        for job_id in self.core.jobs.expire_unconsumed(UNCONSUMED_JOB_TTL_S):
+            log.info("removed job %s: no consumer attached", job_id)
 
     # -- wire consumer -------------------------------------------------------------------------
     async def handle(self, delivery: Delivery) -> None:
         """Transport callback; never raises, so one bad message cannot stop the consumer."""
-        try:
-            self.ingest(delivery.envelope)
-        except Exception as error:  # a decoder gap: still a message refused, and counted
-            self._reject(delivery.envelope, f"unexpected {type(error).__name__}")
-            log.debug("unexpected error while handling a %s message", delivery.envelope.kind,
-                      exc_info=True)
+        self.ingest(delivery.envelope)
 
     def ingest(self, envelope: Envelope) -> None:
-        """Decode and apply one message (dropped while no core runs)."""
+        """Decode and apply one message (dropped while no core runs).
+
+        A refused message is logged with the kind the dialect decoded, or as of unknown kind
+        when it could not be decoded: the envelope's kind is only guessed from the routing
+        key, which names no kind in a dialect with one key per fiber."""
         core = self.core
         if core is None or envelope.content_type == PROBE_CONTENT_TYPE:
             return  # no server running, or a publisher's route probe (ignored by protocol)
         if len(envelope.body) > self.settings.max_message_bytes:
-            self._reject(envelope, f"{len(envelope.body)} bytes exceed the "
-                                   f"{self.settings.max_message_bytes}-byte limit")
+            self._reject(None, f"{len(envelope.body)} bytes exceed the "
+                               f"{self.settings.max_message_bytes}-byte limit")
             return
         try:
             message = self.dialect.decode(envelope)
         except WireFormatError as error:
-            self._reject(envelope, str(error))
+            self._reject(None, str(error))
             return
+        except Exception as error:  # a decoder gap: still a message refused, and counted
+            self._reject(None, f"unexpected {type(error).__name__}")
+            log.debug("unexpected error while decoding a message", exc_info=True)
+            return
+        try:
+            self._apply(core, envelope, message)
+        except Exception as error:  # a bug applying it: refused, counted, consumer alive
+            self._reject(message, f"unexpected {type(error).__name__}")
+            log.debug("unexpected error while applying a message", exc_info=True)
+
+    def _apply(self, core: Core, envelope: Envelope, message: WireMessage) -> None:
         if isinstance(message, DataBlock):
             if core.metadata is not None and (
                     block_end := message.channel_start + message.n_channels
             ) > core.metadata.number_of_channels:
-                self._reject(envelope, f"block {message.sequence} reaches channel {block_end - 1}"
-                                       f" of a fiber of {core.metadata.number_of_channels}")
+                self._reject(message, f"block {message.sequence} reaches channel "
+                                      f"{block_end - 1} of a fiber of "
+                                      f"{core.metadata.number_of_channels}")
                 return
             self.messages[MessageKind.DATA] += 1
             session = envelope.headers.get("x-fibersim-session")
@@ -275,13 +303,15 @@ class FocusMock:
             self.messages[MessageKind.STATUS] += 1
             self._on_status(core, message)
 
-    def _reject(self, envelope: Envelope, reason: str) -> None:
+    def _reject(self, message: WireMessage | None, reason: str) -> None:
+        """Count a refused message and log it (``message``: what was decoded, if anything)."""
         self.rejected += 1
-        log.warning("rejected malformed %s message: %s", envelope.kind.value, reason)
+        what = "message of unknown kind" if message is None else f"{kind_of(message)} message"
+        log.warning("rejected malformed %s: %s", what, reason)
 
     def _on_metadata(self, core: Core, message: MetadataMessage) -> None:
         metadata, previous = message.metadata, core.metadata
-        core.last_metadata_at = time.monotonic()
+        core.last_metadata_at = self.clock.monotonic()
         if message.int16_scale is not None:  # a float32 stream has none
             core.int16_scale = message.int16_scale
         core.metadata = metadata
@@ -316,7 +346,8 @@ class FocusMock:
         """Apply the metadata timeout; called by the watchdog and before every read."""
         core = self.core
         if (core is not None and self.machine.state in (FiberState.READY, FiberState.ZERO_PRR)
-                and time.monotonic() - core.last_metadata_at > self.settings.metadata_timeout_s):
+                and self.clock.monotonic() - core.last_metadata_at
+                > self.settings.metadata_timeout_s):
             self._lose_fiber(core, "metadata_timeout")
 
     def _on_data(self, core: Core, block: DataBlock, session: str | None) -> None:
@@ -344,7 +375,7 @@ class FocusMock:
             try:
                 plan = plan_job(_fitted(job.request, metadata), metadata.prr)
             except JobRequestError as error:
-                del core.jobs.jobs[job.job_id]
+                core.jobs.remove(job.job_id)
                 log.warning("job %s removed: cannot follow the new metadata: %s",
                             job.job_id, error)
                 continue
@@ -410,58 +441,61 @@ class FocusMock:
         return self.store.all_recordings()
 
     def job(self, job_id: str) -> Job | None:
-        return self.running_core().jobs.jobs.get(job_id)
+        return self.running_core().jobs.get(job_id)
 
     def delete_job(self, job_id: str) -> bool:
-        return self.running_core().jobs.jobs.pop(job_id, None) is not None
+        return self.running_core().jobs.remove(job_id)
+
+    def attach_consumer(self, job_id: str) -> Job | None:
+        """A client reads a live job's output (``GET /_mock/jobs/{id}/lines``): the job is
+        consumed from now on, so the incident's TTL no longer removes it. None if there is no
+        such live job."""
+        return self.running_core().jobs.attach_consumer(job_id)
 
     def record_request(self, route: str, status: int, *, probe: bool = False) -> None:
         """Count one request; fibersim's own probes apart from the clients' requests."""
         (self.probe_requests if probe else self.requests)[route][str(status)] += 1
 
-    #: Settings ``POST /_mock/set`` may change at run time (the others shape the app).
-    SETTABLE = ("behaviour", "metadata_timeout_s", "reconfigure_policy",
-                "restart_backoff_initial_s", "restart_backoff_max_s", "max_message_bytes")
+    def reset_request_counts(self) -> None:
+        """Zero the request counters, the clients' and the probes' (``/_mock/requests/reset``)."""
+        self.requests.clear()
+        self.probe_requests.clear()
 
-    def update_settings(self, changes: dict[str, Any]) -> None:
+    def update_settings(self, change: MockSettingsChange) -> None:
         """Change running settings (validated like at start-up) without a restart."""
-        unknown = set(changes) - set(self.SETTABLE)
-        if unknown:
-            raise ValueError(f"not settable at run time: {', '.join(sorted(unknown))}")
+        changes = change.model_dump(exclude_none=True)
         self.settings = FocusSettings.model_validate({**self.settings.model_dump(), **changes})
         log.warning("mock settings changed at run time: %s",
                     ", ".join(f"{key}={value}" for key, value in sorted(changes.items())))
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> MockStatus:
         """The GET /_mock/status body (shape documented in docs/focus-mock.md)."""
         self.tick()
         core = self.core
         metadata = core.metadata if core is not None else None
-        return {
-            "state": self.machine.state.value,
-            "state_since": self.machine.since,
-            "transitions": [t.as_json() for t in self.machine.transitions],
-            "behaviour": self.settings.behaviour.value,
-            "reconfigure_policy": self.settings.reconfigure_policy.value,
-            "metadata": metadata.live_metadata_json() if metadata is not None else None,
-            "counters": {
-                "messages": {kind.value: count for kind, count in self.messages.items()},
-                "rejected": self.rejected,
-                "blocks": self.blocks,
-                "gaps": self.sequence.gaps,
-                "missing_blocks": self.sequence.missing_blocks,
-                "duplicates": self.sequence.duplicates,
-                "reordered": self.sequence.reordered,
-                "resyncs": self.sequence.resyncs,
-            },
-            "restarts": self.restarts,
-            "store": "up" if self.store.reachable else "down",
-            "requests": {route: dict(counts) for route, counts in self.requests.items()},
-            "probe_requests": {route: dict(counts)
-                               for route, counts in self.probe_requests.items()},
-            "jobs": [_job_summary(job) for job in core.jobs.jobs.values()] if core else [],
-            "settings": {name: getattr(self.settings, name) for name in self.SETTABLE},
-        }
+        sequence = self.sequence
+        return MockStatus(
+            state=self.machine.state.value,
+            state_since=self.machine.since,
+            transitions=[TransitionBody(at=t.at, from_=t.from_state.value, to=t.to_state.value,
+                                        reason=t.reason) for t in self.machine.transitions],
+            behaviour=self.settings.behaviour.value,
+            reconfigure_policy=self.settings.reconfigure_policy.value,
+            metadata=metadata.live_metadata_json() if metadata is not None else None,
+            counters=Counters(
+                messages=MessageCounts.model_validate(
+                    {kind.value: count for kind, count in self.messages.items()}),
+                rejected=self.rejected, blocks=self.blocks, gaps=sequence.gaps,
+                missing_blocks=sequence.missing_blocks, duplicates=sequence.duplicates,
+                reordered=sequence.reordered, resyncs=sequence.resyncs),
+            restarts=self.restarts,
+            store="up" if self.store.reachable else "down",
+            requests={route: dict(counts) for route, counts in self.requests.items()},
+            probe_requests={route: dict(counts) for route, counts in self.probe_requests.items()},
+            jobs=[_job_summary(job) for job in core.jobs] if core is not None else [],
+            settings=RuntimeSettings.model_validate(self.settings.model_dump(
+                mode="json", include=set(RuntimeSettings.model_fields))),
+        )
 
 
 def _fitted(request: JobRequest, metadata: FiberMetadata) -> JobRequest:
@@ -476,19 +510,20 @@ def _fitted(request: JobRequest, metadata: FiberMetadata) -> JobRequest:
     )
 
 
-def _job_summary(job: Job) -> dict[str, object]:
+def _job_summary(job: Job) -> JobSummary:
     plan: JobPlan = job.plan
-    return {
-        "job_id": job.job_id,
-        "view_type": str(job.request.view_type),
-        "prr": plan.prr,
-        "live": job.request.is_live,
-        "nfft": plan.nfft,
-        "internal_nfft": plan.internal_nfft,
-        "stream_port": job.stream_port,
-        "lines": job.waterfall.lines_total if job.waterfall else 0,
-        "dropped_blocks": job.waterfall.dropped_blocks if job.waterfall else 0,
-        "rebuilds": job.rebuilds,
-        "stale": job.stale,
-        "consumer_attached": job.consumer_attached,
-    }
+    waterfall = job.waterfall
+    return JobSummary(
+        job_id=job.job_id,
+        view_type=str(job.request.view_type),
+        prr=plan.prr,
+        live=job.request.is_live,
+        nfft=plan.nfft,
+        internal_nfft=plan.internal_nfft,
+        stream_port=job.stream_port,
+        lines=waterfall.lines_total if waterfall else 0,
+        dropped_blocks=waterfall.dropped_blocks if waterfall else 0,
+        rebuilds=job.rebuilds,
+        stale=job.stale,
+        consumer_attached=job.consumer_attached,
+    )

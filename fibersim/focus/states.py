@@ -3,6 +3,11 @@
 A metadata change while ready is not a state of its own: it is recorded as a transition
 ``ready -> ready`` with reason ``reconfigured``, so the state stays what clients care about
 (can I configure?) while the change stays visible and timed.
+
+Transitions are stamped in epoch seconds, read off the injected monotonic clock
+(``EpochStamps``): a scenario compares them with its own wall time, a test on virtual
+time gets exact stamps, and a wall clock stepped back by NTP cannot make a later
+transition look older than an earlier one.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from fibersim.focus.logs import log
+from fibersim.timebase import SYSTEM_CLOCK, Clock
 
 
 class FiberState(StrEnum):
@@ -46,17 +52,27 @@ class Transition:
     to_state: FiberState
     reason: str
 
-    def as_json(self) -> dict[str, object]:
-        return {"at": self.at, "from": self.from_state.value, "to": self.to_state.value,
-                "reason": self.reason}
+
+
+class EpochStamps:
+    """Epoch seconds that advance with a monotonic ``Clock``: the wall time when they were
+    created plus the clock's elapsed time since."""
+
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
+        self._offset = time.time() - clock.monotonic()
+
+    def now(self) -> float:
+        return self._offset + self._clock.monotonic()
 
 
 class StateMachine:
     """Current state, since when, and the history of transitions."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._stamps = EpochStamps(clock)
         self.state = FiberState.WAITING_FOR_FIBER
-        self.since = time.time()
+        self.since = self._stamps.now()
         self.transitions: collections.deque[Transition] = collections.deque(
             maxlen=MAX_TRANSITIONS)
 
@@ -64,7 +80,7 @@ class StateMachine:
         """Change state (or record a same-state event such as ``reconfigured``) and log it."""
         if state not in ALLOWED[self.state]:
             raise ValueError(f"illegal transition {self.state} -> {state} ({reason})")
-        now = time.time()
+        now = self._stamps.now()
         self.transitions.append(Transition(now, self.state, state, reason))
         log.info("state %s -> %s (%s)", self.state.value, state.value, reason)
         if state is not self.state:

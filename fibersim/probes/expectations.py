@@ -16,6 +16,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
+from fibersim.focus.schemas import MockStatus
 from fibersim.probes.clients import ClientTally
 from fibersim.probes.http import (
     CONFIGURE_REQUESTS,
@@ -103,7 +106,7 @@ class ExpectationChecker:
         """Every check of ``expectation`` now (``due``: when it became due, monotonic)."""
         verdicts: list[Verdict] = []
         captured: Variables = {}
-        status: dict[str, Any] | None = None
+        status: MockStatus | None = None
         if expectation.state is not None or expectation.mock or expectation.requests:
             answer = await self._mock_status()
             if isinstance(answer, Verdict):
@@ -112,7 +115,7 @@ class ExpectationChecker:
         if expectation.state is not None:
             wanted = ([expectation.state] if isinstance(expectation.state, str)
                       else expectation.state)
-            state = status.get("state") if isinstance(status, dict) else None
+            state = status.state if status is not None else None
             holds = state in wanted
             verdicts.append(Verdict(holds, f"state={state}" + (
                 "" if holds else f" (want {' or '.join(wanted)})")))
@@ -127,8 +130,9 @@ class ExpectationChecker:
             verdicts.append(await self._configure(check, captured))
         for check in expectation.as_list("http"):
             verdicts.append(await self._http(check, captured))
-        if expectation.mock:
-            verdicts.append(match_fields(status, self._matchers(expectation.mock)))
+        if expectation.mock and status is not None:  # paths into the status JSON
+            verdicts.append(match_fields(status.model_dump(mode="json", by_alias=True),
+                                         self._matchers(expectation.mock)))
         if expectation.requests is not None:
             verdicts.append(self._requests(expectation.requests, status))
         if expectation.backoff_vs_storm is not None:
@@ -137,14 +141,19 @@ class ExpectationChecker:
             verdicts.append(await self._log(check, due))
         return Evaluation(Verdict.combine(verdicts), captured)
 
-    async def _mock_status(self) -> dict[str, Any] | Verdict:
+    async def _mock_status(self) -> MockStatus | Verdict:
         try:
             answer = await self.client.mock_status()
         except ProbeError as error:
             return Verdict(False, f"mock status: {error}")
         if answer.status != 200 or not isinstance(answer.body, dict):
             return Verdict(False, f"mock status: HTTP {answer.status} (want 200)")
-        return answer.body
+        try:
+            return MockStatus.model_validate(answer.body)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            return Verdict(False, f"mock status: field {where}: {first['msg']}")
 
     async def _fields(self, path: str, matchers: dict[str, Any], *,
                       exact: bool = False) -> Verdict:
@@ -276,11 +285,12 @@ class ExpectationChecker:
             seen += f", last at {stamp - self.context.run_start:.2f}s: {line[:200]!r}"
         return Verdict(ok, seen + ("" if ok else f" (want {describe(wanted)})"))
 
-    def _requests(self, check: RequestsCheck, status: dict[str, Any] | None) -> Verdict:
+    def _requests(self, check: RequestsCheck, status: MockStatus | None) -> Verdict:
         baseline = self.context.baselines.get(check.since)
         if baseline is None:
             return Verdict(False, f"no request counters recorded at {check.since or 'start'}")
-        now = _route_count(lookup(status, "requests"), check.route, check.status)
+        now = _route_count(status.requests if status is not None else None, check.route,
+                           check.status)
         count = now - _route_count(baseline.requests, check.route, check.status)
         elapsed = max(1e-6, time.monotonic() - baseline.at_wall)
         rate = count / elapsed
@@ -356,7 +366,8 @@ def _capture(answer: Answer, source: str) -> Any:
     return lookup(answer.body, source.removeprefix("body."))
 
 
-def _route_count(requests: JsonDocument, route: str, status: int | None) -> int:
+def _route_count(requests: JsonDocument | dict[str, dict[str, int]], route: str,
+                 status: int | None) -> int:
     """Requests counted for ``route`` (and ``status``) in the mock's ``requests`` counters."""
     by_status = requests.get(route) if isinstance(requests, dict) else None
     if not isinstance(by_status, dict):

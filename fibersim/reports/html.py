@@ -6,7 +6,9 @@ and a page can put two earlier runs side by side. The charts are matplotlib SVG 
 the page and the style sheet is inline too: the file opens offline, as a CI artifact.
 
 Fields are read with defaults, so reports from older or newer fibersim versions render (a
-verdict this module does not know is drawn as "other"; ``want`` falls back to ``what``).
+verdict this module does not know is drawn as "other"; ``want`` falls back to ``what``). The
+mock's last status is parsed as the mock's own ``MockStatus``; a status that does not fit it
+(another server, another version) leaves the mock's sections out.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from pydantic import ValidationError
+
+from fibersim.focus.schemas import MockStatus
 
 #: Colours of the Focus Server's states in the band (unknown states: grey).
 STATE_COLOURS = {"ready": "#2e9d52", "waiting_for_fiber": "#f0a030", "down": "#c8323c",
@@ -61,7 +66,7 @@ def _scenario_view(result: dict[str, Any]) -> dict[str, Any]:
     records = result.get("records", [])
     expectations = [_expectation_view(r) for r in records if r.get("kind") == "expectation"]
     events = [r for r in records if r.get("kind") == "event"]
-    status = result.get("focus_status") or {}
+    status = _mock_status(result)
     return {
         "name": result.get("scenario", "?"),
         "file": result.get("file", ""),
@@ -79,14 +84,23 @@ def _scenario_view(result: dict[str, Any]) -> dict[str, Any]:
         "events": events,
         "clients": [{"label": label, **tally}
                     for label, tally in (result.get("clients") or {}).items()],
-        "counters": _flatten(status.get("counters", {})),
+        "counters": _flatten(status.counters.model_dump()) if status else [],
         # clients' requests, then fibersim's own probes (counted apart by the mock)
         "requests": [(route, status_code, count, source)
-                     for key, source in (("requests", "clients"), ("probe_requests", "probes"))
-                     for route, counts in (status.get(key) or {}).items()
-                     for status_code, count in sorted(counts.items())],
-        "restarts": status.get("restarts"),
+                     for requests, source in ((status.requests, "clients"),
+                                              (status.probe_requests, "probes"))
+                     for route, counts in requests.items()
+                     for status_code, count in sorted(counts.items())] if status else [],
+        "restarts": status.restarts if status else None,
     }
+
+
+def _mock_status(result: dict[str, Any]) -> MockStatus | None:
+    """The mock's status at the end of the run; None without one or in another shape."""
+    try:
+        return MockStatus.model_validate(result.get("focus_status"))
+    except ValidationError:
+        return None
 
 
 def _expectation_view(record: dict[str, Any]) -> dict[str, Any]:
@@ -174,8 +188,8 @@ def _record_end(record: dict[str, Any]) -> float:
 
 
 def _state_band(axis: Any, result: dict[str, Any], end: float) -> None:
-    status = result.get("focus_status") or {}
-    transitions = status.get("transitions") or []
+    status = _mock_status(result)
+    transitions = status.transitions if status else []
     origin = float(result.get("timeline_started_at") or result.get("started_at") or 0.0)
     axis.set_yticks([])
     axis.set_ylabel("Focus\nServer", rotation=0, ha="right", va="center")
@@ -183,14 +197,14 @@ def _state_band(axis: Any, result: dict[str, Any], end: float) -> None:
         axis.text(0.5, 0.5, "state history not available (no mock status interface)",
                   transform=axis.transAxes, ha="center", va="center", color="#666666")
         return
-    state = transitions[0].get("from", "?")
+    state = transitions[0].from_
     start = 0.0
     spans: list[tuple[float, float, str]] = []
     for transition in transitions:
-        at = float(transition.get("at", origin)) - origin
-        if transition.get("to") != state:
+        at = transition.at - origin
+        if transition.to != state:
             spans.append((start, at, state))
-            state, start = transition.get("to", "?"), at
+            state, start = transition.to, at
     spans.append((start, end * 1.02, state))
     seen: set[str] = set()
     for left, right, name in spans:

@@ -11,23 +11,24 @@ import pytest
 
 from fibersim.focus import FocusMock, FocusSettings, create_app
 from fibersim.transport import MemoryBroker, MemoryTransport
-from tests.focus.harness import Focus, FocusFactory
+from tests.focus.harness import Focus, FocusFactory, VirtualClock
 
 
 @pytest.fixture
 async def make_focus() -> AsyncIterator[FocusFactory]:
-    """Build mocks with any FocusSettings (control interface on unless said otherwise); all
-    are stopped at the end of the test."""
+    """Build mocks with any FocusSettings (control interface on unless said otherwise), each
+    on its own virtual clock; all are stopped at the end of the test."""
     async with contextlib.AsyncExitStack() as stack:
         async def make(**settings: Any) -> Focus:
             broker = MemoryBroker()
             consumer, publisher = MemoryTransport(broker), MemoryTransport(broker)
             stack.push_async_callback(consumer.close)
             chosen = FocusSettings(**({"control_enabled": True} | settings))
-            mock = await stack.enter_async_context(FocusMock(chosen, consumer))
+            clock = VirtualClock()
+            mock = await stack.enter_async_context(FocusMock(chosen, consumer, clock=clock))
             client = await stack.enter_async_context(httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=create_app(mock)), base_url="http://mock"))
-            return Focus(mock, client, publisher, consumer)
+            return Focus(mock, client, publisher, consumer, clock)
 
         yield make
 

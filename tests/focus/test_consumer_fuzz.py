@@ -1,6 +1,9 @@
 """The mock's wire consumer under hostile input (property-based): random bodies, truncated and
 bit-flipped blocks, wrong schema versions, oversized and misfitting blocks. Every message is
-either applied or rejected and counted; the consumer never dies and keeps its state."""
+either applied or rejected and counted; the consumer never dies and keeps its state.
+
+The mock is driven without its HTTP app (the domain's typed status is read directly): building
+the app for each of the hundreds of examples cost most of this file's run time."""
 
 from __future__ import annotations
 
@@ -8,12 +11,13 @@ import asyncio
 import contextlib
 import json
 
-import httpx
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fibersim.focus import FocusMock, FocusSettings, create_app
+from fibersim.focus import FocusMock, FocusSettings
+from fibersim.focus.schemas import MockStatus
+from fibersim.models import FiberConfig
 from fibersim.transport import MemoryBroker, MemoryTransport
 from fibersim.wire import (
     BLOCK_CONTENT_TYPE,
@@ -21,9 +25,11 @@ from fibersim.wire import (
     DataBlock,
     Envelope,
     MessageKind,
+    MetadataMessage,
     get_codec,
+    routing_key,
 )
-from tests.focus.harness import FIBER, PREFIX, Focus
+from tests.focus.harness import FIBER, VirtualClock
 
 CHANNELS = 32
 HEADERS = {"x-fibersim-fiber": FIBER}
@@ -69,23 +75,27 @@ hostile = st.one_of(
 )
 
 
-async def feed(messages: list[Envelope]) -> tuple[dict, dict]:
+async def feed(messages: list[Envelope]) -> tuple[MockStatus, MockStatus]:
+    """The mock's status after a fiber's metadata, and after ``messages`` and a valid block."""
     async with contextlib.AsyncExitStack() as stack:
         broker = MemoryBroker()
         consumer, publisher = MemoryTransport(broker), MemoryTransport(broker)
         stack.push_async_callback(consumer.close)
         mock = await stack.enter_async_context(FocusMock(
-            FocusSettings(control_enabled=True, max_message_bytes=2048), consumer))
-        client = await stack.enter_async_context(httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(mock)), base_url="http://mock"))
-        focus = Focus(mock, client, publisher, consumer)
-        await focus.metadata(number_of_channels=CHANNELS)
-        before = await focus.status()
-        for envelope in messages:
-            await focus.send_raw(envelope)
-        await focus.send_raw(valid_block(1000))
-        after = await focus.status()
-        assert (await client.get(f"{PREFIX}/live_metadata")).status_code == 200
+            FocusSettings(max_message_bytes=2048), consumer, clock=VirtualClock()))
+
+        async def send(envelope: Envelope) -> None:
+            await publisher.publish(routing_key("das", FIBER, envelope.kind), envelope)
+            await consumer.flush()
+
+        metadata = FiberConfig(number_of_channels=CHANNELS).metadata()
+        await send(get_codec().encode(MetadataMessage(
+            fiber_id=FIBER, config_epoch=0, reason="connect", sent_at_ns=0, metadata=metadata)))
+        before = mock.status()
+        for envelope in [*messages, valid_block(1000)]:
+            await send(envelope)
+        after = mock.status()
+        assert mock.live_metadata() == metadata
     return before, after
 
 
@@ -94,20 +104,20 @@ async def feed(messages: list[Envelope]) -> tuple[dict, dict]:
 def test_every_hostile_message_is_applied_or_rejected_and_counted(
         messages: list[Envelope]) -> None:
     before, after = asyncio.run(feed(messages))
-    applied = sum(after["counters"]["messages"].values()) - sum(
-        before["counters"]["messages"].values())
-    rejected = after["counters"]["rejected"] - before["counters"]["rejected"]
+    applied = sum(after.counters.messages.model_dump().values()) - sum(
+        before.counters.messages.model_dump().values())
+    rejected = after.counters.rejected - before.counters.rejected
     assert applied + rejected == len(messages) + 1
-    assert after["counters"]["blocks"] >= 1, "a valid block after the garbage was not taken"
+    assert after.counters.blocks >= 1, "a valid block after the garbage was not taken"
 
 
 def test_an_oversized_message_is_rejected_unread() -> None:
     before, after = asyncio.run(feed([valid_block(0, channels=4096)]))
-    assert after["counters"]["rejected"] - before["counters"]["rejected"] == 1
-    assert after["state"] == "ready"
+    assert after.counters.rejected - before.counters.rejected == 1
+    assert after.state == "ready"
 
 
 def test_a_block_wider_than_the_announced_fiber_is_rejected() -> None:
     before, after = asyncio.run(feed([valid_block(0, channels=CHANNELS + 1)]))
-    assert after["counters"]["rejected"] - before["counters"]["rejected"] == 1
-    assert after["counters"]["blocks"] == 1  # only the valid block that followed
+    assert after.counters.rejected - before.counters.rejected == 1
+    assert after.counters.blocks == 1  # only the valid block that followed

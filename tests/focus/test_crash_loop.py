@@ -7,15 +7,16 @@ import logging
 
 import pytest
 
-from tests.focus.harness import PREFIX, Focus, FocusFactory, eventually
+from tests.focus.harness import PREFIX, Focus, FocusFactory
 
-FAST_BACKOFF = {"restart_backoff_initial_s": 0.05, "restart_backoff_max_s": 0.2}
+BACKOFF = {"restart_backoff_initial_s": 0.5, "restart_backoff_max_s": 4.0}
 
 
 @pytest.fixture
 async def crashing(make_focus: FocusFactory) -> Focus:
-    """A ready mock whose store went down and which was then asked to restart."""
-    focus = await make_focus(**FAST_BACKOFF)
+    """A ready mock (on virtual time) whose store went down and which was then asked to
+    restart."""
+    focus = await make_focus(**BACKOFF)
     await focus.metadata()
     await focus.client.post(f"{PREFIX}/_mock/store/down")
     await focus.client.post(f"{PREFIX}/_mock/restart")
@@ -35,16 +36,24 @@ async def test_the_api_answers_503_while_the_core_is_down(crashing: Focus) -> No
 
 
 async def test_the_supervisor_keeps_restarting_and_counts_it(crashing: Focus) -> None:
-    async def restarted_thrice() -> bool:
-        return (await crashing.status())["restarts"] >= 3
+    await crashing.clock.advance(0.5 + 1 + 2)
+    status = await crashing.status()
+    assert (status["restarts"], status["state"]) == (4, "store_down")
 
-    await eventually(restarted_thrice, timeout=5, what="three restarts")
-    assert (await crashing.status())["state"] in ("store_down", "restarting")
+
+async def test_the_back_off_doubles_up_to_its_cap(crashing: Focus) -> None:
+    restarts = []
+    for wait in (0.5, 1, 2, 4, 4, 4):
+        await crashing.clock.advance(wait - 0.01)
+        restarts.append(crashing.mock.restarts)
+        await crashing.clock.advance(0.01)
+    assert restarts == [1, 2, 3, 4, 5, 6]
+    assert crashing.mock.restarts == 7
 
 
 async def test_each_failed_start_logs_the_store_error(
         make_focus: FocusFactory, caplog: pytest.LogCaptureFixture) -> None:
-    focus = await make_focus(**FAST_BACKOFF)
+    focus = await make_focus(**BACKOFF)
     await focus.client.post(f"{PREFIX}/_mock/store/down")
     with caplog.at_level(logging.ERROR, logger="pz.focus_server"):
         await focus.client.post(f"{PREFIX}/_mock/restart")
@@ -57,11 +66,9 @@ async def test_each_failed_start_logs_the_store_error(
 async def test_it_recovers_to_waiting_then_ready_when_the_store_returns(
         crashing: Focus) -> None:
     await crashing.client.post(f"{PREFIX}/_mock/store/up")
-
-    async def waiting() -> bool:
-        return (await crashing.status())["state"] == "waiting_for_fiber"
-
-    await eventually(waiting, timeout=5, what="the core to start again")
+    assert (await crashing.client.get(f"{PREFIX}/ack")).status_code == 503  # not yet
+    await crashing.clock.advance(0.5)
+    assert (await crashing.status())["state"] == "waiting_for_fiber"
     assert (await crashing.client.get(f"{PREFIX}/ack")).status_code == 200
     await crashing.metadata()
     assert (await crashing.status())["state"] == "ready"

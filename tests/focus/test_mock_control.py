@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
 import numpy as np
 import pytest
 
+from fibersim.dialects import load_dialect
 from fibersim.focus import FocusSettings
 from fibersim.focus.sequence import Arrival, SequenceTracker
+from fibersim.focus.service import UNCONSUMED_JOB_TTL_S
 from fibersim.focus.states import FiberState, StateMachine
-from fibersim.wire import Envelope, MessageKind
-from tests.focus.harness import LIVE_REQUEST, PREFIX, Focus, FocusFactory, eventually
+from fibersim.models import FiberConfig
+from fibersim.wire import DataBlock, Envelope, MessageKind, MetadataMessage
+from tests.focus.harness import FIBER, LIVE_REQUEST, PREFIX, Focus, FocusFactory
 
 STATUS_KEYS = {"state", "state_since", "transitions", "behaviour", "reconfigure_policy",
                "metadata", "counters", "restarts", "store", "requests", "probe_requests", "jobs",
@@ -100,8 +104,9 @@ async def test_the_behaviour_can_be_switched_at_run_time(make_focus: FocusFactor
 
 async def test_a_shorter_metadata_timeout_set_at_run_time_takes_effect(
         ready_focus: Focus) -> None:
-    await ready_focus.client.post(f"{PREFIX}/_mock/set", json={"metadata_timeout_s": 0.2})
-    await eventually(lambda: _state_is(ready_focus, "waiting_for_fiber"), timeout=3)
+    await ready_focus.client.post(f"{PREFIX}/_mock/set", json={"metadata_timeout_s": 2})
+    await ready_focus.clock.advance(2 + 0.3)  # the watchdog looks every 0.2 s
+    assert ready_focus.mock.machine.state is FiberState.WAITING_FOR_FIBER
 
 
 async def test_resetting_the_request_counters(focus: Focus) -> None:
@@ -122,12 +127,24 @@ async def test_each_request_writes_an_access_line(focus: Focus,
 
 
 async def test_metadata_makes_the_fiber_ready(focus: Focus) -> None:
-    before = time.time()
     await focus.metadata()
     status = await focus.status()
-    assert status["state"] == "ready" and status["state_since"] >= before
+    assert status["state"] == "ready"
     assert status["transitions"][-1] | {"at": 0} == {
         "at": 0, "from": "waiting_for_fiber", "to": "ready", "reason": "metadata"}
+
+
+async def test_states_are_stamped_in_epoch_seconds_by_the_mock_s_clock(
+        make_focus: FocusFactory) -> None:
+    before = time.time()
+    focus = await make_focus()
+    started = (await focus.status())["state_since"]
+    await focus.clock.advance(7.5)
+    await focus.metadata()
+    status = await focus.status()
+    assert before <= started <= time.time()
+    assert status["state_since"] == status["transitions"][-1]["at"] == pytest.approx(
+        started + 7.5, abs=1e-6)
 
 
 async def test_a_disconnect_announcement_means_waiting_for_fiber(ready_focus: Focus) -> None:
@@ -161,14 +178,13 @@ async def test_repeated_identical_metadata_changes_nothing(ready_focus: Focus) -
 
 async def test_silence_longer_than_the_metadata_timeout_loses_the_fiber(
         make_focus: FocusFactory) -> None:
-    focus = await make_focus(metadata_timeout_s=0.2)
+    focus = await make_focus(metadata_timeout_s=10)
     await focus.metadata()
-    await eventually(lambda: _state_is(focus, "waiting_for_fiber"), timeout=3)
+    await focus.clock.advance(9.9)
+    assert focus.mock.machine.state is FiberState.READY
+    await focus.clock.advance(0.3)  # the watchdog (every 0.2 s) notices, not only a read
+    assert focus.mock.machine.state is FiberState.WAITING_FOR_FIBER
     assert (await focus.status())["transitions"][-1]["reason"] == "metadata_timeout"
-
-
-async def _state_is(focus: Focus, state: str) -> bool:
-    return (await focus.status())["state"] == state
 
 
 def test_the_state_machine_refuses_transitions_that_cannot_happen() -> None:
@@ -187,6 +203,35 @@ async def test_malformed_messages_are_rejected_counted_and_survived(ready_focus:
     await ready_focus.block(quiet_block())
     counters = (await ready_focus.status())["counters"]
     assert (counters["rejected"], counters["blocks"]) == (2, 1)
+
+
+async def test_an_undecodable_message_is_logged_as_of_unknown_kind(
+        ready_focus: Focus, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="pz.focus_server"):
+        await ready_focus.send_raw(Envelope(MessageKind.DATA, b"garbage", "application/json"))
+    assert caplog.records[-1].getMessage().startswith(
+        "rejected malformed message of unknown kind: ")
+
+
+async def test_a_rejected_message_is_logged_with_the_kind_the_dialect_decoded(
+        make_focus: FocusFactory, caplog: pytest.LogCaptureFixture) -> None:
+    focus = await make_focus(dialect="tagged")
+    tagged = load_dialect("tagged")
+    fiber = FiberConfig(number_of_channels=8)
+    too_wide = DataBlock(fiber_id=FIBER, config_epoch=0, sequence=0, first_sample_index=0,
+                         first_sample_time_ns=0, sample_rate_hz=fiber.prr, channel_start=0,
+                         scale=fiber.int16_scale, samples=np.zeros((20, 9), np.int16))
+    metadata = MetadataMessage(fiber_id=FIBER, config_epoch=0, reason="connect", sent_at_ns=0,
+                               metadata=fiber.metadata())
+    with caplog.at_level(logging.WARNING, logger="pz.focus_server"):
+        for message in (metadata, too_wide):
+            # over AMQP the kind is guessed from the routing key, here "fiber-0": "status"
+            envelope = dataclasses.replace(tagged.encode(message), kind=MessageKind.STATUS)
+            await focus.publisher.publish(FIBER, envelope)
+            await focus.consumer.flush()
+    assert focus.mock.rejected == 1
+    assert caplog.records[-1].getMessage() == (
+        "rejected malformed data message: block 0 reaches channel 8 of a fiber of 8")
 
 
 async def test_data_blocks_and_message_kinds_are_counted(ready_focus: Focus) -> None:
@@ -223,6 +268,38 @@ def test_a_gap_wider_than_the_window_stays_open() -> None:
     for sequence in (0, 10_000, 9_999):
         tracker.observe(sequence)
     assert (tracker.gaps, tracker.missing_blocks) == (1, 9_998)
+
+
+# -- jobs nobody consumes ------------------------------------------------------------------
+
+
+async def _jobs_once_past_the_ttl(make_focus: FocusFactory, behaviour: str, *,
+                                  read: bool = False) -> list[dict[str, object]]:
+    """The jobs left once a live job (its output read or not) is older than the TTL."""
+    focus = await make_focus(behaviour=behaviour, metadata_timeout_s=3600)
+    await focus.metadata()
+    job_id = (await focus.client.post(f"{PREFIX}/configure", json=LIVE_REQUEST)).json()["job_id"]
+    if read:
+        assert (await focus.client.get(f"{PREFIX}/_mock/jobs/{job_id}/lines")).status_code == 200
+    await focus.clock.advance(UNCONSUMED_JOB_TTL_S - 1)
+    assert len((await focus.status())["jobs"]) == 1
+    await focus.clock.advance(1.5)
+    jobs: list[dict[str, object]] = (await focus.status())["jobs"]
+    return jobs
+
+
+async def test_the_incident_server_drops_a_live_job_nobody_consumes(
+        make_focus: FocusFactory) -> None:
+    assert await _jobs_once_past_the_ttl(make_focus, "incident") == []
+
+
+async def test_a_job_whose_output_is_read_outlives_the_ttl(make_focus: FocusFactory) -> None:
+    jobs = await _jobs_once_past_the_ttl(make_focus, "incident", read=True)
+    assert [job["consumer_attached"] for job in jobs] == [True]
+
+
+async def test_the_fixed_server_keeps_unconsumed_jobs(make_focus: FocusFactory) -> None:
+    assert len(await _jobs_once_past_the_ttl(make_focus, "fixed")) == 1
 
 
 # -- reconfiguration policy for running jobs -----------------------------------------------

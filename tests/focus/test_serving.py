@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import socket
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -11,6 +13,7 @@ from click.testing import CliRunner
 
 from fibersim.cli.focus_mock import focus_mock
 from fibersim.focus import FocusSettings, serve_focus_mock
+from fibersim.focus import app as focus_app
 from fibersim.transport import MemoryBroker, MemoryTransport
 from tests.focus.harness import WAITING_JSON
 
@@ -52,3 +55,18 @@ def test_the_command_help_explains_the_embedded_broker_and_the_options() -> None
 def test_the_command_rejects_a_bad_fiber_id() -> None:
     result = CliRunner().invoke(focus_mock, ["--fiber-id", "no spaces"])
     assert (result.exit_code != 0 and "--fiber_id" in result.output) or "fiber" in result.output
+
+
+def test_the_http_layer_changes_the_mock_only_through_its_methods() -> None:
+    """app.py assigns no attribute of the mock's objects (only its own: ``self.``, and the
+    FastAPI ``app.state``) and clears none of their containers: state changes are the
+    domain's, named by its methods (``reset_request_counts``, ``attach_consumer``, ...)."""
+    tree = ast.parse(Path(focus_app.__file__).read_text())
+    assigned = [ast.unparse(target) for node in ast.walk(tree)
+                if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign)
+                for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                if isinstance(target, ast.Attribute | ast.Subscript)]
+    cleared = [ast.unparse(node) for node in ast.walk(tree) if isinstance(node, ast.Call)
+               and isinstance(node.func, ast.Attribute) and node.func.attr == "clear"]
+    assert [name for name in assigned if not name.startswith(("self.", "app.state."))] == []
+    assert cleared == []
