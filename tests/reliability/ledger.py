@@ -1,7 +1,7 @@
 """Loss accounting against an independent checker: every data block published is seen by the
 checker's queue or listed by the publisher (lost or not delivered); nothing else is allowed.
 
-``Ledger`` is the figure the fault tests assert on and print (``pytest -s`` shows it); the
+``Ledger`` is the figure the fault tests assert on and print (``pytest -n 0 -s`` shows it); the
 figures in docs/reliability.md come from these tests.
 """
 
