@@ -28,7 +28,6 @@ from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
 from fibersim.signals.banks import BankReader, PowerLaw, unit_bank
@@ -336,11 +335,12 @@ class Vehicles(CoherentSource):
         dx, n, tile = self._context.dx, block.shape[0], self._tile
         tau, rate = vehicle.progress(tile_t)
         velocity = vehicle.cruise_velocity(tau) * rate
-        if not velocity.any():
+        if vehicle.halts and not np.count_nonzero(velocity):
             return  # standing at a stop all block long: no load change, quiet tyres
         x = vehicle.cruise_position(tau)
-        lo = max(0, math.floor((x.min() - self._radius) / dx))
-        hi = min(block.shape[1], math.ceil((x.max() + self._radius) / dx) + 1)
+        ends = sorted((float(x[0]), float(x[-1])))  # it moves one way (or stands)
+        lo = max(0, math.floor((ends[0] - self._radius) / dx))
+        hi = min(block.shape[1], math.ceil((ends[1] + self._radius) / dx) + 1)
         if lo >= hi:
             return
         xi = np.arange(lo, hi) * dx - x[:, None]  # (tiles, channels): channel minus vehicle
@@ -365,7 +365,7 @@ class Vehicles(CoherentSource):
             latest = int(late.max())
             series = self._tyre_series(vehicle, int(samples[0]) - latest, len(samples) + latest)
             first = np.arange(latest, latest + len(samples), tile)[:, None] - late
-            noise = sliding_window_view(series, tile)[first]  # (tiles, channels, tile)
+            noise = _windows(series, tile)[first]  # (tiles, channels, tile)
             # Written time-major: the reshape below is then a view, not a transposing copy.
             np.multiply(noise.transpose(0, 2, 1), tyre[:, None, :], out=field)
         else:
@@ -374,6 +374,16 @@ class Vehicles(CoherentSource):
         field += quasi_static[:, None, :]
         self.add_field(block, int(samples[0]) + skip, 0, lo,
                        field.reshape(-1, hi - lo)[skip : skip + n])
+
+
+def _windows(series: np.ndarray, length: int) -> np.ndarray:
+    """Every run of ``length`` consecutive values of the contiguous 1-D ``series``, as a
+    read-only (runs, length) view (``sliding_window_view`` without its checks, which cost
+    as much as the view is used for here)."""
+    step = series.strides[0]
+    view = np.ndarray((series.size - length + 1, length), series.dtype, series, 0, (step, step))
+    view.flags.writeable = False
+    return view
 
 
 def _crossing_time(vehicle: Vehicle, x_line: float) -> float:
