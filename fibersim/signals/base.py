@@ -151,43 +151,18 @@ class Sensitivity:
                 source.weaken(field[a:b], first_channel, first_sample + a)
 
 
-class FieldSink:
-    """Where coherent sources' fields go: into the block at once, or, while a synthesizer
-    defers them, into ``pending`` to be added chunk by chunk.
-
-    A field added to a whole block after the dense stage meets rows that have left the
-    caches (a full-rate second is 18.7 MB): adding it there cost about 2.5x what adding it
-    to a chunk the dense stage has just written costs.
-    """
-
-    def __init__(self) -> None:
-        #: (region of the block, field) in the order added; None: add at once.
-        self.pending: list[tuple[np.ndarray, np.ndarray]] | None = None
-
-    def add(self, region: np.ndarray, field: np.ndarray) -> None:
-        """``region += field``, now or when the synthesizer reaches its rows."""
-        if self.pending is None:
-            region += field
-        else:
-            self.pending.append((region, field))
-
-
 class CoherentSource:
     """Base of the sources of coherent signals (vehicles, walkers, earthquakes, machinery).
 
     They add what they radiate through ``add_field``, which first weakens it on faded
     channels: the faded noise is drawn separately, so only the signal must be scaled, and
     scaling the few faded columns of each small field costs far less than snapshotting
-    the faded columns of the whole block around the signal stage. A field is a fresh array
-    the source does not touch again (a synthesizer may add it later, ``FieldSink``), and
-    a source never reads the block.
+    the faded columns of the whole block around the signal stage.
     """
 
     stage = Stage.SPARSE
     #: Set by the synthesizer that renders the source; none outside one.
     sensitivity = Sensitivity()
-    #: Set by the synthesizer that renders the source; outside one fields are added at once.
-    sink = FieldSink()
 
     def __init__(self, context: SynthesisContext) -> None:
         self._channel_offset = context.channel_offset
@@ -196,7 +171,7 @@ class CoherentSource:
                   field: np.ndarray) -> None:
         """``block[row:, column:] += field`` (``field`` is scaled in place first)."""
         self.sensitivity.weaken(field, self._channel_offset + column, first_sample + row)
-        self.sink.add(block[row : row + field.shape[0], column : column + field.shape[1]], field)
+        block[row : row + field.shape[0], column : column + field.shape[1]] += field
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
         raise NotImplementedError
@@ -325,11 +300,6 @@ def _spans(source: SignalSource, width: int) -> bool:
     return isinstance(source, Placed) and source.first_channel == 0 and source.stop_channel == width
 
 
-def _coherent(source: SignalSource) -> bool:
-    """Whether ``source`` adds only through ``CoherentSource.add_field``."""
-    return isinstance(source, Placed) and isinstance(source.inner, CoherentSource)
-
-
 def _parts(source: SignalSource) -> Iterable[SignalSource]:
     return source.parts if isinstance(source, SourceGroup) else (source,)
 
@@ -365,7 +335,6 @@ class Synthesizer:
         self.next_sample = 0
         self._active: list[tuple[str, SignalSource]] = []
         self._sensitivity = Sensitivity()
-        self._sink = FieldSink()
         names = labels if labels is not None else [f"source{i}" for i in range(len(sources))]
         for label, source in zip(names, sources, strict=True):
             self._add(label, source)
@@ -385,15 +354,13 @@ class Synthesizer:
         self._update_sensitivity()
 
     def _update_sensitivity(self) -> None:
-        """Point every coherent source at this synthesizer's active weakening sources and
-        at its field sink."""
+        """Point every coherent source at this synthesizer's active weakening sources."""
         self._sensitivity.parts = tuple(
             (s.inner, s.begin, s.end) for _, s in self._active
             if isinstance(s, Placed) and isinstance(s.inner, Weakening))
         for _, source in self._active:
             if isinstance(source, Placed) and isinstance(source.inner, CoherentSource):
                 source.inner.sensitivity = self._sensitivity
-                source.inner.sink = self._sink
 
     def start_source(self, label: str, spec: SourceSpec) -> None:
         """Add ``spec``'s source from the next sample on (its own start/end still apply).
@@ -467,15 +434,6 @@ class Synthesizer:
         width = block.shape[1]
         uniform = [s for _, s in self._active if s.stage == Stage.UNIFORM and _spans(s, width)]
         dense = [s for _, s in self._active if s.stage <= Stage.DENSE and s not in uniform]
-        later = [s for _, s in self._active if s.stage > Stage.DENSE]  # SPARSE, then POST
-        # The coherent sources leading the SPARSE stage compute their fields first; each
-        # chunk then gets its rows of them right after the dense sources, while it is in
-        # cache. Every value is summed in the same order as when adding them afterwards.
-        deferred = 0
-        if block.flags.c_contiguous:
-            while deferred < len(later) and _coherent(later[deferred]):
-                deferred += 1
-        fields = self._fields(block, first, later[:deferred])
         # The uniform sources' sum for the whole block at once: one call each, not one per chunk.
         bases = np.zeros((n_samples, 1), dtype=np.float32)
         for source in uniform:
@@ -492,26 +450,7 @@ class Synthesizer:
                 chunk[...] = base
             for source in dense[1:] if wrote else dense:
                 source.add_to(chunk, first + row)
-            stop = row + chunk.shape[0]
-            for start, region, field in fields:
-                a, b = max(row, start) - start, min(stop, start + field.shape[0]) - start
-                if a < b:
-                    region[a:b] += field[a:b]
-        for source in later[deferred:]:
-            source.add_to(block, first)
-        return block
-
-    def _fields(self, block: np.ndarray, first: int, sources: list[SignalSource]
-                ) -> list[tuple[int, np.ndarray, np.ndarray]]:
-        """The fields ``sources`` add to ``block`` (C-contiguous), each with the block row
-        it starts at, its region of the block and its values, in the order added."""
-        self._sink.pending = []
-        try:
-            for source in sources:
+        for _, source in self._active:  # sorted by stage: SPARSE, then POST
+            if source.stage > Stage.DENSE:
                 source.add_to(block, first)
-            pending = self._sink.pending
-        finally:
-            self._sink.pending = None
-        origin, pitch = block.__array_interface__["data"][0], block.strides[0]
-        return [((region.__array_interface__["data"][0] - origin) // pitch, region, field)
-                for region, field in pending]
+        return block

@@ -285,14 +285,12 @@ class FadedNoise:
             tick, pos = divmod(first_sample + row, self._tick)
             stop = min(field.shape[0], row + self._tick - pos)
             state = self._tick_state(tick)
-            # The followed channels are sorted: those inside the field are one slice of them.
-            first, last = np.searchsorted(state.followed, (lo, hi)).tolist()
-            if first < last:
+            inside = (state.followed >= lo) & (state.followed < hi)
+            if inside.any():
                 if state.signal_samples is None:  # the first signal this tick: interpolate
                     state.signal_samples = self._interpolated(state.signal)
-                columns = state.followed[first:last] - lo
-                field[row:stop, columns] *= state.signal_samples[pos : pos + stop - row,
-                                                                 first:last]
+                columns = state.followed[inside] - lo
+                field[row:stop, columns] *= state.signal_samples[pos : pos + stop - row, inside]
             row = stop
 
     def add_to(self, block: np.ndarray, first_sample: int) -> None:
