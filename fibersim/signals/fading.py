@@ -206,12 +206,13 @@ class FadedNoise:
         step = u - k
         step = step * step * (3 - 2 * step)  # smooth step: no kink at the knots
         first = int(k.min())
-        table = np.stack([self._knot(j) for j in range(first, int(k.max()) + 2)])
-        row = k - first
-        column = channels[None, :]
+        table = np.stack([self._knot(j) for j in range(first, int(k.max()) + 2)]).reshape(-1)
+        # Flat indices into the knots (knot, channel): one-array takes, cheaper than 2-D
+        # fancy indexing.
+        index = (k - first) * self._context.n_channels + channels
         angle = (np.pi / 2) * step
-        return np.asarray(table[row, column] * np.cos(angle)
-                          + table[row + 1, column] * np.sin(angle))
+        return np.asarray(table.take(index) * np.cos(angle)
+                          + table.take(index + self._context.n_channels) * np.sin(angle))
 
     def _tick_state(self, tick: int) -> _Tick:
         """The channels followed during ``tick`` with their extra noise and signal gains
