@@ -333,10 +333,13 @@ class Vehicles(CoherentSource):
     ) -> None:
         """Add one vehicle: profiles per tile, expanded over the tile's samples."""
         dx, n, tile = self._context.dx, block.shape[0], self._tile
-        tau, rate = vehicle.progress(tile_t)
-        velocity = vehicle.cruise_velocity(tau) * rate
-        if vehicle.halts and not np.count_nonzero(velocity):
-            return  # standing at a stop all block long: no load change, quiet tyres
+        if vehicle.halts:
+            tau, rate = vehicle.progress(tile_t)
+            velocity = vehicle.cruise_velocity(tau) * rate
+            if not np.count_nonzero(velocity):
+                return  # standing at a stop all block long: no load change, quiet tyres
+        else:  # cruising: its clock is the block's
+            tau, velocity = tile_t, vehicle.cruise_velocity(tile_t)
         x = vehicle.cruise_position(tau)
         ends = sorted((float(x[0]), float(x[-1])))  # it moves one way (or stands)
         lo = max(0, math.floor((ends[0] - self._radius) / dx))
