@@ -137,6 +137,7 @@ class Vehicle:
     velocity: float  # signed, m/s
     strain: float
     tyre_rms: float
+    #: Drawn as a bank offset and column; together they seed the vehicle's tyre series.
     noise_offset: int
     noise_column: int
 
@@ -211,7 +212,7 @@ class Vehicles(CoherentSource):
 
     _SALT = 31
     _NOISE_ROWS = 2**15
-    _NOISE_COLS = 64  # vehicles pick a column each: their tyre noises are independent
+    _NOISE_COLS = 64  # every vehicle reads its own sequence of columns and offsets
 
     def __init__(self, spec: VehiclesSpec, context: SynthesisContext) -> None:
         super().__init__(context)
