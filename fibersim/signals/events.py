@@ -89,9 +89,13 @@ def add_wavelets(
     taps = gauge_taps(context.dx, context.gauge_length_meters)
     pad = taps
     c0, c1 = first_channel - pad, first_channel + arrival_s.size + pad
-    # Padding channels start "never" (a huge tick) and read the table's trailing zero.
-    ticks = np.pad(ticks, pad, constant_values=2**62)
-    amp = np.pad(amplitude, pad).astype(np.float32)
+    # Padding channels start "never" (a huge tick) and read the table's trailing zero
+    # (filled by hand: np.pad costs more than the rest of a small wavelet).
+    padded = np.full(ticks.size + 2 * pad, 2**62, dtype=np.int64)
+    padded[pad : pad + ticks.size] = ticks
+    ticks = padded
+    amp = np.zeros(padded.size, dtype=np.float32)
+    amp[pad : pad + amplitude.size] = amplitude
     samples = np.arange(first_sample + lo, first_sample + hi, dtype=np.int64) * OVERSAMPLE
     # Channel-major layout: the gauge average then shifts whole contiguous rows.
     index = (samples[None, :] - ticks[:, None]).view(np.uint64)  # before onset: huge

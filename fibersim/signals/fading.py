@@ -121,12 +121,16 @@ class ColumnNoise:
         """
         out = np.empty((len(channels), n), dtype=np.float32)
         samples = (self._stagger[channels] + first_sample).tolist()
+        offsets: dict[int, list[int]] = {}  # this read's pieces: a method call per piece
         for j, (channel, sample) in enumerate(zip(channels.tolist(), samples, strict=True)):
             done = 0
             while done < n:
                 piece, pos = divmod(sample + done, _WRAP)
                 count = min(_WRAP - pos, n - done)
-                start = self._offsets(piece)[channel] + pos
+                found = offsets.get(piece)
+                if found is None:
+                    found = offsets[piece] = self._offsets(piece)
+                start = found[channel] + pos
                 out[j, done : done + count] = self._flat[start : start + count]
                 done += count
         return out.T
@@ -202,12 +206,13 @@ class FadedNoise:
         step = u - k
         step = step * step * (3 - 2 * step)  # smooth step: no kink at the knots
         first = int(k.min())
-        table = np.stack([self._knot(j) for j in range(first, int(k.max()) + 2)])
-        row = k - first
-        column = channels[None, :]
+        table = np.stack([self._knot(j) for j in range(first, int(k.max()) + 2)]).reshape(-1)
+        # Flat indices into the knots (knot, channel): one-array takes, cheaper than 2-D
+        # fancy indexing.
+        index = (k - first) * self._context.n_channels + channels
         angle = (np.pi / 2) * step
-        return np.asarray(table[row, column] * np.cos(angle)
-                          + table[row + 1, column] * np.sin(angle))
+        return np.asarray(table.take(index) * np.cos(angle)
+                          + table.take(index + self._context.n_channels) * np.sin(angle))
 
     def _tick_state(self, tick: int) -> _Tick:
         """The channels followed during ``tick`` with their extra noise and signal gains
@@ -230,19 +235,22 @@ class FadedNoise:
             power = np.abs(self.phasor(followed, grid)) ** 2
             noise = self._noise.read(followed, tick * self._tick, self._tick)
             noise *= np.abs(noise) * self._tails  # x |x| / sqrt(3): unit rms, kurtosis 11.7
-            noise *= self._interpolated(self.gains(power), 0, self._tick)
+            noise *= self._interpolated(self.gains(power))
             found = _Tick(followed, noise, self.signal_gains(power).astype(np.float32))
         if len(self._ticks) >= 3:
             del self._ticks[min(self._ticks)]
         self._ticks[tick] = found
         return found
 
-    def _interpolated(self, coarse: np.ndarray, start: int, stop: int) -> np.ndarray:
-        """Samples ``start:stop`` of a tick of values given on the ``_GRID`` (rows)."""
-        index, weight = _grid_weights(self._tick, self._GRID)
-        index, weight = index[start:stop], weight[start:stop]
-        coarse = coarse.astype(np.float32)
-        return np.asarray(coarse[index] + weight * (coarse[index + 1] - coarse[index]))
+    def _interpolated(self, coarse: np.ndarray) -> np.ndarray:
+        """Every sample of a tick from values given on the ``_GRID`` (rows), linear in
+        between: each grid interval is one broadcast, no per-sample gathers."""
+        intervals = -(-self._tick // self._GRID)
+        coarse = coarse[: intervals + 1].astype(np.float32)
+        out = np.empty((intervals, self._GRID, coarse.shape[1]), dtype=np.float32)
+        np.multiply(np.diff(coarse, axis=0)[:, None, :], _grid_weights(self._GRID), out=out)
+        out += coarse[:-1, None, :]
+        return out.reshape(-1, coarse.shape[1])[: self._tick]
 
     def gains(self, power: np.ndarray) -> np.ndarray:
         """Extra noise gain for fading power ``|z|^2``: 0 above the threshold, rising
@@ -281,7 +289,7 @@ class FadedNoise:
             inside = (state.followed >= lo) & (state.followed < hi)
             if inside.any():
                 if state.signal_samples is None:  # the first signal this tick: interpolate
-                    state.signal_samples = self._interpolated(state.signal, 0, self._tick)
+                    state.signal_samples = self._interpolated(state.signal)
                 columns = state.followed[inside] - lo
                 field[row:stop, columns] *= state.signal_samples[pos : pos + stop - row, inside]
             row = stop
@@ -316,11 +324,9 @@ class _Tick:
 
 
 @lru_cache(maxsize=8)
-def _grid_weights(tick: int, grid: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each sample of a tick: its grid interval and its weight towards the next point."""
-    offsets = np.arange(tick)
-    weight = ((offsets % grid) / grid).astype(np.float32)[:, None]
-    return offsets // grid, weight
+def _grid_weights(grid: int) -> np.ndarray:
+    """Weight of the next grid point for each sample of a grid interval, (grid, 1)."""
+    return (np.arange(grid) / grid).astype(np.float32)[:, None]
 
 
 def wrap_in_place(values: np.ndarray, threshold: float) -> None:

@@ -186,11 +186,14 @@ class Machinery(CoherentSource):
         profile = np.exp(-distance / spec.decay_m) * (distance <= 5 * spec.decay_m)
         self._profile = gauge_average(profile.astype(np.float32)[None, :], taps)
         order = np.arange(1, spec.harmonics + 1)
-        keep = order * spec.f0 < 0.45 * context.prr
-        self._freqs = (order * spec.f0)[keep]
-        self._amps = (spec.amplitude * spec.harmonic_decay ** (order - 1))[keep]
+        keep = order * spec.f0 < 0.45 * context.prr  # a prefix: the lowest harmonics
+        amps = (spec.amplitude * spec.harmonic_decay ** (order - 1))[keep]
         rng = context.rng((self._SALT, context.channel_offset + centre))
-        self._phases = rng.uniform(0, 2 * np.pi, spec.harmonics)[keep]
+        phases = rng.uniform(0, 2 * np.pi, spec.harmonics)[keep]
+        #: Harmonic h is Im(c_h z^h), z = exp(i 2 pi f0 t'): one complex exponential per
+        #: sample and a product per harmonic instead of a sine per harmonic.
+        self._coefficients = (amps * np.exp(1j * phases)).tolist()
+        self._omega = 2 * np.pi * spec.f0
         self._wander_phase = float(rng.uniform(0, 2 * np.pi))
         self._wander, self._wander_s = spec.wander, spec.wander_s
         self._prr = context.prr
@@ -203,8 +206,13 @@ class Machinery(CoherentSource):
         period = self._wander_s
         warped = t + self._wander * period / (2 * np.pi) * (
             np.sin(2 * np.pi * t / period + self._wander_phase) - np.sin(self._wander_phase))
-        tones = np.sin(warped[:, None] * (2 * np.pi * self._freqs) + self._phases) * self._amps
-        series = tones.sum(axis=1).astype(np.float32)  # per row: independent of block size
+        turn = np.exp(1j * self._omega * warped)
+        power = turn.copy()
+        total = self._coefficients[0] * power
+        for coefficient in self._coefficients[1:]:
+            power *= turn
+            total += coefficient * power
+        series = total.imag.astype(np.float32)  # per sample: independent of block size
         self.add_field(block, first_sample, 0, self._lo, series[:, None] * self._profile)
 
 

@@ -6,10 +6,12 @@ extension either side); as the load moves at ``v`` a channel sees the strain rat
 ``-dir v A / w g'(u)``, energy below ~0.8 Hz for w of several metres. Tyres on the road surface
 also shake the ground at 3-20 Hz; that vibration is modelled as a band-limited series carried
 by the vehicle, as loud as it is fast, decaying as ``exp(-|x - x_v| / decay)`` and radiating
-as a surface wave (heard ``|x - x_v| / c`` late). Vehicles brake, halt and pull away at
-traffic lights and stop signs (``TrafficStop``), in closed form. Both gauge-averaged profiles
-are read from tables once per tile of a few samples (within which the vehicle moves less than
-a quarter channel) and expanded to samples: a few array passes over the footprint.
+as a surface wave (heard ``|x - x_v| / c`` late); each vehicle's series is read from a shared
+bank through a mapping redrawn every few seconds (``BankReader``), so it never repeats.
+Vehicles brake, halt and pull away at traffic lights and stop signs (``TrafficStop``), in
+closed form. Both gauge-averaged profiles are read from tables once per tile of a few samples
+(within which the vehicle moves less than a quarter channel) and expanded to samples: a few
+array passes over the footprint.
 
 Footsteps are impulses every ~0.6 s at positions advancing at walking speed; each radiates a
 short wavelet (contact pulse 1-5 Hz plus a heel strike ringing at ~25 Hz) as a surface wave.
@@ -26,15 +28,19 @@ from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
-from fibersim.signals.banks import PowerLaw, unit_bank
+from fibersim.signals.banks import BankReader, PowerLaw, unit_bank
 from fibersim.signals.base import CoherentSource, PlacedSpec, SynthesisContext
 from fibersim.signals.events import OVERSAMPLE, EpochProcess, add_wavelets
 
 #: Vehicle profiles are cut (to exactly zero) this many widths / decay lengths away.
 _CUT = 3.5
+#: A vehicle's tyre series is remapped to a new bank column and offset every segment
+#: (4.1 s at 2 kHz), crossfaded: reading one bank column for the whole pass repeated it
+#: every 16.4 s (the column's length), along the road and on every channel it passed.
+_TYRE_SEGMENT = 8192
+_TYRE_CROSSFADE = 1024
 
 
 class TrafficStop(BaseModel):
@@ -131,6 +137,7 @@ class Vehicle:
     velocity: float  # signed, m/s
     strain: float
     tyre_rms: float
+    #: Drawn as a bank offset and column; together they seed the vehicle's tyre series.
     noise_offset: int
     noise_column: int
 
@@ -205,7 +212,7 @@ class Vehicles(CoherentSource):
 
     _SALT = 31
     _NOISE_ROWS = 2**15
-    _NOISE_COLS = 64  # vehicles pick a column each: their tyre noises are independent
+    _NOISE_COLS = 64  # every vehicle reads its own sequence of columns and offsets
 
     def __init__(self, spec: VehiclesSpec, context: SynthesisContext) -> None:
         super().__init__(context)
@@ -219,15 +226,12 @@ class Vehicles(CoherentSource):
             spec.width_m, spec.tyre_decay_m, context.gauge_length_meters / 2
         )
         colour = PowerLaw(0.0, spec.tyre_f_min, spec.tyre_f_max)
+        # Read through its transpose: (row, column) views whose columns are contiguous runs.
         self._noise = channel_major_unit_bank(
             colour, context.prr, context.seed, self._NOISE_ROWS, self._NOISE_COLS
-        )
-        # Every tile-long run of every column, wrapping: (column, start, tile) views.
-        self._windows = np.zeros((0, 0, 0), dtype=np.float32)
-        if spec.tyre_wave_speed > 0:
-            wrapped = np.concatenate([self._noise, self._noise[:, : self._tile]], axis=1)
-            self._windows = sliding_window_view(wrapped, self._tile, axis=1)[
-                :, : self._NOISE_ROWS]
+        ).T
+        #: Tyre-series readers of the vehicles rendered in the last block, by vehicle key.
+        self._readers: dict[tuple[int, int], BankReader] = {}
         directions = {"both": (1, -1), "forward": (1,), "backward": (-1,)}[spec.directions]
         self._span = self._length + 2 * self._radius
         fastest = spec.speed_max * (1 + spec.speed_wander)
@@ -298,11 +302,27 @@ class Vehicles(CoherentSource):
         samples = np.arange(tiles[0] * tile, (tiles[-1] + 1) * tile)
         skip = first_sample - tiles[0] * tile
         t0, t1 = first_sample / prr, (first_sample + n) / prr
+        readers = self._readers
+        self._readers = {}  # keeps the readers of the vehicles still on the road
         for process in self._processes:
             for vehicle in process.alive(t0, t1):
                 if (vehicle.t_enter <= t1 and vehicle.t_exit >= t0
                         and vehicle.t_enter < self._arrivals_until):
+                    key = (vehicle.noise_offset, vehicle.noise_column)
+                    self._readers[key] = readers.get(key) or self._reader(key)
                     self._add_vehicle(block, vehicle, tile_t, samples, skip)
+
+    def _reader(self, key: tuple[int, int]) -> BankReader:
+        """The reader of the tyre series of the vehicle with this key (its noise draws)."""
+        return BankReader(self._noise, 1, (self._context.seed, self._SALT, *key),
+                          _TYRE_SEGMENT, _TYRE_CROSSFADE)
+
+    def _tyre_series(self, vehicle: Vehicle, first: int, count: int) -> np.ndarray:
+        """``count`` samples of the vehicle's unit tyre series from absolute sample ``first``
+        (the time the vibration leaves the tyres), a pure function of the sample."""
+        series = np.zeros((count, 1), dtype=np.float32)
+        self._readers[vehicle.noise_offset, vehicle.noise_column].add_to(series, first, 1.0)
+        return series[:, 0]
 
     def _add_vehicle(
         self,
@@ -313,43 +333,61 @@ class Vehicles(CoherentSource):
         skip: int,
     ) -> None:
         """Add one vehicle: profiles per tile, expanded over the tile's samples."""
-        dx, n = self._context.dx, block.shape[0]
-        velocity = vehicle.velocity_at(tile_t)
-        if not velocity.any():
-            return  # standing at a stop all block long: no load change, quiet tyres
-        x = vehicle.position(tile_t)
-        lo = max(0, math.floor((x.min() - self._radius) / dx))
-        hi = min(block.shape[1], math.ceil((x.max() + self._radius) / dx) + 1)
+        dx, n, tile = self._context.dx, block.shape[0], self._tile
+        if vehicle.halts:
+            tau, rate = vehicle.progress(tile_t)
+            velocity = vehicle.cruise_velocity(tau) * rate
+            if not np.count_nonzero(velocity):
+                return  # standing at a stop all block long: no load change, quiet tyres
+        else:  # cruising: its clock is the block's
+            tau, velocity = tile_t, vehicle.cruise_velocity(tile_t)
+        x = vehicle.cruise_position(tau)
+        ends = sorted((float(x[0]), float(x[-1])))  # it moves one way (or stands)
+        lo = max(0, math.floor((ends[0] - self._radius) / dx))
+        hi = min(block.shape[1], math.ceil((ends[1] + self._radius) / dx) + 1)
         if lo >= hi:
             return
-        position = np.rint((np.arange(lo, hi) * dx - x[:, None]) * (1 / _STEP_M)).astype(np.intp)
-        index = np.clip(position + self._profiles.shape[1] // 2, 0, self._profiles.shape[1] - 1)
+        xi = np.arange(lo, hi) * dx - x[:, None]  # (tiles, channels): channel minus vehicle
+        index = np.rint(xi * (1 / _STEP_M)).astype(np.intp)
+        index += self._profiles.shape[1] // 2
+        np.maximum(index, 0, out=index)  # beyond the tabulated reach both profiles are 0
+        np.minimum(index, self._profiles.shape[1] - 1, out=index)
         speed = (velocity * vehicle.strain).astype(np.float32)[:, None]
         quasi_static = self._profiles[0, index] * speed
         # Tyre-road noise grows with speed: a halted vehicle is quiet.
         loudness = np.abs(velocity) * (vehicle.tyre_rms / abs(vehicle.velocity))
         tyre = self._profiles[1, index] * loudness.astype(np.float32)[:, None]
-        start = (int(samples[0]) + vehicle.noise_offset) % self._NOISE_ROWS
-        column = self._noise[vehicle.noise_column]
+        field = np.empty((len(tile_t), tile, hi - lo), dtype=np.float32)
         if self._spec.tyre_wave_speed > 0:
             # Tyre noise radiates as a surface wave: a channel hears it |x - x_v| / c late,
             # which puts it on a cone |f / k| = c in the f-k plane.
             # Per tile and channel the delayed noise is a contiguous run: index windows of
-            # the (wrapped) column instead of single samples.
-            late = np.rint(np.abs(np.arange(lo, hi) * dx - x[:, None])
-                           * (self._context.prr / self._spec.tyre_wave_speed)).astype(np.int64)
-            first = start + np.arange(len(tile_t))[:, None] * self._tile - late
-            windows = self._windows[vehicle.noise_column]
-            noise = windows[first % self._NOISE_ROWS]  # (tiles, channels, tile)
+            # the vehicle's series instead of single samples.
+            np.abs(xi, out=xi)
+            xi *= self._context.prr / self._spec.tyre_wave_speed
+            late = np.rint(xi).astype(np.intp)
+            latest = int(late.max())
+            series = self._tyre_series(vehicle, int(samples[0]) - latest, len(samples) + latest)
+            first = np.arange(latest, latest + len(samples), tile)[:, None] - late
+            noise = _windows(series, tile)[first]  # (tiles, channels, tile)
             # Written time-major: the reshape below is then a view, not a transposing copy.
-            field = np.empty((len(tile_t), self._tile, hi - lo), dtype=np.float32)
             np.multiply(noise.transpose(0, 2, 1), tyre[:, None, :], out=field)
         else:
-            noise = _periodic_run(column, start, len(samples))
-            field = noise.reshape(len(tile_t), self._tile, 1) * tyre[:, None, :]
+            noise = self._tyre_series(vehicle, int(samples[0]), len(samples))
+            np.multiply(noise.reshape(len(tile_t), tile, 1), tyre[:, None, :], out=field)
         field += quasi_static[:, None, :]
         self.add_field(block, int(samples[0]) + skip, 0, lo,
                        field.reshape(-1, hi - lo)[skip : skip + n])
+
+
+def _windows(series: np.ndarray, length: int) -> np.ndarray:
+    """Every run of ``length`` consecutive values of the contiguous 1-D ``series``, as a
+    read-only (runs, length) view (``sliding_window_view`` without its checks, which cost
+    as much as the view is used for here)."""
+    step = series.strides[0]
+    view = np.ndarray((series.size - length + 1, length), series.dtype, series, 0, (step, step))
+    view.flags.writeable = False
+    return view
 
 
 def _crossing_time(vehicle: Vehicle, x_line: float) -> float:
@@ -375,15 +413,6 @@ def channel_major_unit_bank(
     bank = np.ascontiguousarray(unit_bank(colour, prr, seed, n_rows, n_cols).T)
     bank.setflags(write=False)
     return bank
-
-
-def _periodic_run(series: np.ndarray, start: int, length: int) -> np.ndarray:
-    """``length`` values of the periodic ``series`` from index ``start`` (a view unless the
-    run wraps past the end)."""
-    stop = start + length
-    if stop <= series.size:
-        return series[start:stop]
-    return np.take(series, np.arange(start, stop), mode="wrap")
 
 
 @lru_cache(maxsize=8)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fibersim.signals import VehiclesSpec
+from fibersim.signals.realism import channel_repetition
 from fibersim.signals.traffic import TrafficStop
 from tests.signals.signal_helpers import (
     context,
@@ -111,3 +112,17 @@ def test_tyre_noise_radiates_on_a_cone_at_the_surface_wave_speed(wave_speed: flo
 
 def test_tyre_noise_without_propagation_is_felt_at_once() -> None:
     assert _median_tyre_velocity(0.0) > 1000
+
+
+@pytest.mark.parametrize("wave_speed", [0.0, 250.0])
+def test_a_vehicle_tyre_noise_never_repeats_while_it_passes(wave_speed: float) -> None:
+    """A slow vehicle fills a channel with its tyre noise for minutes; at 1 kHz its bank
+    column (2^15 samples) would repeat after 33 s, within the lags that must stay clean."""
+    ctx = context(n_channels=3, prr=1000.0, dx=2.0, seed=7)
+    spec = VehiclesSpec(rate_per_hour=20, directions="forward", speed_min=0.2, speed_max=0.2,
+                        speed_wander=0, lanes=1, strain=1e-12, tyre_decay_m=30,
+                        tyre_wave_speed=wave_speed)
+    series = render([spec], ctx, 150.0, first_s=600.0)[:, 1:2].astype(np.float64)
+    assert np.abs(series).max() > 0
+    peaks = channel_repetition(series, round(0.2 * ctx.prr), round(60 * ctx.prr))
+    assert peaks.max() < 0.1
