@@ -76,7 +76,8 @@ class Slicing:
     delay_s: float = 0.0
 
     def describe(self) -> str:
-        return f"slicing {self.size_bytes} B every {_seconds(self.delay_s)}"
+        every = f" every {_seconds(self.delay_s)}" if self.delay_s else ""
+        return f"slicing {self.size_bytes} B{every}"
 
 
 Fault = Latency | Bandwidth | Blackhole | ResetPeer | SlowClose | Slicing

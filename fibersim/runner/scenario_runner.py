@@ -52,6 +52,7 @@ from fibersim.runner.focus_target import (
     open_focus,
     open_stream_transport,
 )
+from fibersim.runner.network_links import NetworkLinks, refusal
 from fibersim.runner.results import EventRecord, ExpectationRecord, Probe, RunResult, StepRecord
 from fibersim.runner.streamer import FiberStreamer
 from fibersim.runner.watches import StateWatcher
@@ -75,6 +76,7 @@ from fibersim.scenario.models import (
     Storm,
     WatchStep,
 )
+from fibersim.scenario.network import Network
 from fibersim.scenario.timeline import Anchor, ResolvedStep, resolve_timeline
 from fibersim.transport import MemoryBroker
 from fibersim.wire import MessageKind
@@ -193,6 +195,7 @@ class ScenarioRunner:
             speed=self.speed, mode=endpoints.mode, strict=settings.strict,
             matrix=dict(matrix or {}), tags=list(scenario.tags))
         self._rng = random.Random(self.seed)
+        self._links = NetworkLinks([*(e.step for e in self.steps), *scenario.cleanup], self.seed)
         self._wall_start = time.monotonic()
         self._epoch_start = time.time()
         self._fired_sim: dict[str, float] = {}
@@ -237,6 +240,8 @@ class ScenarioRunner:
                 self._refuse(entry, "needs the mock's status/control interface; pass"
                                     " --focus-control-url (and --focus-control-token) or use"
                                     " the built-in mock")
+            if why := refusal(step, self.endpoints):
+                self._refuse(entry, why)
         for position, event in enumerate(self.scenario.cleanup):
             if isinstance(event, Exec) and not self.settings.allow_exec:
                 raise InputError("exec steps run commands; refused without --allow-exec",
@@ -244,6 +249,8 @@ class ScenarioRunner:
             if not self.endpoints.has_control and _needs_control(event):
                 raise InputError("needs the mock's control interface (--focus-control-url)",
                                  file=self.path, field=f"finally[{position}]")
+            if why := refusal(event, self.endpoints):
+                raise InputError(why, file=self.path, field=f"finally[{position}]")
 
     def _refuse(self, entry: ResolvedStep, message: str) -> None:
         raise InputError(message, file=self.path, line=step_line(self.path, entry.index),
@@ -259,11 +266,12 @@ class ScenarioRunner:
         broker = MemoryBroker()
         started = time.monotonic()
         try:
-            async with open_focus(self.scenario, self.endpoints, broker,
-                                  self.dialect_spec) as focus:
+            async with (open_focus(self.scenario, self.endpoints, broker,
+                                   self.dialect_spec) as direct,
+                        self._links.routed(self.endpoints, direct) as (endpoints, focus)):
                 self.focus_reached = True
                 self.result.log_source = focus.logs.description if focus.logs else ""
-                transport = open_stream_transport(self.endpoints, broker, self.dialect)
+                transport = open_stream_transport(endpoints, broker, self.dialect)
                 self.result.broker = f"{transport.description}, {self.dialect.name} dialect"
                 self.result.focus = focus.description
                 await connect(transport, self.endpoints)
@@ -283,6 +291,8 @@ class ScenarioRunner:
                 finally:
                     streamer.close()
                     await asyncio.shield(transport.close())
+                    self.result.delivery = {"next_sequence": streamer.interrogator.next_sequence,
+                                            **transport.stats.as_dict()}
         except UnreachableError as error:
             self.result.unreachable, self.result.error = True, str(error)
             raise
@@ -440,6 +450,8 @@ class ScenarioRunner:
                 self._start_backoff(entry.label, step, focus)
             case Exec():
                 return await self._exec(step, focus)
+            case Network():
+                return self._links.apply(step)
             case _ if step.do in CONTROL_EVENTS:
                 action = {"focus_restart": "restart", "store_down": "store/down",
                           "store_up": "store/up"}[step.do]
