@@ -41,7 +41,9 @@ class Bandwidth:
 
 @dataclass(frozen=True)
 class Blackhole:
-    """Data is read and dropped: the connection stays open, nothing arrives."""
+    """Data is read and dropped: the connection stays open, nothing arrives. When the last
+    blackhole is cleared, every connection that lost bytes is reset (see
+    ``FaultProxy.clear``): real TCP never resumes a stream with a hole in it."""
 
     def describe(self) -> str:
         return "blackhole"

@@ -50,6 +50,8 @@ class _Connection:
         self.client, self.upstream = client, upstream
         self.tasks: set[asyncio.Task[None]] = set()
         self.reset_timer: asyncio.TimerHandle | None = None
+        #: a blackhole dropped some of its bytes: the stream has a hole
+        self.holed = False
 
     def writers(self) -> tuple[asyncio.StreamWriter, asyncio.StreamWriter]:
         return self.client, self.upstream
@@ -156,6 +158,19 @@ class FaultProxy:
                 self._faults[each].clear()
             else:
                 self._faults[each].pop(kind, None)
+        if kind in (None, Blackhole):
+            self._reset_holed()
+
+    def _reset_holed(self) -> None:
+        """A TCP stream never resumes with bytes missing in the middle: the connection
+        would have timed out during the outage. So once no blackhole is left, the
+        connections that lost bytes to one are reset, never resumed (a resumed stream would
+        break the protocols above: a broker numbers the publishes it received, so its
+        confirms would be credited to the wrong messages)."""
+        if any(Blackhole in faults for faults in self._faults.values()):
+            return
+        for connection in [each for each in self._connections if each.holed]:
+            self._reset_connection(connection)
 
     def active(self) -> list[str]:
         """The faults switched on, as text (for logs and reports)."""
@@ -224,7 +239,8 @@ class FaultProxy:
             while (item := await queue.get())[1]:
                 arrived, data = item
                 if self._fault(direction, Blackhole) is not None:
-                    continue  # read, and forwarded nowhere
+                    connection.holed = True  # read, and forwarded nowhere
+                    continue
                 await self._delay(direction, arrived)
                 for piece in self._pieces(direction, data):
                     writer.write(piece)

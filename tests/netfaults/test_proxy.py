@@ -78,9 +78,23 @@ async def test_a_blackhole_keeps_the_connection_open_and_forwards_nothing(
     writer.write(b"into the void")
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(reader.read(100), 0.3)
-    proxy.clear(Blackhole)
-    assert await round_trip(reader, writer, b"back") < 0.2
+    assert not reader.at_eof()
     writer.close()
+
+
+async def test_clearing_a_blackhole_resets_the_connections_it_took_bytes_from(
+        proxy: FaultProxy) -> None:
+    holed = await asyncio.open_connection("127.0.0.1", proxy.port)
+    idle = await asyncio.open_connection("127.0.0.1", proxy.port)
+    proxy.set_fault(Blackhole(), "upstream")
+    holed[1].write(b"lost")
+    await asyncio.sleep(0.05)
+    proxy.clear(Blackhole)
+    with pytest.raises(ConnectionResetError):
+        await asyncio.wait_for(holed[0].read(100), 1)
+    assert await round_trip(*idle, b"intact") < 0.2
+    for _, writer in (holed, idle):
+        writer.close()
 
 
 async def test_reset_peer_resets_live_connections_after_its_timeout(proxy: FaultProxy) -> None:
