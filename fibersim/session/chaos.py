@@ -124,6 +124,8 @@ class ChaosReport:
     schedule: list[ScheduledFault]
     ledgers: dict[str, Ledger]
     publisher: PublishStats
+    #: the checker's queue (deleted by the end of the run)
+    checker_queue: str
 
     @property
     def silent(self) -> int:
@@ -133,8 +135,8 @@ class ChaosReport:
     def as_dict(self) -> dict[str, object]:
         return {"schedule": [item.as_dict() for item in self.schedule],
                 "fibers": {fiber: ledger.as_dict() for fiber, ledger in self.ledgers.items()},
-                "publisher": self.publisher.as_dict(), "silent": self.silent,
-                "passed": self.silent == 0}
+                "publisher": self.publisher.as_dict(), "checker_queue": self.checker_queue,
+                "silent": self.silent, "passed": self.silent == 0}
 
 
 async def run_chaos(scenario: Scenario, settings: ChaosSettings,
@@ -162,7 +164,7 @@ async def run_chaos(scenario: Scenario, settings: ChaosSettings,
         with contextlib.suppress(Exception):  # drain() deleted it already, unless it failed
             await asyncio.shield(checker.delete())
     ledger = Ledger.of(config.fiber_id, published, stats, seen)
-    return ChaosReport(schedule, {config.fiber_id: ledger}, stats)
+    return ChaosReport(schedule, {config.fiber_id: ledger}, stats, checker.queue)
 
 
 async def _stream(scenario: Scenario, settings: ChaosSettings, proxy: FaultProxy,
