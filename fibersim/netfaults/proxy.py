@@ -82,8 +82,6 @@ class FaultProxy:
         self.target = (target_host, target_port)
         self.listen_host, self.port, self.tls = listen_host, port, tls
         self.connections_accepted = 0
-        #: bytes forwarded (after faults), per direction
-        self.forwarded: dict[Direction, int] = {"upstream": 0, "downstream": 0}
         self._rng = random.Random(seed)
         self._faults: dict[Direction, dict[type[Fault], Fault]] = {
             direction: {} for direction in DIRECTIONS}
@@ -246,7 +244,6 @@ class FaultProxy:
                     writer.write(piece)
                     await writer.drain()
                     await self._pace(direction, len(piece))
-                    self.forwarded[direction] += len(piece)
             slow = self._fault(direction, SlowClose)
             if isinstance(slow, SlowClose):
                 await asyncio.sleep(slow.delay_s)
@@ -255,9 +252,12 @@ class FaultProxy:
             else:
                 writer.close()
         except OSError:
-            # one side is gone: end the whole connection, as a plain TCP relay would
+            # one side is gone: end the whole connection, as a plain TCP relay would (its
+            # readers may wait on a full queue nobody empties any more)
             for other in connection.writers():
                 other.transport.abort()
+            for task in connection.tasks - {asyncio.current_task()}:
+                task.cancel()
 
     def _pipe_ended(self, connection: _Connection, task: asyncio.Task[None]) -> None:
         """Once all four pipes of a connection ended, close its sockets and forget it."""
