@@ -171,9 +171,13 @@ class FaultProxy:
             self._reset_connection(connection)
 
     def active(self) -> list[str]:
-        """The faults switched on, as text (for logs and reports)."""
-        texts = [f"{fault.describe()} {direction}" for direction in DIRECTIONS
-                 for fault in self._faults[direction].values()]
+        """The faults switched on, as text (for logs and reports); one switched on in
+        both directions alike is named once, without a direction."""
+        up, down = (self._faults[direction] for direction in DIRECTIONS)
+        texts = [fault.describe() if down.get(kind) == fault else f"{fault.describe()} upstream"
+                 for kind, fault in up.items()]
+        texts += [f"{fault.describe()} downstream" for kind, fault in down.items()
+                  if up.get(kind) != fault]
         return texts + ([self._reset.describe()] if self._reset else [])
 
     def _fault(self, direction: Direction, kind: type[Fault]) -> Fault | None:

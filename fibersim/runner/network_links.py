@@ -5,9 +5,11 @@
   fibersim and the broker only. The embedded in-memory broker has no connection to put a
   fault on: such a step is refused before the run starts (exit 2).
 * ``focus``: the run's probes (its HTTP checks) and the clients of ``storm`` and
-  ``backoff_client`` reach the Focus Server through a proxy; the mock's control interface
-  (``state``/``mock``/``requests`` checks, watches, restart and store events) stays direct,
-  so a run can judge the server from outside the fault while its clients suffer it.
+  ``backoff_client`` reach the Focus Server through a proxy each (one for the probes, one
+  for the clients), so a step with ``probes: false`` can spare the probes; the mock's
+  control interface (``state``/``mock``/``requests`` checks, watches, restart and store
+  events) stays direct, so a run can judge the server from outside the fault while its
+  clients suffer it.
 
 A link no step names is not proxied at all: runs without network steps are unchanged.
 """
@@ -57,8 +59,11 @@ class NetworkLinks:
     def __init__(self, steps: Iterable[object], seed: int) -> None:
         self.links = {step.link for step in steps if isinstance(step, Network)}
         self._seed = seed
+        #: "broker", "probes" and "clients" (the two proxies of the focus link)
         self._proxies: dict[str, FaultProxy] = {}
         self._timers: list[asyncio.TimerHandle] = []
+        #: the Focus Server as storm and backoff clients reach it (None: directly)
+        self.clients_url: str | None = None
 
     @contextlib.asynccontextmanager
     async def routed(self, endpoints: Endpoints,
@@ -71,7 +76,9 @@ class NetworkLinks:
                 endpoints = dataclasses.replace(
                     endpoints, amqp_url=proxied_url(endpoints.amqp_url, proxy.port))
             if "focus" in self.links:
-                proxy = await self._open("focus", focus.client.base_url, stack)
+                clients = await self._open("clients", focus.client.base_url, stack)
+                self.clients_url = proxied_url(focus.client.base_url, clients.port)
+                proxy = await self._open("probes", focus.client.base_url, stack)
                 client = FocusClient(
                     proxied_url(focus.client.base_url, proxy.port), insecure=endpoints.insecure,
                     ca_file=endpoints.ca_file, timeout_s=endpoints.request_timeout_s,
@@ -92,18 +99,22 @@ class NetworkLinks:
         return proxy
 
     def apply(self, step: Network) -> str:
-        """Switch the step's fault on (or every fault of the link off); the detail line
-        lists what is active on the link now."""
-        proxy = self._proxies[step.link]
+        """Switch the step's fault on (or every fault off) on the proxies it names; the
+        detail line lists what is active on them now."""
+        names = (["broker"] if step.link == "broker"
+                 else ["clients", "probes"] if step.probes else ["clients"])
         fault = step.to_fault()
-        if fault is None:
-            proxy.clear()
-        else:
+        for name in names:
+            proxy = self._proxies[name]
+            if fault is None:
+                proxy.clear()
+                continue
             proxy.set_fault(fault, step.proxy_direction)
             if step.duration is not None:
                 self._timers.append(asyncio.get_running_loop().call_later(
                     step.duration, proxy.clear, type(fault), step.proxy_direction))
-        return f"{step.link} link: " + ("; ".join(proxy.active()) or "no fault")
+        return "; ".join(f"{name}: {', '.join(self._proxies[name].active()) or 'no fault'}"
+                         for name in names)
 
     def _cancel_timers(self) -> None:
         for timer in self._timers:

@@ -497,7 +497,8 @@ class ScenarioRunner:
         self.context.baselines[label] = RequestBaseline(time.monotonic(), requests)
 
     def _new_client(self, focus: FocusTarget) -> FocusClient:
-        client = FocusClient(focus.client.base_url, insecure=self.endpoints.insecure,
+        client = FocusClient(self._links.clients_url or focus.client.base_url,
+                             insecure=self.endpoints.insecure,
                              ca_file=self.endpoints.ca_file,
                              timeout_s=self.endpoints.request_timeout_s)
         self._extra_clients.append(client)

@@ -60,6 +60,9 @@ class Network(_Event):
     delay: Duration | None = Field(None, ge=0, le=60,
                                    description="slow_close: close delay; slicing: between pieces.")
     size: int | None = Field(None, ge=1, le=65536, description="slicing: bytes per piece.")
+    probes: bool = Field(
+        True, description="focus link: false spares the run's own probes; only the storm and"
+                          " backoff clients suffer the fault.")
     duration: Duration | None = Field(
         None, alias="for", gt=0, le=3600,
         description="Wall seconds, then this fault is switched off again.")
@@ -76,6 +79,8 @@ class Network(_Event):
             raise ValueError(f"{self.fault} acts on whole connections: no direction")
         if self.fault == "clear" and self.duration is not None:
             raise ValueError("clear has no 'for'")
+        if self.link == "broker" and not self.probes:
+            raise ValueError("probes: false applies to the focus link only")
         return self
 
     def to_fault(self) -> Fault | None:
@@ -110,6 +115,8 @@ class Network(_Event):
         text = fault.describe() if fault is not None else "clear"
         if self.direction != "both":
             text += f" {self.direction}"
+        if not self.probes:
+            text += ", clients only"
         if self.duration is not None:
             text += f", for {self.duration:g}s"
         return f"network({self.link}: {text})"

@@ -107,3 +107,18 @@ timeline:
     print(ledger.line("scenario: reset_peer, slicing, latency on the broker link"))
     assert delivery["reconnects"] >= 1
     assert ledger.silent == 0, ledger.line("broker link")
+
+
+async def test_with_probes_false_only_the_storm_clients_suffer_the_fault(
+        tmp_path: Path) -> None:
+    result = await run_text(tmp_path, "name: t\n" + FIBER + """\
+timeline:
+  - do: connect
+  - {do: network, link: focus, fault: blackhole, probes: false}
+  - {label: storm, do: storm, clients: 2, duration: 1s, interval_min: 0.1s, interval_max: 0.2s}
+  - {label: probe, expect: {live_metadata: {prr: 500}}, within: 5s}
+""", Endpoints(request_timeout_s=0.3))
+    assert expectation(result, "probe").verdict == "met"
+    answers = result.clients["storm"]["answers"]
+    assert isinstance(answers, dict) and answers
+    assert all(answer.endswith("-> no answer") for answer in answers), answers
