@@ -21,7 +21,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import aio_pika
+
 from fibersim.dialects import open_broker
+from fibersim.errors import UnreachableError
 from fibersim.interrogator import Interrogator
 from fibersim.netfaults import (
     Bandwidth,
@@ -39,6 +42,7 @@ from fibersim.runner.network_links import proxied_url, proxy_to
 from fibersim.scenario import Scenario
 from fibersim.session.ledger import DurableChecker, Ledger
 from fibersim.transport import BrokerSettings, PublishStats
+from fibersim.transport.amqp import DEFAULT_CONNECT_TIMEOUT_S
 from fibersim.wire import EXCHANGE
 
 #: Every fault ``--faults`` may name, in the order ``--help`` lists them.
@@ -155,7 +159,7 @@ async def run_chaos(scenario: Scenario, settings: ChaosSettings,
     config = scenario.fiber_config()
     checker = DurableChecker(url, settings.broker.exchange or EXCHANGE, config.fiber_id,
                              queue=f"fibersim-chaos-checker-{uuid.uuid4().hex[:12]}")
-    await checker.declare()
+    await _declare(checker, settings.broker)
     try:
         async with proxy_to(url, settings.seed) as proxy:
             published, stats = await _stream(scenario, settings, proxy, schedule)
@@ -165,6 +169,22 @@ async def run_chaos(scenario: Scenario, settings: ChaosSettings,
             await asyncio.shield(checker.delete())
     ledger = Ledger.of(config.fiber_id, published, stats, seen)
     return ChaosReport(schedule, {config.fiber_id: ledger}, stats, checker.queue)
+
+
+async def _declare(checker: DurableChecker, broker: BrokerSettings) -> None:
+    """Declare the checker's queue, the first contact with the broker: one that cannot be
+    reached is ``UnreachableError`` (exit 3), its text without the password."""
+    timeout_s = broker.connect_timeout_s or DEFAULT_CONNECT_TIMEOUT_S
+    try:
+        async with asyncio.timeout(timeout_s):
+            await checker.declare()
+    except TimeoutError:
+        raise UnreachableError(f"cannot connect to {broker.description}: no AMQP answer"
+                               f" within {timeout_s:g} s") from None
+    except (aio_pika.exceptions.AMQPError, OSError) as error:
+        reason = broker.scrubbed(" ".join(str(error).split()))[:300]
+        raise UnreachableError(f"cannot connect to {broker.description}:"
+                               f" {type(error).__name__}: {reason}") from None
 
 
 async def _stream(scenario: Scenario, settings: ChaosSettings, proxy: FaultProxy,

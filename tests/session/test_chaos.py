@@ -40,6 +40,15 @@ def test_chaos_without_a_broker_is_refused_in_one_line_with_exit_2(tmp_path: Pat
     assert completed.stderr.count("\n") == 1 and "--amqp-url" in completed.stderr
 
 
+def test_chaos_against_an_unreachable_broker_exits_3_without_the_password(
+        tmp_path: Path) -> None:
+    completed = fibersim("chaos", write_scenario(tmp_path, SMALL_FIBER), "--duration", "1s",
+                         env={"FIBERSIM_AMQP_URL": "amqp://guest:s3cr3t-pw@127.0.0.1:1/"})
+    assert completed.code == 3
+    assert "cannot connect to amqp://guest:***@127.0.0.1:1/" in completed.stderr
+    assert "s3cr3t-pw" not in completed.output and "Traceback" not in completed.output
+
+
 @pytest.mark.broker
 async def test_chaos_with_a_fixed_seed_loses_nothing_silently_and_deletes_its_queue(
         tmp_path: Path, amqp_url: str) -> None:
