@@ -82,8 +82,8 @@ def chaos(scenario: str, faults: tuple[str, ...], seed: int | None, duration: fl
         BrokerSettings(url=amqp_url, exchange=exchange, ca_file=ca_file, insecure=insecure,
                        connect_timeout_s=connect_timeout, shutdown_timeout_s=shutdown_timeout),
         faults, loaded.run.seed if seed is None else seed, duration)
-    lines: list[str] = []
-    say = lines.append if as_json else click.echo
+    # with --json the schedule is part of the document instead
+    say = (lambda _: None) if as_json else click.echo
 
     async def main() -> int:
         report = await run_chaos(loaded, settings, say)
