@@ -4,8 +4,9 @@ A *link* is a TCP path the run routes through an in-process fault proxy when (an
 a step names it: ``broker`` (the publisher's AMQP connection) or ``focus`` (the HTTP clients
 and probes to the Focus Server). docs/scenarios.md, "Network faults", has the details.
 
-This module is imported by ``models`` once its step base classes exist (it extends them), so
-import the models, not this module, to get a complete ``Event`` union.
+It extends the step classes of ``models``, which imports it once they exist and puts
+``Network`` in its ``Event`` union (the package imports ``models`` first, so importing this
+module directly works too).
 """
 
 from __future__ import annotations
