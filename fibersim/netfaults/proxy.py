@@ -48,6 +48,7 @@ class _Connection:
 
     def __init__(self, client: asyncio.StreamWriter, upstream: asyncio.StreamWriter) -> None:
         self.client, self.upstream = client, upstream
+        self.accepted_at = time.monotonic()
         self.tasks: set[asyncio.Task[None]] = set()
         self.reset_timer: asyncio.TimerHandle | None = None
         #: a blackhole dropped some of its bytes: the stream has a hole
@@ -187,7 +188,8 @@ class FaultProxy:
         assert self._reset is not None
         if connection.reset_timer is not None:
             connection.reset_timer.cancel()
-        delay = max(0.0, self._reset_since + self._reset.timeout_s - time.monotonic())
+        since = max(self._reset_since, connection.accepted_at)
+        delay = max(0.0, since + self._reset.timeout_s - time.monotonic())
         connection.reset_timer = asyncio.get_running_loop().call_later(
             delay, self._reset_connection, connection)
 

@@ -144,3 +144,14 @@ async def test_closing_the_proxy_ends_every_connection_and_task(proxy: FaultProx
     assert await asyncio.wait_for(reader.read(100), 1) == b""
     assert asyncio.all_tasks() <= before | {asyncio.current_task()}
     writer.close()
+
+
+async def test_reset_peer_lets_a_new_connection_live_its_timeout_first(
+        proxy: FaultProxy) -> None:
+    proxy.set_fault(ResetPeer(timeout_s=0.4))
+    await asyncio.sleep(0.5)
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+    assert await round_trip(reader, writer, b"still here") < 0.3
+    with pytest.raises(ConnectionResetError):
+        await asyncio.wait_for(reader.read(100), 2)
+    writer.close()
