@@ -16,7 +16,7 @@ from fibersim.netfaults import FaultProxy
 from fibersim.runner import FiberStreamer, VirtualClock
 from fibersim.transport import Delivery, PublishStats, open_transport
 from fibersim.wire import DataBlock, MetadataMessage, StatusMessage, get_codec
-from tests.reliability.ledger import eventually
+from tests.reliability.polling import eventually
 
 pytestmark = pytest.mark.broker
 

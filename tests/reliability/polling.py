@@ -1,4 +1,4 @@
-"""Polling helper of the fault tests (the ledger itself is ``fibersim.session.ledger``)."""
+"""Polling helper of the fault tests."""
 
 from __future__ import annotations
 
