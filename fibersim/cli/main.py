@@ -39,6 +39,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                 "Compare a real DAS file with simulated data, statistic by statistic."),
     "calibrate": ("fibersim.cli.calibrate", "calibrate",
                   "Fit a background preset to a real DAS recording."),
+    "chaos": ("fibersim.cli.chaos", "chaos",
+              "Stream through random network faults; check no block is lost silently."),
 }
 
 

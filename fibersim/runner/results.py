@@ -137,6 +137,9 @@ class RunResult:
     #: where log checks read the server's lines ("" when there is no source)
     log_source: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: the publisher's accounting (``PublishStats.as_dict()`` and the interrogator's
+    #: ``next_sequence``): every data block confirmed, or listed lost or unroutable
+    delivery: dict[str, Any] = field(default_factory=dict)
 
     @property
     def expectations(self) -> list[ExpectationRecord]:

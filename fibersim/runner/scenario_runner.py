@@ -53,6 +53,7 @@ from fibersim.runner.focus_target import (
     connect,
     open_focus,
 )
+from fibersim.runner.network_links import NetworkLinks, refusal
 from fibersim.runner.results import EventRecord, ExpectationRecord, Probe, RunResult, StepRecord
 from fibersim.runner.streamer import FiberStreamer
 from fibersim.runner.watches import StateWatcher
@@ -84,6 +85,7 @@ from fibersim.scenario.models import (
     WatchStep,
     ZeroPrr,
 )
+from fibersim.scenario.network import Network
 from fibersim.scenario.timeline import Anchor, ResolvedStep, resolve_timeline
 from fibersim.transport import BrokerSettings, MemoryBroker
 from fibersim.wire import MessageKind
@@ -215,6 +217,7 @@ class ScenarioRunner:
             speed=self.speed, mode=endpoints.mode(broker), strict=settings.strict,
             matrix=dict(matrix or {}), tags=list(scenario.tags))
         self._rng = random.Random(self.seed)
+        self._links = NetworkLinks([*(e.step for e in self.steps), *scenario.cleanup], self.seed)
         self._wall_start = time.monotonic()
         self._epoch_start = time.time()
         self._fired_sim: dict[str, float] = {}
@@ -258,6 +261,8 @@ class ScenarioRunner:
                 self._refuse(entry, "needs the mock's status/control interface; pass"
                                     " --focus-control-url (and --focus-control-token) or use"
                                     " the built-in mock")
+            if why := refusal(step, self.broker):
+                self._refuse(entry, why)
         for position, event in enumerate(self.scenario.cleanup):
             if isinstance(event, Exec) and not self.settings.allow_exec:
                 raise InputError("exec steps run commands; refused without --allow-exec",
@@ -265,6 +270,8 @@ class ScenarioRunner:
             if not self.endpoints.has_control and event.needs_control():
                 raise InputError("needs the mock's control interface (--focus-control-url)",
                                  file=self.path, field=f"finally[{position}]")
+            if why := refusal(event, self.broker):
+                raise InputError(why, file=self.path, field=f"finally[{position}]")
 
     def _refuse(self, entry: ResolvedStep, message: str) -> None:
         raise InputError(message, file=self.path, line=step_line(self.path, entry.index),
@@ -280,11 +287,13 @@ class ScenarioRunner:
         broker = MemoryBroker()
         started = time.monotonic()
         try:
-            async with open_focus(self.scenario, self.endpoints, self.broker, broker,
-                                  self.dialect_spec) as focus:
+            async with (open_focus(self.scenario, self.endpoints, self.broker, broker,
+                                   self.dialect_spec) as direct,
+                        self._links.routed(self.broker, self.endpoints, direct)
+                        as (routed_broker, focus)):
                 self.focus_reached = True
                 self.result.log_source = focus.logs.description if focus.logs else ""
-                transport = open_broker(self.broker, dialect=self.dialect, broker=broker)
+                transport = open_broker(routed_broker, dialect=self.dialect, broker=broker)
                 self.result.broker = f"{transport.description}, {self.dialect.name} dialect"
                 self.result.focus = focus.description
                 await connect(transport, self.broker)
@@ -304,6 +313,8 @@ class ScenarioRunner:
                 finally:
                     streamer.close()
                     await asyncio.shield(transport.close())
+                    self.result.delivery = {"next_sequence": streamer.interrogator.next_sequence,
+                                            **transport.stats.as_dict()}
         except UnreachableError as error:
             self.result.unreachable, self.result.error = True, str(error)
             raise
@@ -511,7 +522,8 @@ class ScenarioRunner:
         self.context.baselines[label] = RequestBaseline(time.monotonic(), requests)
 
     def _new_client(self, focus: FocusTarget) -> FocusClient:
-        client = FocusClient(focus.client.base_url, insecure=self.endpoints.insecure,
+        client = FocusClient(self._links.clients_url or focus.client.base_url,
+                             insecure=self.endpoints.insecure,
                              ca_file=self.endpoints.ca_file,
                              timeout_s=self.endpoints.request_timeout_s)
         self._extra_clients.append(client)
@@ -539,6 +551,9 @@ class ScenarioRunner:
         if focus.control_token:
             env["FIBERSIM_FOCUS_CONTROL_TOKEN"] = focus.control_token
         return env
+
+    async def _network(self, step: Network, _: EventScope) -> str:
+        return self._links.apply(step)
 
     async def _exec(self, step: Exec, scope: EventScope) -> str:
         """Run the command (no shell unless asked), with a timeout; output is scrubbed."""
@@ -822,4 +837,5 @@ EVENT_HANDLERS: dict[type[BaseModel], EventHandler] = dict([
     _on(Storm, ScenarioRunner._start_storm),
     _on(BackoffClient, ScenarioRunner._start_backoff),
     _on(Exec, ScenarioRunner._exec),
+    _on(Network, ScenarioRunner._network),
 ])

@@ -743,10 +743,12 @@ class Set(_Event):
         return ConfigChanges() if self.interrogator is None else self.interrogator.changes()
 
 
+from fibersim.scenario.network import Network  # noqa: E402  (it extends _Event, above)
+
 Event = Annotated[
     (Connect | Disconnect | ZeroPrr | RestorePrr | Reconfigure | Gap | Duplicate | Reorder
      | Corrupt | StaleMetadata | StaleMetadataEnd | StartSource | StopSource | FocusRestart
-     | StoreDown | StoreUp | Storm | BackoffClient | Exec | Set),
+     | StoreDown | StoreUp | Storm | BackoffClient | Exec | Set | Network),
     Field(discriminator="do"),
 ]
 

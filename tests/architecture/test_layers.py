@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "fibersim"
 LAYERS: list[set[str]] = [
     {"errors", "units", "redact", "models", "timebase"},
     {"wire", "interrogator", "formats"},
-    {"transport", "signals"},
+    {"transport", "signals", "netfaults"},
     {"dialects"},
     {"focus", "scenario"},
     {"probes"},

@@ -133,7 +133,8 @@ def adjusted(line: str, amqp_url: str, exchange: str) -> str:
         words += ["--channels", "128"]  # a fleet at full width is minutes of CPU here
     if command == "focus-mock" and "--port" not in words:
         words += ["--port", "0"]
-    if amqp_url in words and command in ("stream", "run", "focus-mock", "record", "replay"):
+    if amqp_url in words and command in ("stream", "run", "focus-mock", "record", "replay",
+                                         "chaos"):
         # one exchange per wire dialect: a tap must not read another dialect's messages
         words += ["--exchange", exchange_for(words, exchange)]
     if command == "run" and "--dry-run" not in words:

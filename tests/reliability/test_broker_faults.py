@@ -12,11 +12,11 @@ import pytest
 
 from fibersim.interrogator import Interrogator
 from fibersim.models import FiberConfig
+from fibersim.netfaults import FaultProxy
 from fibersim.runner import FiberStreamer, VirtualClock
 from fibersim.transport import Delivery, PublishStats, open_transport
 from fibersim.wire import DataBlock, MetadataMessage, StatusMessage, get_codec
-from tests.reliability.ledger import eventually
-from tests.reliability.tcp_proxy import CuttableProxy
+from tests.reliability.polling import eventually
 
 pytestmark = pytest.mark.broker
 
@@ -43,7 +43,7 @@ class SequenceRecorder:
 
 
 async def test_a_broker_outage_loses_nothing_silently(amqp_url: str, exchange_name: str) -> None:
-    proxy = CuttableProxy(urlsplit(amqp_url).hostname or "127.0.0.1",
+    proxy = FaultProxy(urlsplit(amqp_url).hostname or "127.0.0.1",
                           urlsplit(amqp_url).port or 5672)
     await proxy.start()
     observer = open_transport(amqp_url, exchange=exchange_name)
@@ -140,7 +140,7 @@ async def test_after_a_reconnect_status_and_metadata_precede_every_data_block(
         amqp_url: str, exchange_name: str) -> None:
     """Issue 14: data blocks arrived before the re-published metadata in 2 of 5 runs."""
     target = urlsplit(amqp_url)
-    proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5672)
+    proxy = FaultProxy(target.hostname or "127.0.0.1", target.port or 5672)
     await proxy.start()
     observer = open_transport(amqp_url, exchange=exchange_name)
     await observer.connect()

@@ -20,9 +20,10 @@ import pytest
 from fibersim.interrogator import Interrogator
 from fibersim.models import FiberConfig
 from fibersim.runner import FiberStreamer, VirtualClock
+from fibersim.session.ledger import DurableChecker, Ledger
 from fibersim.transport import PublishStats, open_transport
 from fibersim.wire import DataBlock, Envelope, MessageKind, get_codec
-from tests.reliability.ledger import DurableChecker, Ledger, eventually
+from tests.reliability.polling import eventually
 from tests.reliability.private_broker import PrivateBroker
 
 pytestmark = pytest.mark.broker

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.reliability.tcp_proxy import CuttableProxy
+from fibersim.netfaults import FaultProxy
 
 pytestmark = pytest.mark.broker
 
@@ -37,7 +37,7 @@ def run_stream_through_tls(amqp_url: str, cert: Path, key: Path,
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert, key)
         parts = urlsplit(amqp_url)
-        proxy = CuttableProxy(parts.hostname or "127.0.0.1", parts.port or 5672, tls=context)
+        proxy = FaultProxy(parts.hostname or "127.0.0.1", parts.port or 5672, tls=context)
         await proxy.start()
         credentials = parts.netloc.rsplit("@", 1)[0]
         url = f"amqps://{credentials}@localhost:{proxy.port}/"

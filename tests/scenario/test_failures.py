@@ -162,20 +162,6 @@ def test_credentials_in_the_amqp_url_never_appear_in_any_output(
         assert f":{password}@" not in text
 
 
-def test_the_global_timeout_caps_the_run(tmp_path: Path) -> None:
-    path = write_scenario(tmp_path, """\
-        name: slow
-        timeline:
-          - expect: {state: ready}
-            within: 60s
-    """)
-    report = tmp_path / "report.json"
-    completed = fibersim("run", path, "--timeout", "2s", "--report", report, timeout=30)
-    assert completed.code == 1
-    assert "--timeout" in completed.stdout
-    assert json.loads(report.read_text())["passed"] is False
-
-
 def test_ctrl_c_writes_the_partial_report_and_exits_130(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     process = subprocess.Popen(
