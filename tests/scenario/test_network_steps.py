@@ -13,16 +13,17 @@ from fibersim.runner.results import ExpectationRecord, RunResult
 from fibersim.runner.scenario_runner import RunSettings, ScenarioRunner
 from fibersim.scenario import load_scenario
 from fibersim.session.ledger import DurableChecker, Ledger
-from fibersim.transport import PublishStats
+from fibersim.transport import BrokerSettings, PublishStats
 from tests.scenario.helpers import write_scenario
 
 FIBER = "fiber: {fiber_id: net-fiber, channels: 16, prr: 500}\n"
 
 
-async def run_text(tmp_path: Path, text: str, endpoints: Endpoints) -> RunResult:
+async def run_text(tmp_path: Path, text: str, endpoints: Endpoints,
+                   broker: BrokerSettings | None = None) -> RunResult:
     path = write_scenario(tmp_path, text)
-    runner = ScenarioRunner(load_scenario(path), str(path), endpoints, RunSettings(),
-                            lambda record: None, [])
+    runner = ScenarioRunner(load_scenario(path), str(path), broker or BrokerSettings(),
+                            endpoints, RunSettings(), lambda record: None, [])
     return await runner.run()
 
 
@@ -96,7 +97,7 @@ timeline:
   - {at: 2s, do: network, link: broker, fault: latency, latency: 100ms, jitter: 50ms}
   - {at: 3s, do: network, link: broker, fault: clear}
   - {at: 3.5s, expect: {live_metadata: {prr: 500}}, within: 5s}
-""", Endpoints(amqp_url=amqp_url, exchange=exchange_name, shutdown_timeout_s=2.0))
+""", Endpoints(), BrokerSettings(amqp_url, exchange=exchange_name, shutdown_timeout_s=2.0))
         seen = await checker.drain(idle_s=1.0)
     finally:
         await checker.delete()
