@@ -107,7 +107,9 @@ async def test_blocks_returned_after_a_reconnect_are_reported_by_sequence(
     streamer, stats = streamer_on(private_broker.url, exchange_name, 10.0)
     await streamer.transport.connect()
     await streamer.connect()
-    run = asyncio.create_task(streamer.run_until(120.0))  # 12 s: rabbitmqctl is slow to start
+    # 60 s at 10x: rabbitmqctl can be slow to start on a loaded machine; sped up once the
+    # consumer is back
+    run = asyncio.create_task(streamer.run_until(600.0))
     try:
         await eventually(lambda: len(consumer.seen) >= 5, 10)
         await asyncio.to_thread(private_broker.ctl, "close_all_connections", "test")
@@ -115,6 +117,11 @@ async def test_blocks_returned_after_a_reconnect_are_reported_by_sequence(
         await eventually(lambda: stats.reconnects >= 1, 20)
         await asyncio.sleep(3.0)
         await consumer.open()
+        await asyncio.sleep(1.0)
+        clock = streamer.clock
+        now = clock.sim_now()
+        clock.speed = 1000.0
+        clock.restart(now)
         async with asyncio.timeout(60):
             await run
         await streamer.transport.close()
