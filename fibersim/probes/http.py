@@ -23,8 +23,10 @@ from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import ValidationError
 
 from fibersim.errors import UnreachableError
+from fibersim.focus.schemas import MockStatus
 from fibersim.redact import redact_url
 
 #: Per-request timeout of probes (s): far above a healthy server's answer times.
@@ -53,7 +55,8 @@ class _TooLarge(Exception):
 
 
 class ProbeError(Exception):
-    """A request got no HTTP answer (timeout, refused connection); the text says which."""
+    """A request got no HTTP answer (timeout, refused connection), or the mock's status
+    could not be read; the text says which."""
 
 
 #: A JSON document as ``json.loads`` returns it: what an answer's body is, and what a
@@ -193,9 +196,24 @@ class FocusClient:
         """``POST /configure``: the call the incident's 503s came from."""
         return await self.request("POST", "configure", body)
 
-    async def mock_status(self) -> Answer:
-        """``GET /_mock/status`` on the control URL: state, counters, restarts, requests."""
-        return await self.request("GET", "_mock/status", control=True)
+    async def mock_status(self) -> MockStatus:
+        """``GET /_mock/status`` on the control URL (state, counters, restarts, requests),
+        parsed as the mock's own ``MockStatus``: the one status model of every reader.
+
+        ``ProbeError`` (``mock status: ...``) when there is no answer, the answer is not a
+        200, or its first field that does not fit the model (named by its path)."""
+        try:
+            answer = await self.request("GET", "_mock/status", control=True)
+        except ProbeError as error:
+            raise ProbeError(f"mock status: {error}") from None
+        if answer.status != 200 or not isinstance(answer.body, dict):
+            raise ProbeError(f"mock status: HTTP {answer.status} (want 200)")
+        try:
+            return MockStatus.model_validate(answer.body)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ProbeError(f"mock status: field {where}: {first['msg']}") from None
 
     async def control(self, action: str) -> Answer:
         """``POST /_mock/<action>`` (restart, store/down, store/up, requests/reset)."""
