@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fibersim.focus.schemas import MockStatus
 from fibersim.probes.clients import ClientTally
@@ -27,7 +28,9 @@ from fibersim.probes.http import (
 from fibersim.probes.logs import LogLines
 from fibersim.probes.matching import (
     MISSING,
+    Seen,
     Verdict,
+    Wanted,
     describe,
     lookup,
     match_fields,
@@ -49,6 +52,7 @@ from fibersim.scenario.models import (
     HttpCheck,
     LogCheck,
     LogMatch,
+    Matcher,
     RequestsCheck,
 )
 from fibersim.scenario.timeline import VARIABLE
@@ -144,7 +148,7 @@ class ExpectationChecker:
         except ProbeError as error:
             return Verdict(False, str(error))
 
-    async def _fields(self, path: str, matchers: dict[str, Any], *,
+    async def _fields(self, path: str, matchers: Mapping[str, Matcher], *,
                       exact: bool = False) -> Verdict:
         """Matchers on the JSON object at ``GET path``; ``exact``: and no other key."""
         try:
@@ -160,7 +164,7 @@ class ExpectationChecker:
         unexpected = f"; unexpected keys {extra} (want none)" if extra else ""
         return Verdict(verdict.ok and not extra, f"{path}: {verdict.seen}{unexpected}")
 
-    def _matchers(self, matchers: dict[str, Any]) -> dict[str, Any]:
+    def _matchers(self, matchers: Mapping[str, Matcher]) -> dict[str, Wanted]:
         return {path: substitute_matcher(matcher, self.context.variables)
                 for path, matcher in matchers.items()}
 
@@ -189,7 +193,8 @@ class ExpectationChecker:
     async def _http(self, check: HttpCheck, captured: Variables) -> Verdict:
         try:
             path = str(substitute(check.path, self.context.variables))
-            query = substitute(check.query, self.context.variables)
+            query = (substitute(check.query, self.context.variables)
+                     if check.query is not None else None)
             body = substitute(check.json_body, self.context.variables)
             headers = {name: value if isinstance(value, str) else json.dumps(value)
                        for name, value in substitute(check.headers or {},
@@ -221,8 +226,9 @@ class ExpectationChecker:
             parts.append(_text(answer.text, check.text, self.context.variables))
         verdict = Verdict.combine(parts, ", ")
         if verdict.ok and check.capture:
-            values = {name: _capture(answer, source) for name, source in check.capture.items()}
-            missing = sorted(name for name, value in values.items() if value is MISSING)
+            read = {name: _capture(answer, source) for name, source in check.capture.items()}
+            values = {name: value for name, value in read.items() if value is not MISSING}
+            missing = sorted(set(read) - set(values))
             if missing:
                 return Verdict(False, f"{verdict.seen}, capture {', '.join(missing)}: absent"
                                       " in the answer (want present)")
@@ -341,7 +347,7 @@ def _text(text: str, pattern: LogMatch, variables: Variables) -> Verdict:
     return Verdict(ok, f"text {text[:160]!r}" + ("" if ok else f" (want {wanted.describe()})"))
 
 
-def _capture(answer: Answer, source: str) -> Any:
+def _capture(answer: Answer, source: str) -> Seen:
     if source == "status":
         return answer.status
     if source == "text":
