@@ -7,7 +7,7 @@ import math
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -37,7 +37,7 @@ from fibersim.units import format_speed
 _CHANNELS = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
 
 
-class ChannelRangeType(click.ParamType[tuple[int, int], Any]):
+class ChannelRangeType(click.ParamType[tuple[int, int], object]):
     """``first:last``, an inclusive channel range like scenario files' ``[first, last]``."""
 
     name = "first:last"
