@@ -30,7 +30,7 @@ from fibersim.cli.options import (
 from fibersim.cli.progress import ProgressLine, live_progress
 from fibersim.formats.model import Compression
 from fibersim.models import SampleDtype
-from fibersim.transport.settings import AMQP_URL_ENV
+from fibersim.transport.settings import AMQP_URL_ENV, BrokerSettings
 
 if TYPE_CHECKING:
     from fibersim.dialects import Dialect
@@ -107,12 +107,12 @@ def record(scenario: str | None, output: str, from_s: float | None, to_s: float 
     if from_s is not None or to_s is not None:
         raise click.UsageError("--from/--to are for a SCENARIO; a tap records --duration")
     assert amqp_url is not None
-    from fibersim.dialects import load_dialect, open_dialect_transport
+    from fibersim.dialects import load_dialect, open_broker
 
     chosen_dialect = load_dialect(dialect)  # an unknown one is exit 2 before anything starts
-    transport = open_dialect_transport(
-        chosen_dialect, amqp_url, exchange=exchange, ca_file=ca_file, insecure=insecure,
-        connect_timeout_s=connect_timeout, shutdown_timeout_s=shutdown_timeout)
+    broker = BrokerSettings(amqp_url, exchange, dialect, ca_file, insecure,
+                            connect_timeout_s=connect_timeout, shutdown_timeout_s=shutdown_timeout)
+    transport = open_broker(broker, dialect=chosen_dialect)
     exit_with(run_until_signal(_tap(transport, chosen_dialect, fiber_id, Path(output),
                                     60.0 if duration is None else duration, chosen, dtype,
                                     quiet)))

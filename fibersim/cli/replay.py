@@ -7,7 +7,7 @@ import math
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -26,6 +26,7 @@ from fibersim.cli.options import (
 )
 from fibersim.cli.progress import live_progress
 from fibersim.models import SampleDtype
+from fibersim.transport.settings import BrokerSettings
 
 if TYPE_CHECKING:
     from fibersim.dialects import Dialect
@@ -36,7 +37,7 @@ from fibersim.units import format_speed
 _CHANNELS = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
 
 
-class ChannelRangeType(click.ParamType[tuple[int, int], Any]):
+class ChannelRangeType(click.ParamType[tuple[int, int], object]):
     """``first:last``, an inclusive channel range like scenario files' ``[first, last]``."""
 
     name = "first:last"
@@ -93,13 +94,13 @@ def replay(file: str, amqp_url: str | None, ca_file: str | None, insecure: bool,
       fibersim replay quake.h5 --amqp-url amqp://guest:guest@127.0.0.1/ --dialect tagged
       fibersim replay quake.h5 --loop --duration 1h --metrics-port 9108
     """
-    from fibersim.dialects import load_dialect, open_dialect_transport
+    from fibersim.dialects import load_dialect, open_broker
 
     quiet = quiet or is_quiet()
     chosen = load_dialect(dialect)  # an unknown dialect is exit 2 before the file is read
-    transport = open_dialect_transport(chosen, amqp_url, exchange=exchange, ca_file=ca_file,
-                                       insecure=insecure, connect_timeout_s=connect_timeout,
-                                       shutdown_timeout_s=shutdown_timeout)
+    broker = BrokerSettings(amqp_url, exchange, dialect, ca_file, insecure,
+                            connect_timeout_s=connect_timeout, shutdown_timeout_s=shutdown_timeout)
+    transport = open_broker(broker, dialect=chosen)
     with metrics_served(metrics_port):
         exit_with(run_until_signal(_replay(Path(file), transport, chosen, fiber_id, speed,
                                            loop, duration, channels, dtype, original_time,

@@ -1,9 +1,10 @@
 """Wire dialects: the formats fibersim can speak, as plug-ins (docs/dialects.md).
 
 A dialect is a codec plus a topology. ``load_dialect`` finds one by name (built-in, entry
-point of the ``fibersim.dialects`` group, or ``module:attribute``); ``open_dialect_transport``
-opens a transport on the dialect's exchange. The stage sits on top of ``wire`` (messages,
-envelopes) and ``transport``; the streamer, the mock Focus Server and the recorder use it.
+point of the ``fibersim.dialects`` group, or ``module:attribute``); ``open_broker`` opens the
+transport a ``BrokerSettings`` describes, on the dialect's exchange unless the settings name
+another. The stage sits on top of ``wire`` (messages, envelopes) and ``transport``; every
+command that reaches a broker (stream, run, focus-mock, record, replay, the bench) uses it.
 """
 
 from __future__ import annotations
@@ -21,30 +22,19 @@ from fibersim.dialects.registry import (
 from fibersim.transport import BrokerSettings, MemoryBroker, Transport, open_transport
 
 
-def open_dialect_transport(dialect: Dialect, amqp_url: str | None, *,
-                           exchange: str | None = None, broker: MemoryBroker | None = None,
-                           confirm_window: int = 32, ca_file: str | None = None,
-                           insecure: bool = False, connect_timeout_s: float | None = None,
-                           shutdown_timeout_s: float | None = None) -> Transport:
-    """A transport on ``exchange`` (default: the dialect's), declared as the dialect says."""
-    topology = dialect.topology
-    return open_transport(amqp_url, broker=broker, exchange=exchange or topology.exchange,
-                          exchange_type=topology.exchange_type, durable=topology.durable,
-                          persistent=topology.delivery_mode == 2,
-                          confirm_window=confirm_window, ca_file=ca_file, insecure=insecure,
-                          connect_timeout_s=connect_timeout_s,
-                          shutdown_timeout_s=shutdown_timeout_s)
-
-
 def open_broker(settings: BrokerSettings, *, dialect: Dialect | None = None,
                 broker: MemoryBroker | None = None) -> Transport:
-    """A transport as ``settings`` describe it, in ``dialect`` (default: the settings' own)."""
-    return open_dialect_transport(dialect or load_dialect(settings.dialect), settings.url,
-                                  exchange=settings.exchange, broker=broker,
-                                  confirm_window=settings.confirm_window,
-                                  ca_file=settings.ca_file, insecure=settings.insecure,
-                                  connect_timeout_s=settings.connect_timeout_s,
-                                  shutdown_timeout_s=settings.shutdown_timeout_s)
+    """A transport as ``settings`` describe it, in ``dialect`` (default: the settings' own),
+    on the settings' exchange or the dialect's, declared as the dialect's topology says."""
+    topology = (dialect or load_dialect(settings.dialect)).topology
+    return open_transport(settings.url, broker=broker,
+                          exchange=settings.exchange or topology.exchange,
+                          exchange_type=topology.exchange_type, durable=topology.durable,
+                          persistent=topology.delivery_mode == 2,
+                          confirm_window=settings.confirm_window, ca_file=settings.ca_file,
+                          insecure=settings.insecure,
+                          connect_timeout_s=settings.connect_timeout_s,
+                          shutdown_timeout_s=settings.shutdown_timeout_s)
 
 
 __all__ = [
@@ -60,5 +50,4 @@ __all__ = [
     "installed_dialects",
     "load_dialect",
     "open_broker",
-    "open_dialect_transport",
 ]

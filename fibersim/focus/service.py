@@ -11,9 +11,8 @@ messages sent to a server that is not there.
 Every wait and every age (metadata timeout, unconsumed-job TTL, crash-loop back-off, the
 watchdog period, state stamps) is read off the ``Clock`` the mock is given, so a test can run
 it on virtual time. The watchdog and the crash loop sleep in the background, so that clock's
-sleepers must wake only when the test advances it (``tests/focus/harness.py``
-``VirtualClock``); ``ManualClock``, whose ``sleep`` advances time itself, would let them run
-time away.
+sleepers must wake only when the test advances it (``fibersim.timebase.SteppedClock``);
+``ManualClock``, whose ``sleep`` advances time itself, would let them run time away.
 """
 
 from __future__ import annotations
@@ -51,7 +50,7 @@ from fibersim.focus.schemas import (
 )
 from fibersim.focus.sequence import Arrival, SequenceTracker
 from fibersim.focus.settings import Behaviour, FocusSettings, ReconfigurePolicy
-from fibersim.focus.states import FiberState, StateMachine
+from fibersim.focus.states import FiberState, StateMachine, Transition
 from fibersim.focus.store import RecordingIndexer, RecordingStore, StoreSelectionTimeoutError
 from fibersim.models import FiberMetadata
 from fibersim.timebase import SYSTEM_CLOCK, Clock
@@ -106,6 +105,20 @@ class Core:
     metadata: FiberMetadata | None = None
     int16_scale: float = DEFAULT_INT16_SCALE
     last_metadata_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class CountersSnapshot:
+    """A mock's state and counters as another thread may read them (the metrics scrape):
+    copies, so the scrape never iterates a structure the event loop is changing."""
+
+    state: FiberState
+    #: the bounded history, oldest first (the mock keeps the last ``MAX_TRANSITIONS``)
+    transitions: tuple[Transition, ...]
+    counters: Counters
+    restarts: int
+    #: clients' requests by route and status code (fibersim's probes not counted)
+    requests: dict[str, dict[str, int]]
 
 
 #: Every mock alive in this process, for ``fibersim.metrics`` to read at scrape time.
@@ -473,7 +486,6 @@ class FocusMock:
         self.tick()
         core = self.core
         metadata = core.metadata if core is not None else None
-        sequence = self.sequence
         return MockStatus(
             state=self.machine.state.value,
             state_since=self.machine.since,
@@ -482,20 +494,40 @@ class FocusMock:
             behaviour=self.settings.behaviour.value,
             reconfigure_policy=self.settings.reconfigure_policy.value,
             metadata=metadata.live_metadata_json() if metadata is not None else None,
-            counters=Counters(
-                messages=MessageCounts.model_validate(
-                    {kind.value: count for kind, count in self.messages.items()}),
-                rejected=self.rejected, blocks=self.blocks, gaps=sequence.gaps,
-                missing_blocks=sequence.missing_blocks, duplicates=sequence.duplicates,
-                reordered=sequence.reordered, resyncs=sequence.resyncs),
+            counters=self._counters(),
             restarts=self.restarts,
             store="up" if self.store.reachable else "down",
-            requests={route: dict(counts) for route, counts in self.requests.items()},
-            probe_requests={route: dict(counts) for route, counts in self.probe_requests.items()},
+            requests=_copied(self.requests),
+            probe_requests=_copied(self.probe_requests),
             jobs=[_job_summary(job) for job in core.jobs] if core is not None else [],
             settings=RuntimeSettings.model_validate(self.settings.model_dump(
                 mode="json", include=set(RuntimeSettings.model_fields))),
         )
+
+
+    def counters_snapshot(self) -> CountersSnapshot:
+        """State and counters for a reader on another thread. Unlike ``status()`` it changes
+        nothing (no ``tick()``: the state is as of the last event), and every container is
+        copied in one C-level step under the GIL, never iterated while the loop changes it."""
+        return CountersSnapshot(self.machine.state, tuple(self.machine.transitions),
+                                self._counters(), self.restarts, _copied(self.requests))
+
+    def _counters(self) -> Counters:
+        """The message and sequence counters (fixed keys: safe to read from another thread)."""
+        sequence = self.sequence
+        return Counters(
+            messages=MessageCounts.model_validate(
+                {kind.value: count for kind, count in dict(self.messages).items()}),
+            rejected=self.rejected, blocks=self.blocks, gaps=sequence.gaps,
+            missing_blocks=sequence.missing_blocks, duplicates=sequence.duplicates,
+            reordered=sequence.reordered, resyncs=sequence.resyncs)
+
+
+def _copied(requests: collections.defaultdict[str, collections.Counter[str]]
+            ) -> dict[str, dict[str, int]]:
+    """Request counters as plain dicts; the routes are listed in one step first, since the
+    event loop may add a route while another thread copies them."""
+    return {route: dict(counts) for route, counts in list(requests.items())}
 
 
 def _fitted(request: JobRequest, metadata: FiberMetadata) -> JobRequest:

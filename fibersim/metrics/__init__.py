@@ -2,8 +2,10 @@
 
 Nothing in the hot path increments a Prometheus object. The collectors here read the stats
 that the streamers, transports and mock Focus Servers of this process keep anyway
-(``StreamStats``, ``PublishStats``, ``FocusMock`` counters), found through the weak sets
-``LIVE_STREAMERS`` and ``LIVE_MOCKS``; a scrape costs the publisher nothing between scrapes.
+(``StreamStats``, ``PublishStats``, ``FocusMock.counters_snapshot()``), found through the
+weak sets ``LIVE_STREAMERS`` and ``LIVE_MOCKS``; a scrape costs the publisher nothing between
+scrapes. The scrape runs on its own thread, so it reads a mock only through that snapshot,
+which copies without changing anything (``status()`` applies due timeouts: not from here).
 Metric names and labels are listed in docs/metrics.md.
 """
 
@@ -26,7 +28,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from fibersim.focus.service import FocusMock
+    from fibersim.focus.service import CountersSnapshot, FocusMock
     from fibersim.runner.streamer import FiberStreamer, StreamStats
     from fibersim.transport.base import PublishStats
 
@@ -248,13 +250,13 @@ class FocusCollector(Collector):
         requests = CounterMetricFamily("fibersim_focus_requests",
                                        "HTTP requests answered.",
                                        labels=["fiber", "route", "status"])
-        singles: dict[str, tuple[str, Callable[[FocusMock], int]]] = {
-            "fibersim_focus_blocks": ("Data blocks ingested.", lambda m: m.blocks),
+        singles: dict[str, tuple[str, Callable[[CountersSnapshot], int]]] = {
+            "fibersim_focus_blocks": ("Data blocks ingested.", lambda m: m.counters.blocks),
             "fibersim_focus_rejected": ("Messages rejected (undecodable, wrong fiber).",
-                                        lambda m: m.rejected),
-            "fibersim_focus_gaps": ("Gaps in the block sequence.", lambda m: m.sequence.gaps),
+                                        lambda m: m.counters.rejected),
+            "fibersim_focus_gaps": ("Gaps in the block sequence.", lambda m: m.counters.gaps),
             "fibersim_focus_missing_blocks": ("Blocks missing in gaps.",
-                                              lambda m: m.sequence.missing_blocks),
+                                              lambda m: m.counters.missing_blocks),
             "fibersim_focus_restarts": ("Restarts of the mock's process model.",
                                         lambda m: m.restarts),
         }
@@ -262,28 +264,28 @@ class FocusCollector(Collector):
                     for name, (text, _) in singles.items()}
         for mock in mocks:
             fiber = mock.settings.fiber_id
+            snapshot = mock.counters_snapshot()  # status() would tick the mock: not from here
             for member in FiberState:
                 state.add_metric([fiber, member.value],
-                                 1.0 if mock.machine.state is member else 0.0)
-            transitions.add_metric([fiber], float(self._count_transitions(mock)))
-            for kind, count in dict(mock.messages).items():
-                messages.add_metric([fiber, kind.value], float(count))
-            for route, counts in list(mock.requests.items()):
-                for status, count in dict(counts).items():
+                                 1.0 if snapshot.state is member else 0.0)
+            transitions.add_metric([fiber], float(self._count_transitions(id(mock), snapshot)))
+            for kind, count in snapshot.counters.messages.model_dump().items():
+                messages.add_metric([fiber, kind], float(count))
+            for route, counts in snapshot.requests.items():
+                for status, count in counts.items():
                     requests.add_metric([fiber, route, status], float(count))
             for name, (_, read) in singles.items():
-                families[name].add_metric([fiber], float(read(mock)))
+                families[name].add_metric([fiber], float(read(snapshot)))
         yield from (state, transitions, messages, requests, *families.values())
 
-    def _count_transitions(self, mock: FocusMock) -> int:
+    def _count_transitions(self, key: int, snapshot: CountersSnapshot) -> int:
         """All transitions since start, though the mock keeps only the last 1000: counts
-        the ones stamped after the newest seen at the previous scrape."""
-        total, newest = self._transitions.get(id(mock), (0, 0.0))
-        recent = list(mock.machine.transitions)
-        fresh = [item for item in recent if item.at > newest]
+        the ones stamped after the newest seen at the previous scrape of mock ``key``."""
+        total, newest = self._transitions.get(key, (0, 0.0))
+        fresh = [item for item in snapshot.transitions if item.at > newest]
         if fresh:
             total, newest = total + len(fresh), fresh[-1].at
-        self._transitions[id(mock)] = (total, newest)
+        self._transitions[key] = (total, newest)
         return total
 
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-from pydantic import ValidationError
+from typing import TypeVar
 
 from fibersim.focus.schemas import MockStatus
 from fibersim.probes.clients import ClientTally
@@ -24,13 +23,14 @@ from fibersim.probes.http import (
     CONFIGURE_REQUESTS,
     Answer,
     FocusClient,
-    JsonDocument,
     ProbeError,
 )
 from fibersim.probes.logs import LogLines
 from fibersim.probes.matching import (
     MISSING,
+    Seen,
     Verdict,
+    Wanted,
     describe,
     lookup,
     match_fields,
@@ -52,6 +52,7 @@ from fibersim.scenario.models import (
     HttpCheck,
     LogCheck,
     LogMatch,
+    Matcher,
     RequestsCheck,
 )
 from fibersim.scenario.timeline import VARIABLE
@@ -70,8 +71,8 @@ class RequestBaseline:
     """The mock's request counters when an event fired, for counts and rates "since" it."""
 
     at_wall: float
-    #: the ``requests`` counters as the mock answered them (checked where they are read)
-    requests: JsonDocument = None
+    #: the mock's ``requests`` counters then (``MockStatus.requests``)
+    requests: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -143,19 +144,11 @@ class ExpectationChecker:
 
     async def _mock_status(self) -> MockStatus | Verdict:
         try:
-            answer = await self.client.mock_status()
+            return await self.client.mock_status()
         except ProbeError as error:
-            return Verdict(False, f"mock status: {error}")
-        if answer.status != 200 or not isinstance(answer.body, dict):
-            return Verdict(False, f"mock status: HTTP {answer.status} (want 200)")
-        try:
-            return MockStatus.model_validate(answer.body)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            return Verdict(False, f"mock status: field {where}: {first['msg']}")
+            return Verdict(False, str(error))
 
-    async def _fields(self, path: str, matchers: dict[str, Any], *,
+    async def _fields(self, path: str, matchers: Mapping[str, Matcher], *,
                       exact: bool = False) -> Verdict:
         """Matchers on the JSON object at ``GET path``; ``exact``: and no other key."""
         try:
@@ -171,7 +164,7 @@ class ExpectationChecker:
         unexpected = f"; unexpected keys {extra} (want none)" if extra else ""
         return Verdict(verdict.ok and not extra, f"{path}: {verdict.seen}{unexpected}")
 
-    def _matchers(self, matchers: dict[str, Any]) -> dict[str, Any]:
+    def _matchers(self, matchers: Mapping[str, Matcher]) -> dict[str, Wanted]:
         return {path: substitute_matcher(matcher, self.context.variables)
                 for path, matcher in matchers.items()}
 
@@ -200,7 +193,8 @@ class ExpectationChecker:
     async def _http(self, check: HttpCheck, captured: Variables) -> Verdict:
         try:
             path = str(substitute(check.path, self.context.variables))
-            query = substitute(check.query, self.context.variables)
+            query = (substitute(check.query, self.context.variables)
+                     if check.query is not None else None)
             body = substitute(check.json_body, self.context.variables)
             headers = {name: value if isinstance(value, str) else json.dumps(value)
                        for name, value in substitute(check.headers or {},
@@ -232,8 +226,9 @@ class ExpectationChecker:
             parts.append(_text(answer.text, check.text, self.context.variables))
         verdict = Verdict.combine(parts, ", ")
         if verdict.ok and check.capture:
-            values = {name: _capture(answer, source) for name, source in check.capture.items()}
-            missing = sorted(name for name, value in values.items() if value is MISSING)
+            read = {name: _capture(answer, source) for name, source in check.capture.items()}
+            values = {name: value for name, value in read.items() if value is not MISSING}
+            missing = sorted(set(read) - set(values))
             if missing:
                 return Verdict(False, f"{verdict.seen}, capture {', '.join(missing)}: absent"
                                       " in the answer (want present)")
@@ -289,7 +284,7 @@ class ExpectationChecker:
         baseline = self.context.baselines.get(check.since)
         if baseline is None:
             return Verdict(False, f"no request counters recorded at {check.since or 'start'}")
-        now = _route_count(status.requests if status is not None else None, check.route,
+        now = _route_count(status.requests if status is not None else {}, check.route,
                            check.status)
         count = now - _route_count(baseline.requests, check.route, check.status)
         elapsed = max(1e-6, time.monotonic() - baseline.at_wall)
@@ -352,7 +347,7 @@ def _text(text: str, pattern: LogMatch, variables: Variables) -> Verdict:
     return Verdict(ok, f"text {text[:160]!r}" + ("" if ok else f" (want {wanted.describe()})"))
 
 
-def _capture(answer: Answer, source: str) -> Any:
+def _capture(answer: Answer, source: str) -> Seen:
     if source == "status":
         return answer.status
     if source == "text":
@@ -366,13 +361,7 @@ def _capture(answer: Answer, source: str) -> Any:
     return lookup(answer.body, source.removeprefix("body."))
 
 
-def _route_count(requests: JsonDocument | dict[str, dict[str, int]], route: str,
-                 status: int | None) -> int:
+def _route_count(requests: dict[str, dict[str, int]], route: str, status: int | None) -> int:
     """Requests counted for ``route`` (and ``status``) in the mock's ``requests`` counters."""
-    by_status = requests.get(route) if isinstance(requests, dict) else None
-    if not isinstance(by_status, dict):
-        return 0
-    if status is None:
-        return sum(value for value in by_status.values() if isinstance(value, int))
-    value = by_status.get(str(status), 0)
-    return value if isinstance(value, int) else 0
+    by_status = requests.get(route, {})
+    return sum(by_status.values()) if status is None else by_status.get(str(status), 0)

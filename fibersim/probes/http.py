@@ -18,13 +18,16 @@ import asyncio
 import json
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import TypeAlias
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import ValidationError
 
 from fibersim.errors import UnreachableError
+from fibersim.focus.schemas import MockStatus
 from fibersim.redact import redact_url
 
 #: Per-request timeout of probes (s): far above a healthy server's answer times.
@@ -32,9 +35,14 @@ DEFAULT_REQUEST_TIMEOUT_S = 3.0
 #: Largest answer a probe reads (bytes): the real server's answers are a few KB.
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
 
+#: A JSON document as ``json.loads`` returns it: what an answer's body is, and what a
+#: request may send.
+JsonDocument: TypeAlias = (str | int | float | bool | list["JsonDocument"]
+                           | dict[str, "JsonDocument"] | None)
+
 #: The incident's two configure requests (section 3), every field sent, unset ones as null,
 #: exactly as the retrying test suites sent them.
-CONFIGURE_REQUESTS: dict[str, dict[str, Any]] = {
+CONFIGURE_REQUESTS: dict[str, dict[str, JsonDocument]] = {
     "height_200": {
         "displayTimeAxisDuration": 30, "nfftSelection": 1024, "displayInfo": {"height": 200},
         "channels": {"min": 11, "max": 109}, "frequencyRange": {"min": 0, "max": 1000},
@@ -53,13 +61,10 @@ class _TooLarge(Exception):
 
 
 class ProbeError(Exception):
-    """A request got no HTTP answer (timeout, refused connection); the text says which."""
+    """A request got no HTTP answer (timeout, refused connection), or the mock's status
+    could not be read; the text says which."""
 
 
-#: A JSON document as ``json.loads`` returns it: what an answer's body is, and what a
-#: request may send.
-JsonDocument: TypeAlias = (str | int | float | bool | list["JsonDocument"]
-                           | dict[str, "JsonDocument"] | None)
 
 @dataclass(frozen=True)
 class Answer:
@@ -127,13 +132,14 @@ class FocusClient:
 
     async def request(self, method: str, path: str, body: JsonDocument = None, *,
                       control: bool = False, root: bool = False,
-                      query: dict[str, Any] | None = None,
+                      query: Mapping[str, JsonDocument] | None = None,
                       headers: dict[str, str] | None = None) -> Answer:
         """One request; ``ProbeError`` if no complete HTTP answer arrives within the timeout,
         or the answer exceeds ``max_response_bytes``.
 
         ``path`` is under the base URL, the control URL (``control``) or the server's root
-        (``root``: for paths outside the prefix the server is deployed under)."""
+        (``root``: for paths outside the prefix the server is deployed under). A query value
+        that is a list or an object is sent as its JSON text."""
         base = self.control_url if control else self.base_url
         if base is None:
             raise ProbeError("the mock control interface is not available")
@@ -143,7 +149,7 @@ class FocusClient:
         try:
             async with asyncio.timeout(self.timeout_s):
                 async with self._http.stream(method, url, json=body, headers=sent,
-                                             params=query) as response:
+                                             params=_query_params(query)) as response:
                     content = await self._read_capped(response)
         except (TimeoutError, httpx.TimeoutException):
             raise ProbeError(f"{method} {path}: no complete answer within {self.timeout_s:g}s"
@@ -193,9 +199,24 @@ class FocusClient:
         """``POST /configure``: the call the incident's 503s came from."""
         return await self.request("POST", "configure", body)
 
-    async def mock_status(self) -> Answer:
-        """``GET /_mock/status`` on the control URL: state, counters, restarts, requests."""
-        return await self.request("GET", "_mock/status", control=True)
+    async def mock_status(self) -> MockStatus:
+        """``GET /_mock/status`` on the control URL (state, counters, restarts, requests),
+        parsed as the mock's own ``MockStatus``: the one status model of every reader.
+
+        ``ProbeError`` (``mock status: ...``) when there is no answer, the answer is not a
+        200, or its first field that does not fit the model (named by its path)."""
+        try:
+            answer = await self.request("GET", "_mock/status", control=True)
+        except ProbeError as error:
+            raise ProbeError(f"mock status: {error}") from None
+        if answer.status != 200 or not isinstance(answer.body, dict):
+            raise ProbeError(f"mock status: HTTP {answer.status} (want 200)")
+        try:
+            return MockStatus.model_validate(answer.body)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ProbeError(f"mock status: field {where}: {first['msg']}") from None
 
     async def control(self, action: str) -> Answer:
         """``POST /_mock/<action>`` (restart, store/down, store/up, requests/reset)."""
@@ -215,3 +236,12 @@ class FocusClient:
                 raise UnreachableError(
                     f"Focus Server at {redact_url(self.base_url)} unreachable: {last}")
             await asyncio.sleep(0.2)
+
+
+def _query_params(query: Mapping[str, JsonDocument] | None
+                  ) -> dict[str, str | int | float | bool | None] | None:
+    """A query as httpx sends it: scalars as they are, lists and objects as JSON text."""
+    if query is None:
+        return None
+    return {name: value if value is None or isinstance(value, (str, int, float, bool))
+            else json.dumps(value) for name, value in query.items()}

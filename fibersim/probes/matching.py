@@ -10,15 +10,31 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Literal, TypeAlias
 
-from fibersim.scenario.models import Comparison, Matcher
+from fibersim.probes.http import JsonDocument
+from fibersim.scenario.models import Comparison
 
 #: Relative tolerance for numeric equality (JSON numbers go through float).
 _REL_TOL = 1e-9
 
-MISSING: Any = object()
+
+class _Absent(Enum):
+    """The type of ``MISSING`` (an enum member, so mypy narrows ``is MISSING`` checks)."""
+
+    MISSING = "missing"
+
+
+#: What ``lookup`` finds where a document has no such key or index.
+MISSING = _Absent.MISSING
+#: A value read from a document: the JSON there, or ``MISSING``.
+Seen: TypeAlias = JsonDocument | Literal[_Absent.MISSING]
+#: What a value must be: a scenario's ``Matcher`` once its ``${name}`` variables are filled
+#: in (a whole ``${name}`` takes the variable's JSON value, which may be a list or object).
+Wanted: TypeAlias = JsonDocument | Comparison
 
 
 @dataclass(frozen=True)
@@ -42,9 +58,9 @@ class Verdict:
                    tuple(why for verdict in verdicts for why in verdict.unchecked))
 
 
-def lookup(document: Any, dotted: str) -> Any:
+def lookup(document: JsonDocument, dotted: str) -> Seen:
     """``document["a"][0]["b"]`` for ``"a.0.b"``; ``MISSING`` when a key or index is absent."""
-    current = document
+    current: JsonDocument = document
     for part in dotted.split("."):
         if isinstance(current, dict) and part in current:
             current = current[part]
@@ -56,7 +72,7 @@ def lookup(document: Any, dotted: str) -> Any:
     return current
 
 
-def match_value(seen: Any, expected: Matcher) -> bool:
+def match_value(seen: Seen, expected: Wanted) -> bool:
     """Whether one seen value (``MISSING`` if absent) satisfies a matcher."""
     if isinstance(expected, Comparison):
         if seen is MISSING:
@@ -65,7 +81,7 @@ def match_value(seen: Any, expected: Matcher) -> bool:
     return seen is not MISSING and _equal(seen, expected)
 
 
-def match_fields(document: Any, matchers: dict[str, Matcher]) -> Verdict:
+def match_fields(document: JsonDocument, matchers: Mapping[str, Wanted]) -> Verdict:
     """All matchers against a JSON document; ``seen`` lists the observed value of each field."""
     seen_parts: list[str] = []
     ok = True
@@ -82,7 +98,7 @@ _SYMBOLS = {"eq": "==", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="
             "contains": "contains", "regex": "regex"}
 
 
-def describe(expected: Matcher) -> str:
+def describe(expected: Wanted) -> str:
     """A matcher as text: ``2000``, ``null``, ``> 0``, ``>= 1 and <= 3``, ``len == 2``."""
     if not isinstance(expected, Comparison):
         return short(expected)
@@ -98,7 +114,7 @@ def describe(expected: Matcher) -> str:
     return " and ".join(sorted(parts))
 
 
-def _compare(seen: Any, expected: Comparison) -> bool:
+def _compare(seen: JsonDocument, expected: Comparison) -> bool:
     for key in expected.model_fields_set:
         bound = getattr(expected, key)
         if key == "eq" and not _equal(seen, bound):
@@ -117,7 +133,7 @@ def _compare(seen: Any, expected: Comparison) -> bool:
     return True
 
 
-def _contains(seen: Any, part: Any) -> bool:
+def _contains(seen: JsonDocument, part: JsonDocument) -> bool:
     if isinstance(seen, str):
         return isinstance(part, str) and part in seen
     if isinstance(seen, list):
@@ -127,14 +143,14 @@ def _contains(seen: Any, part: Any) -> bool:
     return False
 
 
-def _ordered(seen: Any, key: str, bound: float) -> bool:
+def _ordered(seen: JsonDocument, key: str, bound: float) -> bool:
     if isinstance(seen, bool) or not isinstance(seen, (int, float)):
         return False
     return {"gt": seen > bound, "ge": seen >= bound, "lt": seen < bound,
             "le": seen <= bound}[key]
 
 
-def _equal(seen: Any, expected: Any) -> bool:
+def _equal(seen: JsonDocument, expected: JsonDocument) -> bool:
     numbers = (int, float)
     if (isinstance(seen, numbers) and isinstance(expected, numbers)
             and not isinstance(seen, bool) and not isinstance(expected, bool)):
@@ -142,7 +158,7 @@ def _equal(seen: Any, expected: Any) -> bool:
     return type(seen) is type(expected) and seen == expected
 
 
-def short(value: Any) -> str:
+def short(value: object) -> str:
     """A seen or wanted value as compact text (strings quoted, long ones cut)."""
     if value is None:
         return "null"

@@ -9,9 +9,11 @@ missing one here means the capturing step failed, and the check says so.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import overload
 
 from fibersim.probes.http import JsonDocument
+from fibersim.probes.matching import Wanted
 from fibersim.scenario.models import Comparison, Matcher
 from fibersim.scenario.timeline import VARIABLE
 
@@ -24,8 +26,14 @@ class MissingVariable(Exception):
     """A ``${name}`` whose capturing step never met (the text names it)."""
 
 
-def substitute(value: Any, variables: Variables) -> Any:
-    """``value`` (any JSON) with every ``${name}`` replaced."""
+@overload
+def substitute(value: Mapping[str, JsonDocument], variables: Variables
+               ) -> dict[str, JsonDocument]: ...
+@overload
+def substitute(value: JsonDocument, variables: Variables) -> JsonDocument: ...
+def substitute(value: Mapping[str, JsonDocument] | JsonDocument, variables: Variables
+               ) -> JsonDocument:
+    """``value`` (any JSON) with every ``${name}`` replaced; an object stays an object."""
     if isinstance(value, str):
         whole = VARIABLE.fullmatch(value)
         if whole:
@@ -33,18 +41,19 @@ def substitute(value: Any, variables: Variables) -> Any:
         return VARIABLE.sub(lambda match: _text(_value(match.group(1), variables)), value)
     if isinstance(value, list):
         return [substitute(item, variables) for item in value]
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {key: substitute(item, variables) for key, item in value.items()}
     return value
 
 
-def substitute_matcher(matcher: Matcher, variables: Variables) -> Matcher:
-    """A matcher with variables replaced in its values (``job_id: ${job}``)."""
+def substitute_matcher(matcher: Matcher, variables: Variables) -> Wanted:
+    """A matcher with variables replaced in its values (``job_id: ${job}``); a whole
+    ``${name}`` takes the variable's JSON type, so the result may be any JSON."""
     if isinstance(matcher, Comparison):
-        changes: dict[str, Any] = {key: substitute(getattr(matcher, key), variables)
+        changes: dict[str, JsonDocument] = {key: substitute(getattr(matcher, key), variables)
                    for key in ("eq", "ne", "contains", "regex") if key in matcher.model_fields_set}
         return matcher.model_copy(update=changes) if changes else matcher
-    return substitute(matcher, variables)  # type: ignore[no-any-return]
+    return substitute(matcher, variables)
 
 
 def _value(name: str, variables: Variables) -> JsonDocument:

@@ -381,9 +381,8 @@ class ScenarioRunner:
             await client.close()
         if focus.client.has_control:
             with contextlib.suppress(ProbeError):
-                answer = await focus.client.mock_status()
-                if isinstance(answer.body, dict):
-                    self.result.focus_status = answer.body
+                self.result.focus_status = (await focus.client.mock_status()).model_dump(
+                    mode="json", by_alias=True)
 
     def _due(self, entry: ResolvedStep) -> float:
         anchor = entry.anchor
@@ -517,9 +516,8 @@ class ScenarioRunner:
                    and entry.step.expect.requests.since == label for entry in self.steps)
 
     async def _snapshot_requests(self, client: FocusClient, label: str | None) -> None:
-        answer = await client.mock_status()
-        requests = answer.body.get("requests", {}) if isinstance(answer.body, dict) else {}
-        self.context.baselines[label] = RequestBaseline(time.monotonic(), requests)
+        status = await client.mock_status()
+        self.context.baselines[label] = RequestBaseline(time.monotonic(), status.requests)
 
     def _new_client(self, focus: FocusTarget) -> FocusClient:
         client = FocusClient(self._links.clients_url or focus.client.base_url,

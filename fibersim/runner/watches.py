@@ -10,8 +10,7 @@ mock's bounded list during a long watch.
 
 from __future__ import annotations
 
-from typing import Any
-
+from fibersim.focus.schemas import MockStatus
 from fibersim.probes.http import FocusClient, ProbeError
 from fibersim.probes.matching import Verdict, describe, match_value
 from fibersim.scenario.models import Watch
@@ -36,7 +35,7 @@ class StateWatcher:
         status = await self._status()
         if status is None:
             return
-        self.initial = status.get("state")
+        self.initial = status.state
         history = _transitions(status)
         self.after = max((at for at, *_ in history), default=float("-inf"))
 
@@ -46,24 +45,21 @@ class StateWatcher:
         if status is None:
             return
         if self.initial is None:  # the start could not read the status: start from now
-            self.initial = status.get("state")
+            self.initial = status.state
             self.after = max((at for at, *_ in _transitions(status)), default=float("-inf"))
             return
         for transition in _transitions(status):
             if transition[0] > self.after:
                 self.transitions[transition] = None
 
-    async def _status(self) -> dict[str, Any] | None:
+    async def _status(self) -> MockStatus | None:
         try:
-            answer = await self.client.mock_status()
+            status = await self.client.mock_status()
         except ProbeError as error:
             self.error = str(error)
             return None
-        if answer.status != 200 or not isinstance(answer.body, dict):
-            self.error = f"mock status: HTTP {answer.status} (want 200)"
-            return None
         self.error = None
-        return answer.body
+        return status
 
     def progress(self) -> str:
         """What the watch has seen so far, for the probes in the report."""
@@ -116,10 +112,5 @@ class StateWatcher:
         return f"{epoch_s - self.epoch_start:.2f}s"
 
 
-def _transitions(status: dict[str, Any]) -> list[Transition]:
-    found: list[Transition] = []
-    for item in status.get("transitions") or []:
-        if isinstance(item, dict) and isinstance(item.get("at"), (int, float)):
-            found.append((float(item["at"]), str(item.get("from")), str(item.get("to")),
-                          str(item.get("reason"))))
-    return found
+def _transitions(status: MockStatus) -> list[Transition]:
+    return [(item.at, item.from_, item.to, item.reason) for item in status.transitions]

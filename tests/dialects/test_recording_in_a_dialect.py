@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fibersim.dialects import load_dialect, open_dialect_transport
+from fibersim.dialects import load_dialect, open_broker
 from fibersim.formats import ProdmlReader
 from fibersim.recording.replay import build_replay
 from fibersim.recording.tap import Tap
+from fibersim.transport import BrokerSettings
 from tests.recording.helpers import record_small
 from tests.scenario.helpers import fibersim
 
@@ -25,8 +26,9 @@ async def test_a_replay_tapped_in_the_tagged_dialect_gives_back_the_file(
         amqp_url: str, exchange_name: str, tmp_path: Path) -> None:
     record_small(tmp_path / "original.h5", 1.0)
     tagged = load_dialect("tagged")
-    publisher = open_dialect_transport(tagged, amqp_url, exchange=exchange_name)
-    listener = open_dialect_transport(tagged, amqp_url, exchange=exchange_name)
+    broker = BrokerSettings(amqp_url, exchange=exchange_name)
+    publisher = open_broker(broker, dialect=tagged)
+    listener = open_broker(broker, dialect=tagged)
     async with publisher, listener:
         tap = Tap(listener, "replayed", tmp_path / "again.h5", duration_s=1.0, dialect=tagged)
         await tap.start()

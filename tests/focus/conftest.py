@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from fibersim.focus import FocusMock, FocusSettings, create_app
+from fibersim.timebase import SteppedClock
 from fibersim.transport import MemoryBroker, MemoryTransport
-from tests.focus.harness import Focus, FocusFactory, VirtualClock
+from tests.focus.harness import Focus, FocusFactory
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ async def make_focus() -> AsyncIterator[FocusFactory]:
             consumer, publisher = MemoryTransport(broker), MemoryTransport(broker)
             stack.push_async_callback(consumer.close)
             chosen = FocusSettings(**({"control_enabled": True} | settings))
-            clock = VirtualClock()
+            clock = SteppedClock()
             mock = await stack.enter_async_context(FocusMock(chosen, consumer, clock=clock))
             client = await stack.enter_async_context(httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=create_app(mock)), base_url="http://mock"))

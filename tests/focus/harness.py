@@ -15,6 +15,7 @@ import pytest
 
 from fibersim.focus import FocusMock
 from fibersim.models import FiberConfig
+from fibersim.timebase import SteppedClock
 from fibersim.transport import MemoryTransport
 from fibersim.wire import (
     DataBlock,
@@ -49,45 +50,6 @@ def configure_body(**changes: Any) -> dict[str, Any]:
     return LIVE_REQUEST | changes
 
 
-class VirtualClock:
-    """Virtual time that moves only when the test moves it: ``sleep`` waits until ``advance``
-    passes its deadline. The mock has background sleepers (watchdog, crash-loop back-off), so
-    a clock whose ``sleep`` advances time by itself (``ManualClock``) would let them run time
-    away whenever the test awaits anything."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        if seconds <= 0:
-            await asyncio.sleep(0)
-            return
-        entry = (self.now + seconds, asyncio.get_running_loop().create_future())
-        self._sleepers.append(entry)
-        try:
-            await entry[1]
-        finally:
-            if entry in self._sleepers:
-                self._sleepers.remove(entry)
-
-    async def advance(self, seconds: float) -> None:
-        """Move time on by ``seconds``, waking every sleeper at its own deadline in order and
-        letting it run (and sleep again) before time moves further."""
-        end = self.now + seconds
-        while due := [entry for entry in self._sleepers if entry[0] <= end]:
-            entry = min(due, key=lambda item: item[0])
-            self._sleepers.remove(entry)
-            self.now = max(self.now, entry[0])
-            entry[1].set_result(None)
-            for _ in range(3):  # the woken task runs, then sleeps again
-                await asyncio.sleep(0)
-        self.now = end
-
-
 @dataclass
 class Focus:
     """One mock under test, on virtual time: feed it wire messages, call its API."""
@@ -96,7 +58,7 @@ class Focus:
     client: httpx.AsyncClient
     publisher: MemoryTransport
     consumer: MemoryTransport
-    clock: VirtualClock
+    clock: SteppedClock
     sequence: int = 0
 
     async def send(self, message: WireMessage) -> None:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from fibersim.focus import FocusMock, FocusSettings
 from fibersim.focus.schemas import MockStatus
 from fibersim.models import FiberConfig
+from fibersim.timebase import SteppedClock
 from fibersim.transport import MemoryBroker, MemoryTransport
 from fibersim.wire import (
     BLOCK_CONTENT_TYPE,
@@ -29,7 +30,7 @@ from fibersim.wire import (
     get_codec,
     routing_key,
 )
-from tests.focus.harness import FIBER, VirtualClock
+from tests.focus.harness import FIBER
 
 CHANNELS = 32
 HEADERS = {"x-fibersim-fiber": FIBER}
@@ -82,7 +83,7 @@ async def feed(messages: list[Envelope]) -> tuple[MockStatus, MockStatus]:
         consumer, publisher = MemoryTransport(broker), MemoryTransport(broker)
         stack.push_async_callback(consumer.close)
         mock = await stack.enter_async_context(FocusMock(
-            FocusSettings(max_message_bytes=2048), consumer, clock=VirtualClock()))
+            FocusSettings(max_message_bytes=2048), consumer, clock=SteppedClock()))
 
         async def send(envelope: Envelope) -> None:
             await publisher.publish(routing_key("das", FIBER, envelope.kind), envelope)

@@ -334,3 +334,15 @@ async def test_new_jobs_use_the_new_prr_after_a_reconfiguration(ready_focus: Foc
     narrower = LIVE_REQUEST | {"frequencyRange": {"min": 0, "max": 500}}
     body = (await ready_focus.client.post(f"{PREFIX}/configure", json=narrower)).json()
     assert body["frequencies_list"][1] == pytest.approx(1000 / 1024)
+
+
+async def test_a_counters_snapshot_reads_the_mock_without_changing_it(
+        ready_focus: Focus) -> None:
+    """The metrics scrape reads it from another thread: unlike status(), it applies no
+    metadata timeout, so a due timeout is left for the mock's own loop."""
+    await ready_focus.client.post(f"{PREFIX}/_mock/set", json={"metadata_timeout_s": 2})
+    ready_focus.clock.now += 3  # the timeout is due, but no sleeper (watchdog) woke
+    snapshot = ready_focus.mock.counters_snapshot()
+    assert snapshot.state is FiberState.READY
+    assert snapshot.counters == ready_focus.mock.status().counters
+    assert ready_focus.mock.machine.state is FiberState.WAITING_FOR_FIBER  # status() ticked
