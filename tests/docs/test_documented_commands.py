@@ -226,12 +226,14 @@ def run_taps(folder: Path, taps: list[Documented], amqp_url: str, exchange: str)
 def run_alone(clone: Path, index: int, command: Documented, amqp_url: str,
               exchange: str) -> Ran:
     """Run a writer in a folder of its own (beside the clone, sharing its ``scenarios/``), so
-    that writers of a common file run side by side; the folder is recorded for the readers."""
+    that writers of a common file run side by side, and on an exchange of its own, so that a
+    scenario's mock never consumes another command's fiber of the same name; the folder is
+    recorded for the readers."""
     folder = clone.parent / "runs" / str(index)
     folder.mkdir()
     (folder / "scenarios").symlink_to(clone / "scenarios")
     command.folder = folder
-    return run_in(folder, command, adjusted(command.line, amqp_url, exchange))
+    return run_in(folder, command, adjusted(command.line, amqp_url, f"{exchange}-{index}"))
 
 
 def gather_outputs(writers: list[Documented], clone: Path) -> None:
