@@ -6,16 +6,20 @@ import asyncio
 import contextlib
 import math
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from aio_pika.abc import AbstractQueue
 
 from fibersim.interrogator import Interrogator
 from fibersim.models import FiberConfig
 from fibersim.netfaults import FaultProxy
 from fibersim.runner import FiberStreamer, VirtualClock
-from fibersim.transport import Delivery, PublishStats, open_transport
+from fibersim.transport import Delivery, PublishStats, Transport, open_transport
 from fibersim.wire import DataBlock, MetadataMessage, StatusMessage, get_codec
+from tests.helpers import a_queue_bound_to
 from tests.reliability.polling import eventually
 
 pytestmark = pytest.mark.broker
@@ -42,35 +46,57 @@ class SequenceRecorder:
             self.metadata_reasons.append((time.monotonic(), message.reason))
 
 
-async def test_a_broker_outage_loses_nothing_silently(amqp_url: str, exchange_name: str) -> None:
-    proxy = FaultProxy(urlsplit(amqp_url).hostname or "127.0.0.1",
-                          urlsplit(amqp_url).port or 5672)
+@dataclass
+class ProxiedStream:
+    """FIBER streaming at 10x through a fault proxy: the proxy, the publisher, the streamer."""
+
+    proxy: FaultProxy
+    publisher: Transport
+    streamer: FiberStreamer
+
+
+@contextlib.asynccontextmanager
+async def a_stream_through_a_fault_proxy(amqp_url: str, exchange_name: str,
+                                         observe: Callable[[Delivery], Awaitable[None]]
+                                         ) -> AsyncIterator[ProxiedStream]:
+    """A connected streamer of FIBER that publishes through a ``FaultProxy`` (which the test
+    cuts), while ``observe`` hears every message of FIBER directly from the broker."""
+    target = urlsplit(amqp_url)
+    proxy = FaultProxy(target.hostname or "127.0.0.1", target.port or 5672)
     await proxy.start()
     observer = open_transport(amqp_url, exchange=exchange_name)
     await observer.connect()
-    seen = SequenceRecorder()
-    await observer.subscribe([f"das.{FIBER.fiber_id}.#"], seen)
+    await observer.subscribe([f"das.{FIBER.fiber_id}.#"], observe)
     publisher = open_transport(via_proxy(amqp_url, proxy.port), exchange=exchange_name)
     await publisher.connect()
     streamer = FiberStreamer(Interrogator(FIBER, time.time_ns()), publisher, VirtualClock(10.0))
     await streamer.connect()
-    run = asyncio.create_task(streamer.run_until(12.0))
-    await asyncio.sleep(0.3)
-    cut_at = time.monotonic()
-    await proxy.cut()
-    await asyncio.sleep(1.5)
-    await proxy.restore()
-    async with asyncio.timeout(30):
-        await run
-    await publisher.close()
-    published = set(range(streamer.interrogator.next_sequence))
-    stats = publisher.stats
-    listed = (set(stats.lost_sequences.get(FIBER.fiber_id, []))
-              | set(stats.unroutable_sequences.get(FIBER.fiber_id, [])))
-    with contextlib.suppress(TimeoutError):  # confirmed blocks may still be on their way
-        await eventually(lambda: published <= set(seen.sequences) | listed, 5)
-    await observer.close()
-    await proxy.close()
+    try:
+        yield ProxiedStream(proxy, publisher, streamer)
+    finally:
+        await observer.close()
+        await proxy.close()
+
+
+async def test_a_broker_outage_loses_nothing_silently(amqp_url: str, exchange_name: str) -> None:
+    seen = SequenceRecorder()
+    async with a_stream_through_a_fault_proxy(amqp_url, exchange_name, seen) as stream:
+        publisher, streamer = stream.publisher, stream.streamer
+        run = asyncio.create_task(streamer.run_until(12.0))
+        await asyncio.sleep(0.3)
+        cut_at = time.monotonic()
+        await stream.proxy.cut()
+        await asyncio.sleep(1.5)
+        await stream.proxy.restore()
+        async with asyncio.timeout(30):
+            await run
+        await publisher.close()
+        published = set(range(streamer.interrogator.next_sequence))
+        stats = publisher.stats
+        listed = (set(stats.lost_sequences.get(FIBER.fiber_id, []))
+                  | set(stats.unroutable_sequences.get(FIBER.fiber_id, [])))
+        with contextlib.suppress(TimeoutError):  # confirmed blocks may still be on their way
+            await eventually(lambda: published <= set(seen.sequences) | listed, 5)
 
     assert published <= set(seen.sequences) | listed, (
         f"a block vanished without being reported: {published - set(seen.sequences) - listed}"
@@ -103,19 +129,18 @@ async def test_unroutable_blocks_are_reported_by_fiber_and_sequence(
     assert f"no queue bound (sequence numbers): {FIBER.fiber_id}: 0-9" in stats.summary()
 
 
+def a_queue_that_refuses_all_but_three(amqp_url: str, exchange_name: str, routing_key: str
+                                       ) -> contextlib.AbstractAsyncContextManager[AbstractQueue]:
+    """A queue holding at most three messages, which makes the broker nack the rest."""
+    return a_queue_bound_to(amqp_url, exchange_name, routing_key,
+                            arguments={"x-max-length": 3, "x-overflow": "reject-publish"})
+
+
 async def test_blocks_the_broker_nacks_are_reported_lost_by_sequence(
         amqp_url: str, exchange_name: str) -> None:
-    import aio_pika
-
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange(exchange_name, "topic", durable=True)
-        queue = await channel.declare_queue(
-            "", exclusive=True, arguments={"x-max-length": 3, "x-overflow": "reject-publish"})
-        await queue.bind(exchange, f"das.{FIBER.fiber_id}.data")
+    async with a_queue_that_refuses_all_but_three(amqp_url, exchange_name,
+                                                  f"das.{FIBER.fiber_id}.data"):
         stats = await publish_one_second(amqp_url, exchange_name)
-        await exchange.delete()
     assert stats.nacked == 7
     assert stats.lost_sequences == {FIBER.fiber_id: [3, 4, 5, 6, 7, 8, 9]}
 
@@ -139,29 +164,19 @@ class KindRecorder:
 async def test_after_a_reconnect_status_and_metadata_precede_every_data_block(
         amqp_url: str, exchange_name: str) -> None:
     """Issue 14: data blocks arrived before the re-published metadata in 2 of 5 runs."""
-    target = urlsplit(amqp_url)
-    proxy = FaultProxy(target.hostname or "127.0.0.1", target.port or 5672)
-    await proxy.start()
-    observer = open_transport(amqp_url, exchange=exchange_name)
-    await observer.connect()
     seen = KindRecorder()
-    await observer.subscribe([f"das.{FIBER.fiber_id}.#"], seen)
-    publisher = open_transport(via_proxy(amqp_url, proxy.port), exchange=exchange_name)
-    await publisher.connect()
-    streamer = FiberStreamer(Interrogator(FIBER, time.time_ns()), publisher, VirtualClock(10.0))
-    await streamer.connect()
-    run = asyncio.create_task(streamer.run_until(8.0))
-    await asyncio.sleep(0.5)
-    await proxy.cut()
-    await asyncio.sleep(1.0)  # nothing is delivered while the link is down
-    boundary = len(seen.messages)
-    await proxy.restore()
-    async with asyncio.timeout(30):
-        await run
-    await publisher.close()
-    await asyncio.sleep(0.5)
-    await observer.close()
-    await proxy.close()
+    async with a_stream_through_a_fault_proxy(amqp_url, exchange_name, seen) as stream:
+        publisher = stream.publisher
+        run = asyncio.create_task(stream.streamer.run_until(8.0))
+        await asyncio.sleep(0.5)
+        await stream.proxy.cut()
+        await asyncio.sleep(1.0)  # nothing is delivered while the link is down
+        boundary = len(seen.messages)
+        await stream.proxy.restore()
+        async with asyncio.timeout(30):
+            await run
+        await publisher.close()
+        await asyncio.sleep(0.5)
 
     assert publisher.stats.reconnects == 1
     assert seen.messages[boundary:boundary + 2] == [("status", "connected"),
@@ -170,16 +185,9 @@ async def test_after_a_reconnect_status_and_metadata_precede_every_data_block(
 
 async def test_lost_blocks_of_several_fibers_are_listed_per_fiber(
         amqp_url: str, exchange_name: str) -> None:
-    import aio_pika
-
     fibers = [FIBER.model_copy(update={"fiber_id": f"fleet-{index}"}) for index in range(2)]
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange(exchange_name, "topic", durable=True)
-        queue = await channel.declare_queue(
-            "", exclusive=True, arguments={"x-max-length": 3, "x-overflow": "reject-publish"})
-        await queue.bind(exchange, "das.fleet-1.data")  # fleet-0 has no queue at all
+    # fleet-0 has no queue at all
+    async with a_queue_that_refuses_all_but_three(amqp_url, exchange_name, "das.fleet-1.data"):
         publisher = open_transport(amqp_url, exchange=exchange_name)
         await publisher.connect()
         clock = VirtualClock(math.inf)
@@ -189,7 +197,6 @@ async def test_lost_blocks_of_several_fibers_are_listed_per_fiber(
             await streamer.connect()
             await streamer.run_until(1.0)
         await publisher.close()
-        await exchange.delete()
     stats = publisher.stats
     assert stats.lost_sequences == {"fleet-1": [3, 4, 5, 6, 7, 8, 9]}
     assert stats.unroutable_sequences == {"fleet-0": list(range(10))}

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import aio_pika
 import pytest
 
+from tests.helpers import a_queue_bound_to, bodies_left_in
 from tests.scenario.helpers import fibersim, write_scenario
 
 pytestmark = pytest.mark.broker
@@ -26,21 +26,11 @@ def test_a_scenario_run_ends_with_a_disconnected_status(amqp_url: str, exchange_
     """)
 
     async def run_and_listen() -> list[str]:
-        connection = await aio_pika.connect(amqp_url)
-        async with connection:
-            channel = await connection.channel()
-            exchange = await channel.declare_exchange(exchange_name, "topic", durable=True)
-            queue = await channel.declare_queue("", exclusive=True)
-            await queue.bind(exchange, "das.*.status")
+        async with a_queue_bound_to(amqp_url, exchange_name, "das.*.status") as queue:
             completed = await asyncio.to_thread(
                 fibersim, "run", path, "--amqp-url", amqp_url, "--exchange", exchange_name)
             assert completed.code == 0, completed.stderr
-            events = []
-            while (message := await queue.get(fail=False, timeout=5)) is not None:
-                events.append(message.body.decode())
-                await message.ack()
-            await exchange.delete()
-            return events
+            return [body.decode() for body in await bodies_left_in(queue)]
 
     events = asyncio.run(run_and_listen())
     assert '"event":"connected"' in events[0] and '"event":"disconnected"' in events[-1]

@@ -10,8 +10,8 @@ import math
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 
-import aio_pika
 import pytest
 
 from fibersim.interrogator import Interrogator
@@ -29,6 +29,7 @@ from fibersim.wire import (
     WireFormatError,
     get_codec,
 )
+from tests.helpers import a_queue_bound_to, bodies_left_in
 from tests.stream.helpers import SMALL_FIBER, START_NS
 
 
@@ -38,8 +39,9 @@ def fibersim(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str
 
 
 # -- wire contents ------------------------------------------------------------------------------
-async def published_by(streamer_config: FiberConfig) -> list[Delivery]:
-    """Everything a streamer of ``streamer_config`` publishes on connect."""
+async def published_when(streamer_config: FiberConfig,
+                         act: Callable[[FiberStreamer], Awaitable[None]]) -> list[Delivery]:
+    """Everything a streamer of ``streamer_config`` publishes while it does ``act``."""
     broker = MemoryBroker()
     received: list[Delivery] = []
     consumer = MemoryTransport(broker)
@@ -50,13 +52,14 @@ async def published_by(streamer_config: FiberConfig) -> list[Delivery]:
     await consumer.subscribe(["das.#"], keep)
     streamer = FiberStreamer(Interrogator(streamer_config, START_NS), MemoryTransport(broker),
                              VirtualClock(math.inf))
-    await streamer.connect()
+    await act(streamer)
     await consumer.flush()
     return received
 
 
 async def test_a_float32_stream_announces_no_int16_scale() -> None:
-    received = await published_by(SMALL_FIBER.model_copy(update={"dtype": "float32"}))
+    received = await published_when(SMALL_FIBER.model_copy(update={"dtype": "float32"}),
+                                    FiberStreamer.connect)
     metadata = json.loads(received[1].envelope.body)
     assert metadata["kind"] == "metadata" and "int16_scale" not in metadata
 
@@ -73,18 +76,8 @@ def test_a_heartbeat_with_an_unknown_state_is_refused() -> None:
 
 
 async def test_corrupt_messages_carry_every_header_of_the_protocol() -> None:
-    broker = MemoryBroker()
-    received: list[Delivery] = []
-    consumer = MemoryTransport(broker)
-
-    async def keep(delivery: Delivery) -> None:
-        received.append(delivery)
-
-    await consumer.subscribe(["das.#"], keep)
-    streamer = FiberStreamer(Interrogator(SMALL_FIBER, START_NS), MemoryTransport(broker),
-                             VirtualClock(math.inf))
-    await streamer.publish_malformed(MessageKind.METADATA)
-    await consumer.flush()
+    received = await published_when(
+        SMALL_FIBER, lambda streamer: streamer.publish_malformed(MessageKind.METADATA))
     assert set(received[0].envelope.headers) == {
         "x-fibersim-schema", "x-fibersim-kind", "x-fibersim-fiber", "x-fibersim-session"}
 
@@ -110,22 +103,15 @@ def test_the_progress_line_shows_simulated_time_while_run_until_is_still_running
 def digest_of_stream(exchange: str, amqp_url: str) -> str:
     """Stream one second with a fixed start time into a queue; digest of every body."""
     async def collect() -> str:
-        connection = await aio_pika.connect(amqp_url)
-        async with connection:
-            channel = await connection.channel()
-            ex = await channel.declare_exchange(exchange, "topic", durable=True)
-            queue = await channel.declare_queue("", exclusive=True)
-            await queue.bind(ex, "das.#")
+        async with a_queue_bound_to(amqp_url, exchange, "das.#") as queue:
             result = await asyncio.to_thread(
                 fibersim, "stream", "--amqp-url", amqp_url, "--exchange", exchange,
                 "--channels", "16", "--prr", "500", "--duration", "1s", "--speed", "max",
                 "--seed", "3", "--start-time", "2025-01-01T00:00:00Z", "--quiet")
             assert result.returncode == 0, result.stderr
             digest = hashlib.sha256()
-            while (message := await queue.get(fail=False, timeout=5)) is not None:
-                digest.update(message.body)
-                await message.ack()
-            await ex.delete()
+            for body in await bodies_left_in(queue):
+                digest.update(body)
             return digest.hexdigest()
 
     return asyncio.run(collect())
@@ -154,18 +140,11 @@ def test_waiting_for_a_consumer_that_never_comes_exits_3_without_publishing(
 def test_waiting_for_a_consumer_streams_once_a_queue_is_bound(amqp_url: str,
                                                              exchange_name: str) -> None:
     async def with_consumer() -> subprocess.CompletedProcess[str]:
-        connection = await aio_pika.connect(amqp_url)
-        async with connection:
-            channel = await connection.channel()
-            ex = await channel.declare_exchange(exchange_name, "topic", durable=True)
-            queue = await channel.declare_queue("", exclusive=True)
-            await queue.bind(ex, "das.fiber-0.data")
-            result = await asyncio.to_thread(
+        async with a_queue_bound_to(amqp_url, exchange_name, "das.fiber-0.data"):
+            return await asyncio.to_thread(
                 fibersim, "stream", "--amqp-url", amqp_url, "--exchange", exchange_name,
                 "--channels", "16", "--prr", "500", "--duration", "1s", "--speed", "max",
                 "--wait-for-consumer", "5s", "--quiet")
-            await ex.delete()
-            return result
 
     result = asyncio.run(with_consumer())
     assert result.returncode == 0, result.stderr
