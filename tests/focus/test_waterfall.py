@@ -47,12 +47,17 @@ def peak_frequency(output: dict[str, Any]) -> float:
     return float(output["frequencies"][int(np.argmax(spectrum))])
 
 
-async def test_lines_have_one_spectrum_per_channel_group(make_focus: FocusFactory) -> None:
+async def lines_of_a_250_hz_tone(make_focus: FocusFactory) -> dict[str, Any]:
+    """The lines of a default job after ten blocks of a 250 Hz tone sampled at 2 kHz."""
     focus = await make_focus()
     await focus.metadata(number_of_channels=CHANNELS)
     job_id = await start_job(focus)
     await feed(focus, tone(250.0, 2000.0, blocks=10), prr=2000.0)
-    output = await lines_of(focus, job_id)
+    return await lines_of(focus, job_id)
+
+
+async def test_lines_have_one_spectrum_per_channel_group(make_focus: FocusFactory) -> None:
+    output = await lines_of_a_250_hz_tone(make_focus)
     lines = np.asarray(output["lines"])
     # 2000 samples, 256-sample window, a line every 100 samples (10 s / 200 lines at 2 kHz)
     assert lines.shape == (18, 3, 128)  # 0..1000 Hz in 7.8125 Hz bins
@@ -60,11 +65,7 @@ async def test_lines_have_one_spectrum_per_channel_group(make_focus: FocusFactor
 
 
 async def test_a_tone_shows_up_in_its_frequency_bin(make_focus: FocusFactory) -> None:
-    focus = await make_focus()
-    await focus.metadata(number_of_channels=CHANNELS)
-    job_id = await start_job(focus)
-    await feed(focus, tone(250.0, 2000.0, blocks=10), prr=2000.0)
-    output = await lines_of(focus, job_id)
+    output = await lines_of_a_250_hz_tone(make_focus)
     assert peak_frequency(output) == 250.0
     assert np.asarray(output["lines"]).max() == pytest.approx(3000, rel=0.05)  # the amplitude
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -41,3 +42,17 @@ def write_scenario(directory: Path, text: str, name: str = "scenario.yaml") -> P
     path = directory / name
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
+
+
+def interrupt_a_run_once_it_prints(scenario: Path, marker: str, report: Path) -> int:
+    """Run ``scenario`` writing ``report``, press Ctrl-C (SIGINT) as soon as a line of its
+    output contains ``marker``, and return its exit code."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fibersim", "run", str(scenario), "--report", str(report)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    for line in process.stdout:  # ends at EOF if the run dies early: no hang
+        if marker in line:
+            break
+    process.send_signal(signal.SIGINT)
+    return process.wait(timeout=30)

@@ -126,10 +126,8 @@ def test_log_checks_can_follow_a_commands_output(
 def test_a_scenario_passes_against_a_separately_run_mock(
         amqp_url: str, exchange_name: str, separate_mock: str, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    completed = fibersim("run", SCENARIOS / "zero_prr.yaml", "--amqp-url", amqp_url,
-                         "--exchange", exchange_name, "--focus-url", separate_mock + "/",
-                         "--focus-control-url", separate_mock, "--focus-control-token", TOKEN,
-                         "--report", report)
+    completed = run_against(separate_mock, amqp_url, exchange_name, SCENARIOS / "zero_prr.yaml",
+                            "--report", report)
     assert completed.code == 0, completed.output[-3000:]
     result = json.loads(report.read_text())["scenarios"][0]
     assert result["mode"] == "external"

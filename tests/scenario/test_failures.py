@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.scenario.helpers import REPO, SCENARIOS, fibersim, write_scenario
+from tests.scenario.helpers import (
+    SCENARIOS,
+    fibersim,
+    interrupt_a_run_once_it_prints,
+    write_scenario,
+)
 
 WRONG_EXPECTATION = """\
     name: wrong_expectation
@@ -110,25 +112,28 @@ def test_an_unreachable_broker_exits_3_without_the_password(tmp_path: Path) -> N
         assert "s3cr3t-pw" not in text
 
 
-def test_an_unreachable_focus_server_exits_3(tmp_path: Path) -> None:
-    path = write_scenario(tmp_path, """\
+@pytest.fixture
+def an_external_scenario(tmp_path: Path) -> Path:
+    """A scenario without steps of its own: it only asks the Focus Server named on the
+    command line."""
+    return write_scenario(tmp_path, """\
         name: external
         timeline:
           - expect: {live_metadata: {prr: 0.0}}
     """)
-    completed = fibersim("run", path, "--focus-url", "http://127.0.0.1:1/focus-server/",
-                         "--timeout", "4s")
+
+
+def test_an_unreachable_focus_server_exits_3(an_external_scenario: Path) -> None:
+    completed = fibersim("run", an_external_scenario, "--focus-url",
+                         "http://127.0.0.1:1/focus-server/", "--timeout", "4s")
     assert completed.code == 3
     assert "unreachable" in completed.stderr
 
 
-def test_an_unreachable_server_is_named_once_and_the_summary_says_so(tmp_path: Path) -> None:
-    path = write_scenario(tmp_path, """\
-        name: external
-        timeline:
-          - expect: {live_metadata: {prr: 0.0}}
-    """)
-    completed = fibersim("run", path, "--focus-url", "http://127.0.0.1:1/focus-server/")
+def test_an_unreachable_server_is_named_once_and_the_summary_says_so(
+        an_external_scenario: Path) -> None:
+    completed = fibersim("run", an_external_scenario, "--focus-url",
+                         "http://127.0.0.1:1/focus-server/")
     assert completed.code == 3
     assert completed.stderr.splitlines() == [
         "fibersim: error: Focus Server at http://127.0.0.1:1/focus-server/ unreachable:"
@@ -164,16 +169,8 @@ def test_credentials_in_the_amqp_url_never_appear_in_any_output(
 
 def test_ctrl_c_writes_the_partial_report_and_exits_130(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fibersim", "run", str(SCENARIOS / "retry_storm.yaml"),
-         "--report", str(report)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
-    assert process.stdout is not None
-    for line in process.stdout:  # ends at EOF if the run dies early: no hang
-        if "event   storm" in line:
-            break
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=30) == 130
+    assert interrupt_a_run_once_it_prints(
+        SCENARIOS / "retry_storm.yaml", "event   storm", report) == 130
     scenario = json.loads(report.read_text())["scenarios"][0]
     assert scenario["interrupted"] is True and scenario["records"]
 

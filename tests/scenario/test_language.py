@@ -6,16 +6,13 @@ them all is shared by the tests; each test reads one behaviour from its report."
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.scenario.helpers import REPO, fibersim, write_scenario
+from tests.scenario.helpers import fibersim, interrupt_a_run_once_it_prints, write_scenario
 
 LANGUAGE = """\
     name: language_v2
@@ -213,15 +210,7 @@ def test_finally_runs_after_ctrl_c(tmp_path: Path) -> None:
           - do: store_up
     """)
     report = tmp_path / "report.json"
-    process = subprocess.Popen([sys.executable, "-m", "fibersim", "run", str(path),
-                                "--report", str(report)], cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    for line in process.stdout:  # ends at EOF if the run dies early: no hang
-        if "event   down" in line:
-            break
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=30) == 130
+    assert interrupt_a_run_once_it_prints(path, "event   down", report) == 130
     events = [record for record in json.loads(report.read_text())["scenarios"][0]["records"]
               if record["kind"] == "event"]
     assert [(event["what"], event["cleanup"], event["outcome"]) for event in events] == [
