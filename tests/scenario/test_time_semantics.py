@@ -20,9 +20,13 @@ from tests.scenario.helpers import write_scenario
 SMALL_FIBER = "fiber: {channels: 16, prr: 1000}\n"
 
 
-async def run_text(tmp_path: Path, text: str, speed: float | None = None) -> RunResult:
-    """Run a scenario in this process (embedded broker and mock)."""
-    path = write_scenario(tmp_path, text)
+async def run_after_connect(tmp_path: Path, steps: str, speed: float | None = None,
+                            settings: str = "") -> RunResult:
+    """Run, in this process (embedded broker and mock), a scenario of a small fiber whose
+    timeline is a ``connect`` followed by ``steps`` (YAML list items); ``settings`` are
+    top-level sections to add."""
+    path = write_scenario(tmp_path, "name: t\n" + SMALL_FIBER + settings
+                          + "timeline:\n  - do: connect\n" + steps)
     runner = ScenarioRunner(load_scenario(path), str(path), BrokerSettings(), Endpoints(),
                             RunSettings(speed=speed), lambda record: None, [])
     return await runner.run()
@@ -35,9 +39,7 @@ def by_label(result: RunResult) -> dict[str, EventRecord | ExpectationRecord]:
 @pytest.fixture(scope="module")
 def held_back(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """An event due at 1 s behind a checkpoint that needs about 2.5 s of streamed data."""
-    result = asyncio.run(run_text(tmp_path_factory.mktemp("held"), "name: t\n" + SMALL_FIBER + """\
-timeline:
-  - do: connect
+    result = asyncio.run(run_after_connect(tmp_path_factory.mktemp("held"), """\
   - label: plenty
     expect: {mock: {counters.messages.data: {ge: 25}}}
     within: 10s
@@ -60,9 +62,7 @@ def test_an_overdue_event_fires_as_soon_as_the_checkpoint_is_met(held_back: dict
 
 
 async def test_after_counts_from_when_the_referenced_step_was_met(tmp_path: Path) -> None:
-    result = await run_text(tmp_path, "name: t\n" + SMALL_FIBER + """\
-timeline:
-  - do: connect
+    result = await run_after_connect(tmp_path, """\
   - label: plenty
     expect: {mock: {counters.messages.data: {ge: 15}}}
     within: 10s
@@ -77,9 +77,7 @@ timeline:
 
 async def test_a_hold_until_an_event_is_judged_just_before_that_event_fires(
         tmp_path: Path) -> None:
-    result = await run_text(tmp_path, "name: t\n" + SMALL_FIBER + """\
-timeline:
-  - do: connect
+    result = await run_after_connect(tmp_path, """\
   - label: stays_ready
     expect: {state: ready}
     until: cut
@@ -93,9 +91,7 @@ timeline:
 
 
 async def test_an_event_due_during_a_hold_waits_until_the_hold_ends(tmp_path: Path) -> None:
-    result = await run_text(tmp_path, "name: t\n" + SMALL_FIBER + """\
-timeline:
-  - do: connect
+    result = await run_after_connect(tmp_path, """\
   - label: stays_ready
     expect: {state: ready}
     holds_for: 3s
@@ -108,9 +104,7 @@ timeline:
 
 
 async def test_speed_scales_simulated_time_but_not_wall_windows(tmp_path: Path) -> None:
-    result = await run_text(tmp_path, "name: t\n" + SMALL_FIBER + """\
-timeline:
-  - do: connect
+    result = await run_after_connect(tmp_path, """\
   - label: later
     at: 4s
     do: gap
@@ -126,10 +120,8 @@ timeline:
 
 async def test_reaction_time_is_measured_from_when_the_expectation_became_due(
         tmp_path: Path) -> None:
-    result = await run_text(tmp_path, "name: t\n" + SMALL_FIBER + """\
-focus_mock: {metadata_timeout: 1s}
-timeline:
-  - do: connect
+    result = await run_after_connect(tmp_path, settings="focus_mock: {metadata_timeout: 1s}\n",
+                                     steps="""\
   - expect: {state: ready}
   - label: cut
     at: 0.5s
