@@ -10,9 +10,9 @@ import click
 from fibersim.cli.lifecycle import exit_with, run_until_signal
 from fibersim.cli.options import (
     DURATION,
-    amqp_url_option,
     broker_timeout_options,
     exchange_option,
+    required_amqp_url_option,
     tls_options,
 )
 from fibersim.errors import InputError
@@ -42,7 +42,7 @@ def _fault_names(ctx: click.Context, param: click.Parameter, value: str) -> tupl
               help="Wall time the fiber streams while the schedule plays.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the schedule and the ledger as one JSON document on stdout.")
-@amqp_url_option
+@required_amqp_url_option
 @tls_options
 @broker_timeout_options
 @exchange_option

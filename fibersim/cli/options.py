@@ -126,11 +126,11 @@ def checked_amqp_url(ctx: click.Context, param: click.Parameter, value: str | No
         return check_amqp_url(value)
     except InputError as error:
         raise click.BadParameter(str(error), ctx, param) from None
-OUTPUT_FILE = OutputFileType()
 
 
-def amqp_url_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--amqp-url`` (or ``FIBERSIM_AMQP_URL``); absent means the embedded in-memory broker."""
+def _amqp_url(when_absent: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--amqp-url`` (or ``FIBERSIM_AMQP_URL``), its help saying what the command does
+    without it (commands differ there; the rest of the option is the same everywhere)."""
     return click.option(
         "--amqp-url",
         envvar=AMQP_URL_ENV,
@@ -138,30 +138,20 @@ def amqp_url_option(func: Callable[..., Any]) -> Callable[..., Any]:
         metavar="URL",
         callback=checked_amqp_url,
         help="RabbitMQ URL, e.g. amqp://user:pass@host:5672/vhost (also FIBERSIM_AMQP_URL)."
-        " amqps:// verifies TLS. Without it: the embedded in-memory broker."
-        " The password is never printed.",
-    )(func)
+        f" amqps:// verifies TLS. {when_absent} The password is never printed.",
+    )
 
 
-def broker_timeout_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--connect-timeout`` and ``--shutdown-timeout`` for commands that talk to RabbitMQ."""
-    func = click.option(
-        "--shutdown-timeout", type=DURATION, default="10s", show_default=True,
-        help="At the end, or on Ctrl-C/SIGTERM, longest wait for the broker's outstanding"
-        " confirms (also while it blocks publishers); blocks still unconfirmed are then"
-        " reported lost by sequence number.")(func)
-    return click.option(
-        "--connect-timeout", type=DURATION, default="10s", show_default=True,
-        help="Longest wait for the broker to answer when connecting (a host that accepts the"
-        " TCP connection but never speaks AMQP included); then one line and exit 3.")(func)
+def amqp_url_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--amqp-url``; absent means the embedded in-memory broker."""
+    return _amqp_url("Without it: the embedded in-memory broker.")(func)
 
 
-def tls_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--ca-file`` and ``--insecure`` for amqps:// and https:// endpoints."""
-    func = click.option("--insecure", is_flag=True,
-                        help="Skip TLS certificate verification (like curl -k).")(func)
-    return click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
-                        help="CA bundle to verify amqps:// and https:// servers.")(func)
+def required_amqp_url_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--amqp-url`` of a command that needs a real broker; the command refuses to run
+    without one (exit 2) rather than fall back to the embedded broker."""
+    return _amqp_url("Required: this command needs a real broker (the embedded in-memory"
+                     " one has no network link).")(func)
 
 
 class MetricsAddressType(click.ParamType[MetricsAddress, Any]):
@@ -215,3 +205,32 @@ def exchange_option(func: Callable[..., Any]) -> Callable[..., Any]:
         help="Exchange name [default: the dialect's: fibersim for the fibersim dialect,"
         " e.g. prisma for a real server's].",
     )(func)
+
+
+def broker_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Everything that describes the broker of a command that streams to or reads from it:
+    ``--amqp-url``, ``--ca-file``/``--insecure``, the connect and shutdown timeouts,
+    ``--exchange`` and ``--dialect`` (one ``BrokerSettings``), in this order in --help."""
+    return amqp_url_option(tls_options(broker_timeout_options(exchange_option(
+        dialect_option(func)))))
+
+
+def broker_timeout_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--connect-timeout`` and ``--shutdown-timeout`` for commands that talk to RabbitMQ."""
+    func = click.option(
+        "--shutdown-timeout", type=DURATION, default="10s", show_default=True,
+        help="At the end, or on Ctrl-C/SIGTERM, longest wait for the broker's outstanding"
+        " confirms (also while it blocks publishers); blocks still unconfirmed are then"
+        " reported lost by sequence number.")(func)
+    return click.option(
+        "--connect-timeout", type=DURATION, default="10s", show_default=True,
+        help="Longest wait for the broker to answer when connecting (a host that accepts the"
+        " TCP connection but never speaks AMQP included); then one line and exit 3.")(func)
+
+
+def tls_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--ca-file`` and ``--insecure`` for amqps:// and https:// endpoints."""
+    func = click.option("--insecure", is_flag=True,
+                        help="Skip TLS certificate verification (like curl -k).")(func)
+    return click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
+                        help="CA bundle to verify amqps:// and https:// servers.")(func)

@@ -16,13 +16,9 @@ from fibersim.cli.options import (
     DURATION,
     SPEED,
     MetricsAddress,
-    amqp_url_option,
-    broker_timeout_options,
-    dialect_option,
-    exchange_option,
+    broker_options,
     is_quiet,
     metrics_port_option,
-    tls_options,
 )
 from fibersim.cli.progress import live_progress
 from fibersim.models import SampleDtype
@@ -54,11 +50,7 @@ class ChannelRangeType(click.ParamType[tuple[int, int], object]):
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True))
-@amqp_url_option
-@tls_options
-@broker_timeout_options
-@exchange_option
-@dialect_option
+@broker_options
 @click.option("--fiber-id", default="fiber-0", show_default=True,
               help="Fiber id, used in routing keys (das.<fiber-id>.<kind> in the fibersim"
               " dialect).")

@@ -24,14 +24,10 @@ from fibersim.cli.options import (
     SPEED,
     START_TIME,
     MetricsAddress,
-    amqp_url_option,
-    broker_timeout_options,
-    dialect_option,
-    exchange_option,
+    broker_options,
     is_quiet,
     make_parents,
     metrics_port_option,
-    tls_options,
 )
 from fibersim.errors import InputError
 from fibersim.redact import secrets_in
@@ -46,11 +42,7 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("scenarios", nargs=-1, required=True, metavar="SCENARIO...")
-@amqp_url_option
-@tls_options
-@broker_timeout_options
-@exchange_option
-@dialect_option
+@broker_options
 @click.option("--focus-url", default=None, metavar="URL", envvar="FIBERSIM_FOCUS_URL",
               help="A separately run Focus Server, e.g. https://host/focus-server/ (also"
               " FIBERSIM_FOCUS_URL). Without it: the built-in mock, in this process.")

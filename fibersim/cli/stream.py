@@ -24,14 +24,10 @@ from fibersim.cli.options import (
     SPEED,
     START_TIME,
     MetricsAddress,
-    amqp_url_option,
-    broker_timeout_options,
-    dialect_option,
-    exchange_option,
+    broker_options,
     is_quiet,
     make_parents,
     metrics_port_option,
-    tls_options,
 )
 from fibersim.cli.progress import live_progress
 from fibersim.models import DEFAULT_CHANNELS, FiberConfig
@@ -43,11 +39,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@amqp_url_option
-@tls_options
-@broker_timeout_options
-@exchange_option
-@dialect_option
+@broker_options
 @click.option("--fiber-id", default=None,
               help="Name of a single fiber (default fiber-0); routing keys das.<fiber-id>.<kind>"
               " in the fibersim dialect."

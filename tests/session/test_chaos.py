@@ -8,7 +8,9 @@ from pathlib import Path
 
 import aio_pika
 import pytest
+from click.testing import CliRunner
 
+from fibersim.cli.chaos import chaos
 from fibersim.session.chaos import CALM_TAIL_S, FAULT_NAMES, plan_schedule
 from tests.scenario.helpers import fibersim, write_scenario
 
@@ -38,6 +40,12 @@ def test_chaos_without_a_broker_is_refused_in_one_line_with_exit_2(tmp_path: Pat
     completed = fibersim("chaos", write_scenario(tmp_path, SMALL_FIBER))
     assert completed.code == 2
     assert completed.stderr.count("\n") == 1 and "--amqp-url" in completed.stderr
+
+
+def test_chaos_help_says_a_broker_url_is_required_not_the_embedded_broker() -> None:
+    text = " ".join(CliRunner().invoke(chaos, ["--help"]).output.split())
+    assert "Required: this command needs a real broker" in text
+    assert "Without it: the embedded in-memory broker" not in text
 
 
 def test_chaos_against_an_unreachable_broker_exits_3_without_the_password(
