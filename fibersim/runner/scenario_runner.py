@@ -54,7 +54,14 @@ from fibersim.runner.focus_target import (
     open_focus,
 )
 from fibersim.runner.network_links import NetworkLinks, refusal
-from fibersim.runner.results import EventRecord, ExpectationRecord, Probe, RunResult, StepRecord
+from fibersim.runner.results import (
+    Delivery,
+    EventRecord,
+    ExpectationRecord,
+    Probe,
+    RunResult,
+    StepRecord,
+)
 from fibersim.runner.streamer import FiberStreamer
 from fibersim.runner.watches import StateWatcher
 from fibersim.scenario.loader import parse_yaml, step_line
@@ -313,8 +320,8 @@ class ScenarioRunner:
                 finally:
                     streamer.close()
                     await asyncio.shield(transport.close())
-                    self.result.delivery = {"next_sequence": streamer.interrogator.next_sequence,
-                                            **transport.stats.as_dict()}
+                    self.result.delivery = Delivery.of(streamer.interrogator.next_sequence,
+                                                       transport.stats)
         except UnreachableError as error:
             self.result.unreachable, self.result.error = True, str(error)
             raise
@@ -381,8 +388,7 @@ class ScenarioRunner:
             await client.close()
         if focus.client.has_control:
             with contextlib.suppress(ProbeError):
-                self.result.focus_status = (await focus.client.mock_status()).model_dump(
-                    mode="json", by_alias=True)
+                self.result.focus_status = await focus.client.mock_status()
 
     def _due(self, entry: ResolvedStep) -> float:
         anchor = entry.anchor
