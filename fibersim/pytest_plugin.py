@@ -26,9 +26,13 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # not at plugin load: pytest loads the plugin in every session
+    from fibersim.probes.http import JsonDocument
+    from fibersim.reports.files import ReportDocument
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,7 +56,8 @@ class FocusReady:
     """A Focus Server that has live fiber metadata."""
 
     base_url: str
-    metadata: dict[str, Any]
+    #: ``GET /live_metadata`` as the server answered it
+    metadata: dict[str, JsonDocument]
 
 
 @pytest.fixture(scope="session")
@@ -67,22 +72,22 @@ def focus_ready(pytestconfig: pytest.Config) -> FocusReady:
         pytest.skip("no Focus Server given (--fibersim-focus-url or FIBERSIM_FOCUS_URL)")
     timeout_s = parse_duration(pytestconfig.getoption("fibersim_ready_timeout"))
 
-    async def wait() -> tuple[bool, str, Any]:
+    async def wait() -> tuple[JsonDocument, str]:
         client = FocusClient(base_url, insecure=pytestconfig.getoption("fibersim_insecure"))
         try:
             result = await wait_until_ready(client, timeout_s)
             body = (await client.live_metadata()).body if result.ready else None
         finally:
             await client.close()
-        return result.ready, result.last_seen, body
+        return body, result.last_seen
 
-    ready, last_seen, body = asyncio.run(wait())
-    if not ready:
+    metadata, last_seen = asyncio.run(wait())
+    if not isinstance(metadata, dict):  # None unless ready (fiber metadata is a JSON object)
         message = f"Focus Server not ready after {timeout_s:g} s: {last_seen}"
         if pytestconfig.getoption("fibersim_not_ready") == "fail":
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    return FocusReady(base_url, body)
+    return FocusReady(base_url, metadata)
 
 
 @dataclass
@@ -103,11 +108,11 @@ class BackgroundScenario:
                 self.process.wait()
         return self.process.returncode
 
-    def report(self) -> dict[str, Any] | None:
-        """The run's JSON report, once written."""
+    def report(self) -> ReportDocument | None:
+        """The run's JSON report (``fibersim run --report``), once written."""
         if not self.report_path.exists():
             return None
-        report: dict[str, Any] = json.loads(self.report_path.read_text())
+        report: ReportDocument = json.loads(self.report_path.read_text())
         return report
 
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from fibersim.cli.options import OUTPUT_FILE, make_parents
 from fibersim.errors import InputError
+
+if TYPE_CHECKING:
+    from fibersim.reports.html import JsonObject
 
 
 @click.command()
@@ -46,7 +50,7 @@ def report(reports: tuple[str, ...], output: str, titles: tuple[str, ...]) -> No
     click.echo(f"wrote {output}: {len(documents)} report(s)", err=True)
 
 
-def _load(path: str) -> dict[str, object]:
+def _load(path: str) -> JsonObject:
     """A JSON report document; anything else is bad input (exit 2, one line)."""
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -6,10 +6,20 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from fibersim.runner.results import ExpectationRecord, RunResult
 from fibersim.units import format_speed
+
+if TYPE_CHECKING:
+    from fibersim.probes.http import JsonDocument
+
+
+class ReportDocument(TypedDict):
+    """The JSON report: did every run pass, and each run (``RunResult.as_json()``)."""
+
+    passed: bool
+    scenarios: list[dict[str, JsonDocument]]
 
 
 def write_junit(results: list[RunResult], path: str | Path) -> None:
@@ -78,7 +88,7 @@ def _expectation_case(result: RunResult, record: ExpectationRecord) -> ElementTr
     return case
 
 
-def report_document(results: list[RunResult]) -> dict[str, Any]:
+def report_document(results: list[RunResult]) -> ReportDocument:
     """The JSON report: ``{"scenarios": [<RunResult.as_json()>, ...], "passed": bool}``."""
     return {"passed": all(result.passed for result in results),
             "scenarios": [result.as_json() for result in results]}

@@ -9,11 +9,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from fibersim.focus.schemas import MockStatus
+    from fibersim.probes.http import JsonDocument
     from fibersim.probes.variables import Variables
     from fibersim.scenario.models import MatrixValues
+    from fibersim.transport.base import PublishStats
 
 EventOutcome = Literal["fired", "failed", "refused"]
 #: ``skipped``: held as far as it could be checked, but part of it could not be checked here
@@ -104,6 +107,41 @@ StepRecord = EventRecord | ExpectationRecord
 
 
 @dataclass
+class Delivery:
+    """The publisher's accounting at the end of a run: every data block confirmed, or listed
+    lost or unroutable by fiber and sequence number (``next_sequence`` says how many there
+    were). The JSON report shows it as ``PublishStats.as_dict()`` does, ``next_sequence`` first.
+    """
+
+    next_sequence: int
+    published: int
+    confirmed: int
+    nacked: int
+    returned: int
+    failed: int
+    bytes_published: int
+    reconnects: int
+    broker_wait_seconds: float
+    lost_sequences: dict[str, list[int]]
+    unroutable_sequences: dict[str, list[int]]
+
+    @classmethod
+    def of(cls, next_sequence: int, stats: PublishStats) -> Delivery:
+        """The accounting of a transport's ``stats`` once it is closed."""
+        return cls(next_sequence=next_sequence, published=stats.published,
+                   confirmed=stats.confirmed, nacked=stats.nacked, returned=stats.returned,
+                   failed=stats.failed, bytes_published=stats.bytes_published,
+                   reconnects=stats.reconnects,
+                   broker_wait_seconds=round(stats.broker_wait_seconds, 3),
+                   lost_sequences=_sorted(stats.lost_sequences),
+                   unroutable_sequences=_sorted(stats.unroutable_sequences))
+
+
+def _sorted(sequences: dict[str, list[int]]) -> dict[str, list[int]]:
+    return {fiber: sorted(numbers) for fiber, numbers in sequences.items()}
+
+
+@dataclass
 class RunResult:
     """A whole run of one scenario."""
 
@@ -126,7 +164,8 @@ class RunResult:
     error: str = ""
     interrupted: bool = False
     clients: dict[str, dict[str, object]] = field(default_factory=dict)
-    focus_status: dict[str, Any] | None = None
+    #: the mock's status at the end of the run (None: no control interface, or not reached)
+    focus_status: MockStatus | None = None
     #: ``--strict``: skipped checks and XPASS fail the run
     strict: bool = False
     #: the matrix values of this run (``{"behaviour": "fixed"}``); part of its name
@@ -137,9 +176,8 @@ class RunResult:
     #: where log checks read the server's lines ("" when there is no source)
     log_source: str = ""
     warnings: list[str] = field(default_factory=list)
-    #: the publisher's accounting (``PublishStats.as_dict()`` and the interrogator's
-    #: ``next_sequence``): every data block confirmed, or listed lost or unroutable
-    delivery: dict[str, Any] = field(default_factory=dict)
+    #: the publisher's accounting (None: the run did not get as far as publishing)
+    delivery: Delivery | None = None
 
     @property
     def expectations(self) -> list[ExpectationRecord]:
@@ -172,9 +210,14 @@ class RunResult:
         return (not self.error and not self.interrupted and not self.failed_events
                 and all(record.verdict in accepted for record in self.expectations))
 
-    def as_json(self) -> dict[str, Any]:
-        """The run for the JSON report, with its verdict; speed ``max`` spelled out."""
-        data = asdict(self)
+    def as_json(self) -> dict[str, JsonDocument]:
+        """The run for the JSON report, with its verdict; speed ``max`` spelled out, the mock's
+        status as it serves it (``from``, not ``from_``) and a missing accounting as ``{}``."""
+        data = asdict(self)  # untyped, but JSON values only once the two fields below are set
+        data["focus_status"] = (None if self.focus_status is None else
+                                self.focus_status.model_dump(mode="json", by_alias=True))
+        if self.delivery is None:
+            data["delivery"] = {}
         data["name"] = self.name
         data["passed"] = self.passed
         data["speed"] = "max" if math.isinf(self.speed) else self.speed

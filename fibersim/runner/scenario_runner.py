@@ -29,7 +29,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -54,7 +54,14 @@ from fibersim.runner.focus_target import (
     open_focus,
 )
 from fibersim.runner.network_links import NetworkLinks, refusal
-from fibersim.runner.results import EventRecord, ExpectationRecord, Probe, RunResult, StepRecord
+from fibersim.runner.results import (
+    Delivery,
+    EventRecord,
+    ExpectationRecord,
+    Probe,
+    RunResult,
+    StepRecord,
+)
 from fibersim.runner.streamer import FiberStreamer
 from fibersim.runner.watches import StateWatcher
 from fibersim.scenario.loader import parse_yaml, step_line
@@ -313,8 +320,8 @@ class ScenarioRunner:
                 finally:
                     streamer.close()
                     await asyncio.shield(transport.close())
-                    self.result.delivery = {"next_sequence": streamer.interrogator.next_sequence,
-                                            **transport.stats.as_dict()}
+                    self.result.delivery = Delivery.of(streamer.interrogator.next_sequence,
+                                                       transport.stats)
         except UnreachableError as error:
             self.result.unreachable, self.result.error = True, str(error)
             raise
@@ -381,8 +388,7 @@ class ScenarioRunner:
             await client.close()
         if focus.client.has_control:
             with contextlib.suppress(ProbeError):
-                self.result.focus_status = (await focus.client.mock_status()).model_dump(
-                    mode="json", by_alias=True)
+                self.result.focus_status = await focus.client.mock_status()
 
     def _due(self, entry: ResolvedStep) -> float:
         anchor = entry.anchor
@@ -798,17 +804,21 @@ def _sha256(path: str) -> str:
         return ""
 
 
-
-
-_E = TypeVar("_E", bound=BaseModel)
 #: Carries out one event; returns a detail line for the reports, or None.
-EventHandler = Callable[[ScenarioRunner, Any, EventScope], Awaitable[str | None]]
+EventHandler = Callable[[ScenarioRunner, Event, EventScope], Awaitable[str | None]]
+_E = TypeVar("_E", bound=Event)
 
 
 def _on(kind: type[_E], handler: Callable[[ScenarioRunner, _E, EventScope], Awaitable[str | None]]
         ) -> tuple[type[BaseModel], EventHandler]:
-    """One registry entry; typed so that a handler can only be listed for its own model."""
-    return kind, handler
+    """One registry entry. mypy checks that the handler takes this model; the entry takes any
+    event, so the registry has one type, and checks the pair the registry looked up."""
+    async def carry_out(runner: ScenarioRunner, event: Event, scope: EventScope) -> str | None:
+        if not isinstance(event, kind):
+            raise TypeError(f"{type(event).__name__} event given to the {kind.__name__} handler")
+        return await handler(runner, event, scope)
+
+    return kind, carry_out
 
 
 #: The one event registry: every member of ``scenario.models.Event`` maps to exactly one

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from fibersim.dialects import Dialect, load_dialect, open_broker
 from fibersim.errors import UnreachableError
@@ -43,6 +43,29 @@ from fibersim.wire import MessageKind
 RENDER_PROCESSES_MAX = max(1, (os.cpu_count() or 1) - 1)
 #: Seconds between two route probes of ``wait_for_consumer``.
 CONSUMER_POLL_S = 0.5
+
+
+class Totals(TypedDict):
+    """Totals over the streamers of a process; simulated time is the slowest fiber's."""
+
+    sim_time: float
+    wall_s: float
+    blocks: int
+    bytes: int
+    metadata_messages: int
+    heartbeats: int
+
+
+class StreamStats(Totals):
+    """The ``--stats-json`` document of one process (docs/performance.md): the totals, the
+    lateness percentiles (``session.stats``), the publisher's accounting
+    (``PublishStats.as_dict()``) and the per-second series."""
+
+    fibers: list[str]
+    realtime_factor: float
+    lateness: dict[str, float]
+    transport: dict[str, object]
+    series: list[dict[str, float]]
 
 
 @dataclass(frozen=True)
@@ -184,7 +207,7 @@ class StreamSession:
             self.plan.wait_for_consumer is not None and stats.unroutable_sequences)
         return 1 if undelivered else 0
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> StreamStats:
         """The ``--stats-json`` document of this process."""
         totals = _totals(self.streamers)
         return {
@@ -240,8 +263,7 @@ def _counters(streamers: Sequence[FiberStreamer], transport: Transport) -> dict[
             "confirmed": transport.stats.confirmed}
 
 
-def _totals(streamers: Sequence[FiberStreamer]) -> dict[str, Any]:
-    """Totals over the streamers; simulated time is the slowest fiber's."""
+def _totals(streamers: Sequence[FiberStreamer]) -> Totals:
     wall = max(1e-9, time.monotonic() - min(s.stats.wall_start for s in streamers))
     return {
         "sim_time": min(s.stats.sim_time for s in streamers),

@@ -129,6 +129,17 @@ def test_a_report_without_newer_fields_still_renders() -> None:
     assert "state history not available" in page.words and "xpass" in page.words
 
 
+
+def test_a_report_with_fields_of_another_type_still_renders() -> None:
+    document = {"passed": False, "scenarios": [{
+        "scenario": "odd", "wall_s": None,
+        "clients": {"storm": {"requests": 1, "answers": {}, "outcome": "", "wall_s": 1.0,
+                              "per_second": "many"}},
+        "records": ["not a record", {"kind": "expectation", "index": 0, "label": "x",
+                                     "due_wall_s": None, "probes": [{"wall_s": "soon"}]}]}]}
+    page = Page(render_html([document]))
+    assert "odd" in page.words and "pending" in page.words
+
 def test_bad_json_is_refused_in_one_line(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text("{")

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from fibersim.runner.results import Delivery, RunResult
+from fibersim.transport.base import PublishStats
 from tests.scenario.helpers import SCENARIOS, fibersim, write_scenario
 
 HALF_WRONG = """\
@@ -92,3 +94,14 @@ def test_the_json_report_is_written_for_a_failed_run(tmp_path: Path) -> None:
     verdicts = {record["label"]: record.get("verdict") for record
                 in document["scenarios"][0]["records"]}
     assert verdicts == {"step-1": None, "right": "met", "wrong": "failed"}
+
+
+def test_the_json_report_shows_the_delivery_as_the_publisher_counts_it() -> None:
+    stats = PublishStats(published=9, confirmed=7, nacked=1, returned=1, bytes_published=900,
+                         reconnects=2, broker_wait_seconds=0.12345,
+                         lost_sequences={"fiber-0": [5, 2]},
+                         unroutable_sequences={"fiber-1": [8]})
+    result = RunResult("s", "s.yaml", "", 1, 1.0, "embedded", delivery=Delivery.of(9, stats))
+    delivery = result.as_json()["delivery"]
+    assert isinstance(delivery, dict)
+    assert list(delivery.items()) == [("next_sequence", 9), *stats.as_dict().items()]
