@@ -128,17 +128,7 @@ class Delivery:
     @classmethod
     def of(cls, next_sequence: int, stats: PublishStats) -> Delivery:
         """The accounting of a transport's ``stats`` once it is closed."""
-        return cls(next_sequence=next_sequence, published=stats.published,
-                   confirmed=stats.confirmed, nacked=stats.nacked, returned=stats.returned,
-                   failed=stats.failed, bytes_published=stats.bytes_published,
-                   reconnects=stats.reconnects,
-                   broker_wait_seconds=round(stats.broker_wait_seconds, 3),
-                   lost_sequences=_sorted(stats.lost_sequences),
-                   unroutable_sequences=_sorted(stats.unroutable_sequences))
-
-
-def _sorted(sequences: dict[str, list[int]]) -> dict[str, list[int]]:
-    return {fiber: sorted(numbers) for fiber, numbers in sequences.items()}
+        return cls(next_sequence=next_sequence, **stats.as_dict())
 
 
 @dataclass

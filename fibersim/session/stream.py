@@ -33,7 +33,7 @@ from fibersim.session.fleet import share
 from fibersim.session.series import PerSecond, merge_rows, write_csv
 from fibersim.session.stats import lateness_summary
 from fibersim.session.tuning import freeze_startup_objects
-from fibersim.transport import BrokerSettings, Transport
+from fibersim.transport import BrokerSettings, PublishCounts, Transport
 from fibersim.units import format_speed
 from fibersim.wire import MessageKind
 
@@ -64,7 +64,7 @@ class StreamStats(Totals):
     fibers: list[str]
     realtime_factor: float
     lateness: dict[str, float]
-    transport: dict[str, object]
+    transport: PublishCounts
     series: list[dict[str, float]]
 
 

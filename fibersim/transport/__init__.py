@@ -8,6 +8,7 @@ from __future__ import annotations
 from fibersim.transport.base import (
     Delivery,
     DeliveryHandler,
+    PublishCounts,
     PublishStats,
     Transport,
     check_amqp_url,
@@ -59,6 +60,7 @@ __all__ = [
     "DeliveryHandler",
     "MemoryBroker",
     "MemoryTransport",
+    "PublishCounts",
     "PublishStats",
     "Transport",
     "check_amqp_url",

@@ -11,6 +11,7 @@ import abc
 import collections
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from fibersim.errors import InputError
@@ -27,6 +28,22 @@ class Delivery:
 
 
 DeliveryHandler = Callable[[Delivery], Awaitable[None]]
+
+
+class PublishCounts(TypedDict):
+    """``PublishStats`` as reports and ``--stats-json`` show it: sequences sorted, the broker
+    wait rounded to milliseconds."""
+
+    published: int
+    confirmed: int
+    nacked: int
+    returned: int
+    failed: int
+    bytes_published: int
+    reconnects: int
+    broker_wait_seconds: float
+    lost_sequences: dict[str, list[int]]
+    unroutable_sequences: dict[str, list[int]]
 
 
 @dataclass
@@ -89,7 +106,7 @@ class PublishStats:
                          f"{_by_fiber(self.unroutable_sequences)}")
         return counts + ("; ".join(parts) if parts else "every block delivered")
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> PublishCounts:
         return {
             "published": self.published,
             "confirmed": self.confirmed,
