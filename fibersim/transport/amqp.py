@@ -44,6 +44,7 @@ from pamqp.commands import Basic
 from fibersim.errors import UnreachableError
 from fibersim.redact import redact_url, scrub, secrets_in
 from fibersim.transport.base import Delivery, DeliveryHandler, Transport, check_amqp_url
+from fibersim.transport.framing import publish_confirmed
 from fibersim.wire import EXCHANGE, PROBE_CONTENT_TYPE, Envelope, MessageKind
 
 log = logging.getLogger(__name__)
@@ -302,9 +303,8 @@ class AmqpTransport(Transport):
         channel = await self._channel.get_underlay_channel()
         if generation != self._generation:
             raise ConnectionError("connection lost before the publish went out")
-        return await channel.basic_publish(
-            message.body, exchange=self._exchange_name, routing_key=routing_key,
-            properties=message.properties, mandatory=True)
+        return await publish_confirmed(channel, message.body, exchange=self._exchange_name,
+                                       routing_key=routing_key, properties=message.properties)
 
     async def has_route(self, routing_key: str) -> bool:
         """Whether a queue is bound for ``routing_key``, asked with a route probe: an empty
