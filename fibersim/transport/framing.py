@@ -6,7 +6,7 @@ Why not aiormq's ``Channel.basic_publish``: it slices a body into frame-sized ``
 frames at RabbitMQ's default ``frame_max``) those copies were a quarter of the
 publisher's CPU, on a 2-core machine where the publisher, the render process and the
 broker share the cores. Here the frames are written once into one buffer of the exact
-size, which the connection's writer hands to the socket as a ``memoryview``.
+size, which the connection's writer hands to the socket.
 
 What stays aiormq's: the connection, its writer task and the channel's bookkeeping. The
 publish takes the channel's lock, numbers itself with the channel's delivery tag and
@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import uuid
-from typing import Any, cast
+from typing import Any
 
 from aiormq import Channel
 from aiormq.abc import AbstractChannel, ChannelFrame
@@ -33,38 +33,30 @@ from pamqp.header import ContentHeader
 #: Type (1 byte), channel (2) and payload size (4) before each frame's payload.
 _FRAME_HEADER = struct.Struct(">BHI")
 #: The end marker after each frame's payload.
-_FRAME_END = constants.FRAME_END
-#: Header and end marker: what a frame adds to its payload.
-FRAME_OVERHEAD = _FRAME_HEADER.size + 1
+_FRAME_END = bytes([constants.FRAME_END])
 
 
 def publish_frames(channel_number: int, exchange: str, routing_key: str,
                    properties: Basic.Properties, body: bytes, max_payload: int,
-                   mandatory: bool = True) -> memoryview:
+                   mandatory: bool = True) -> bytes:
     """The method, header and body frames of one publish, body copied once.
 
     ``max_payload`` is the largest body-frame payload (``frame_max`` minus the frame
-    overhead), so every frame fits the size negotiated with the broker.
+    overhead), so every frame fits the size negotiated with the broker. ``bytes.join``
+    over views of the body sizes the result once and copies each piece into it, without
+    the zero-fill a ``bytearray`` of the same size would cost first.
     """
-    head = (frame.marshal(Basic.Publish(exchange=exchange, routing_key=routing_key,
-                                        mandatory=mandatory), channel_number)
-            + frame.marshal(ContentHeader(body_size=len(body), properties=properties),
-                            channel_number))
-    n_frames = -(-len(body) // max_payload)
-    payload = bytearray(len(head) + len(body) + n_frames * FRAME_OVERHEAD)
-    payload[:len(head)] = head
+    parts: list[bytes | memoryview] = [
+        frame.marshal(Basic.Publish(exchange=exchange, routing_key=routing_key,
+                                    mandatory=mandatory), channel_number),
+        frame.marshal(ContentHeader(body_size=len(body), properties=properties),
+                      channel_number)]
     source = memoryview(body)
-    offset = len(head)
     for start in range(0, len(body), max_payload):
         chunk = source[start:start + max_payload]
-        _FRAME_HEADER.pack_into(payload, offset, constants.FRAME_BODY, channel_number,
-                                len(chunk))
-        offset += _FRAME_HEADER.size
-        payload[offset:offset + len(chunk)] = chunk
-        offset += len(chunk)
-        payload[offset] = _FRAME_END
-        offset += 1
-    return memoryview(payload)
+        parts += (_FRAME_HEADER.pack(constants.FRAME_BODY, channel_number, len(chunk)), chunk,
+                  _FRAME_END)
+    return b"".join(parts)
 
 
 async def publish_confirmed(channel: AbstractChannel, body: bytes, *, exchange: str,
@@ -94,10 +86,8 @@ async def publish_confirmed(channel: AbstractChannel, body: bytes, *, exchange: 
         drained: asyncio.Future[None] = channel.create_future()
         handed_over = False
         try:
-            # The writer passes the payload to the transport's ``write``, which takes any
-            # bytes-like object: a memoryview is sliced, not copied, after a partial send.
-            await channel.write_queue.put(ChannelFrame(
-                payload=cast(bytes, payload), should_close=False, drain_future=drained))
+            await channel.write_queue.put(
+                ChannelFrame(payload=payload, should_close=False, drain_future=drained))
             handed_over = True
             confirmation.add_done_callback(
                 lambda _: _forget_message_id(channel, message_id, tag))
