@@ -243,14 +243,7 @@ class AmqpTransport(Transport):
             self._window.release()
             return
         self.stats.bytes_published += len(envelope.body)
-        message = aio_pika.Message(
-            envelope.body,
-            content_type=envelope.content_type,
-            headers=envelope.headers,
-            delivery_mode=self._delivery_mode,
-        )
-        task = asyncio.create_task(
-            self._confirm(routing_key, message, envelope, generation))
+        task = asyncio.create_task(self._confirm(routing_key, envelope, generation))
         self._in_flight.add(task)
         task.add_done_callback(functools.partial(self._finished, envelope))
 
@@ -264,13 +257,16 @@ class AmqpTransport(Transport):
             self.stats.declare_lost(envelope)
             self._window.release()
 
-    async def _confirm(self, routing_key: str, message: aio_pika.Message, envelope: Envelope,
-                       generation: int) -> None:
+    async def _confirm(self, routing_key: str, envelope: Envelope, generation: int) -> None:
         """Publish on the connection of ``generation`` and count the outcome."""
         loop = asyncio.get_running_loop()
         sent_at = loop.time()
+        properties = Basic.Properties(content_type=envelope.content_type,
+                                      headers=envelope.headers,
+                                      delivery_mode=self._delivery_mode.value)
         try:
-            outcome = await self._publish_now(routing_key, message, generation)
+            outcome = await self._publish_now(routing_key, envelope.body, properties,
+                                              generation)
         except DeliveryError:  # a nack
             self.stats.nacked += 1
             self.stats.declare_lost(envelope)
@@ -294,8 +290,8 @@ class AmqpTransport(Transport):
         finally:
             self._window.release()
 
-    async def _publish_now(self, routing_key: str, message: aio_pika.Message,
-                           generation: int) -> object:
+    async def _publish_now(self, routing_key: str, body: bytes,
+                           properties: Basic.Properties, generation: int) -> object:
         """The broker's answer to one mandatory publish (``Basic.Ack``, or the returned
         message). A publish made before a connection loss fails instead of going out on the
         restored channel, where it would overtake the re-published metadata."""
@@ -303,17 +299,17 @@ class AmqpTransport(Transport):
         channel = await self._channel.get_underlay_channel()
         if generation != self._generation:
             raise ConnectionError("connection lost before the publish went out")
-        return await publish_confirmed(channel, message.body, exchange=self._exchange_name,
-                                       routing_key=routing_key, properties=message.properties)
+        return await publish_confirmed(channel, body, exchange=self._exchange_name,
+                                       routing_key=routing_key, properties=properties)
 
     async def has_route(self, routing_key: str) -> bool:
         """Whether a queue is bound for ``routing_key``, asked with a route probe: an empty
         mandatory message with a zero TTL that consumers ignore (docs/wire-protocol.md)."""
-        probe = aio_pika.Message(b"", content_type=PROBE_CONTENT_TYPE, expiration=0,
+        probe = Basic.Properties(content_type=PROBE_CONTENT_TYPE, expiration="0",
                                  headers={"x-fibersim-kind": "probe"},
-                                 delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT)
+                                 delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT.value)
         try:
-            outcome = await self._publish_now(routing_key, probe, self._generation)
+            outcome = await self._publish_now(routing_key, b"", probe, self._generation)
         except (PublishError, DeliveryError):
             return False
         return isinstance(outcome, Basic.Ack)
