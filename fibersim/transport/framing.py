@@ -37,9 +37,8 @@ _FRAME_END = bytes([constants.FRAME_END])
 
 
 def publish_frames(channel_number: int, exchange: str, routing_key: str,
-                   properties: Basic.Properties, body: bytes, max_payload: int,
-                   mandatory: bool = True) -> bytes:
-    """The method, header and body frames of one publish, body copied once.
+                   properties: Basic.Properties, body: bytes, max_payload: int) -> bytes:
+    """The method, header and body frames of one mandatory publish, body copied once.
 
     ``max_payload`` is the largest body-frame payload (``frame_max`` minus the frame
     overhead), so every frame fits the size negotiated with the broker. ``bytes.join``
@@ -48,7 +47,7 @@ def publish_frames(channel_number: int, exchange: str, routing_key: str,
     """
     parts: list[bytes | memoryview] = [
         frame.marshal(Basic.Publish(exchange=exchange, routing_key=routing_key,
-                                    mandatory=mandatory), channel_number),
+                                    mandatory=True), channel_number),
         frame.marshal(ContentHeader(body_size=len(body), properties=properties),
                       channel_number)]
     source = memoryview(body)
