@@ -11,12 +11,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from fibersim.transport.base import PublishCounts, PublishStats
+
 if TYPE_CHECKING:
     from fibersim.focus.schemas import MockStatus
     from fibersim.probes.http import JsonDocument
     from fibersim.probes.variables import Variables
     from fibersim.scenario.models import MatrixValues
-    from fibersim.transport.base import PublishStats
 
 EventOutcome = Literal["fired", "failed", "refused"]
 #: ``skipped``: held as far as it could be checked, but part of it could not be checked here
@@ -106,29 +107,18 @@ class ExpectationRecord:
 StepRecord = EventRecord | ExpectationRecord
 
 
-@dataclass
-class Delivery:
+class Delivery(PublishCounts):
     """The publisher's accounting at the end of a run: every data block confirmed, or listed
     lost or unroutable by fiber and sequence number (``next_sequence`` says how many there
     were). The JSON report shows it as ``PublishStats.as_dict()`` does, ``next_sequence`` first.
     """
 
     next_sequence: int
-    published: int
-    confirmed: int
-    nacked: int
-    returned: int
-    failed: int
-    bytes_published: int
-    reconnects: int
-    broker_wait_seconds: float
-    lost_sequences: dict[str, list[int]]
-    unroutable_sequences: dict[str, list[int]]
 
-    @classmethod
-    def of(cls, next_sequence: int, stats: PublishStats) -> Delivery:
-        """The accounting of a transport's ``stats`` once it is closed."""
-        return cls(next_sequence=next_sequence, **stats.as_dict())
+
+def delivery_of(next_sequence: int, stats: PublishStats) -> Delivery:
+    """The accounting of a transport's ``stats`` once it is closed."""
+    return Delivery(next_sequence=next_sequence, **stats.as_dict())
 
 
 @dataclass

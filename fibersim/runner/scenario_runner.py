@@ -55,12 +55,12 @@ from fibersim.runner.focus_target import (
 )
 from fibersim.runner.network_links import NetworkLinks, refusal
 from fibersim.runner.results import (
-    Delivery,
     EventRecord,
     ExpectationRecord,
     Probe,
     RunResult,
     StepRecord,
+    delivery_of,
 )
 from fibersim.runner.streamer import FiberStreamer
 from fibersim.runner.watches import StateWatcher
@@ -320,7 +320,7 @@ class ScenarioRunner:
                 finally:
                     streamer.close()
                     await asyncio.shield(transport.close())
-                    self.result.delivery = Delivery.of(streamer.interrogator.next_sequence,
+                    self.result.delivery = delivery_of(streamer.interrogator.next_sequence,
                                                        transport.stats)
         except UnreachableError as error:
             self.result.unreachable, self.result.error = True, str(error)

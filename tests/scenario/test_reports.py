@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fibersim.runner.results import Delivery, RunResult
+from fibersim.runner.results import RunResult, delivery_of
 from fibersim.transport.base import PublishStats
 from tests.scenario.helpers import SCENARIOS, fibersim, write_scenario
 
@@ -101,7 +101,7 @@ def test_the_json_report_shows_the_delivery_as_the_publisher_counts_it() -> None
                          reconnects=2, broker_wait_seconds=0.12345,
                          lost_sequences={"fiber-0": [5, 2]},
                          unroutable_sequences={"fiber-1": [8]})
-    result = RunResult("s", "s.yaml", "", 1, 1.0, "embedded", delivery=Delivery.of(9, stats))
+    result = RunResult("s", "s.yaml", "", 1, 1.0, "embedded", delivery=delivery_of(9, stats))
     delivery = result.as_json()["delivery"]
     assert isinstance(delivery, dict)
     assert list(delivery.items()) == [("next_sequence", 9), *stats.as_dict().items()]
